@@ -1,0 +1,120 @@
+package backend
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// roleCache keeps decoded roles so a mint does not read and decode storage
+// every time. Role writes, deletes and invalidations drop entries.
+type roleCache struct {
+	mu      sync.RWMutex
+	gen     uint64 // bumped by every drop
+	entries map[string]*role
+}
+
+// get returns the cached role, if any, and the generation to pass to putIf.
+func (c *roleCache) get(name string) (*role, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	r, ok := c.entries[name]
+	return r, ok, c.gen
+}
+
+// putIf caches a role read from storage, unless a drop happened since the
+// generation gen was taken (the read may be stale).
+func (c *roleCache) putIf(name string, r *role, gen uint64) {
+	c.mu.Lock()
+	if c.gen == gen {
+		c.entries[name] = r
+	}
+	c.mu.Unlock()
+}
+
+func (c *roleCache) drop(name string) {
+	c.mu.Lock()
+	c.gen++
+	delete(c.entries, name)
+	c.mu.Unlock()
+}
+
+// installCache maps an owner or repository to its installation id, with a
+// TTL. Concurrent lookups of one key share a single call to GitHub.
+type installCache struct {
+	ttl time.Duration
+
+	mu       sync.Mutex
+	gen      uint64 // bumped by clear; a lookup from an older generation is not stored
+	entries  map[string]installEntry
+	inflight map[string]*lookup
+}
+
+type installEntry struct {
+	id      int64
+	expires time.Time
+}
+
+type lookup struct {
+	done chan struct{}
+	id   int64
+	err  error
+}
+
+func newInstallCache(ttl time.Duration) installCache {
+	return installCache{ttl: ttl, entries: map[string]installEntry{}, inflight: map[string]*lookup{}}
+}
+
+// get returns the id for key, calling find at most once at a time per key
+// when it is missing or stale. hit reports whether it came from the cache.
+func (c *installCache) get(ctx context.Context, key string, now time.Time, find func(context.Context) (int64, error)) (id int64, hit bool, err error) {
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
+		c.mu.Unlock()
+		return e.id, true, nil
+	}
+	if l, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.id, false, l.err
+		case <-ctx.Done():
+			return 0, false, ctx.Err()
+		}
+	}
+	l := &lookup{done: make(chan struct{})}
+	c.inflight[key] = l
+	gen := c.gen
+	c.mu.Unlock()
+
+	l.id, l.err = find(ctx)
+
+	c.mu.Lock()
+	delete(c.inflight, key)
+	if l.err == nil && gen == c.gen {
+		c.entries[key] = installEntry{id: l.id, expires: now.Add(c.ttl)}
+	}
+	c.mu.Unlock()
+	close(l.done)
+	return l.id, false, l.err
+}
+
+func (c *installCache) drop(key string) {
+	c.mu.Lock()
+	c.gen++
+	delete(c.entries, key)
+	c.mu.Unlock()
+}
+
+func (c *installCache) clear() {
+	c.mu.Lock()
+	c.gen++
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+func (c *installCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}

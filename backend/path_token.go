@@ -1,0 +1,251 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/ambient-code/vault-plugin-github-app/github"
+)
+
+const (
+	pathTokenHelpSyn  = "Mint a GitHub installation access token for a role."
+	pathTokenHelpDesc = `
+Reading token/<role> mints a fresh installation token with the role's scope,
+as a lease that ends expiry_buffer before the token expires (or at the
+role's ttl). The lease is not renewable; read again for a new token. When
+the lease ends the token is revoked at GitHub. Writing token/<role> with
+repositories, repository_ids or permissions narrows the token to a subset of
+the role. Writing token (no role) mints with role fields given inline; keep
+it from workloads with policy.
+`
+	// minLeaseTTL is the shortest lease handed out.
+	minLeaseTTL = time.Second
+)
+
+func pathToken(b *backend) []*framework.Path {
+	adhoc := roleFields()
+	return []*framework.Path{
+		{
+			Pattern: "token/" + namePattern,
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "token",
+			},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {
+					Type:        framework.TypeString,
+					Description: "Role to mint the token for.",
+					Required:    true,
+				},
+				"repositories":   adhoc["repositories"],
+				"repository_ids": adhoc["repository_ids"],
+				"permissions":    adhoc["permissions"],
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback:     b.pathTokenRead,
+					Summary:      "Mint a token with the role's scope.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate"},
+				},
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback:     b.pathTokenNarrow,
+					Summary:      "Mint a token narrowed to a subset of the role's repositories and permissions.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "narrowed-token"},
+				},
+			},
+			HelpSynopsis:    pathTokenHelpSyn,
+			HelpDescription: pathTokenHelpDesc,
+		},
+		{
+			Pattern: "token$",
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+			},
+			Fields: adhoc,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback:     b.pathTokenAdHoc,
+					Summary:      "Mint a token with role fields given inline (operators only).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "ad-hoc-token"},
+				},
+			},
+			HelpSynopsis:    pathTokenHelpSyn,
+			HelpDescription: pathTokenHelpDesc,
+		},
+	}
+}
+
+func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (string, *role, *logical.Response, error) {
+	name := d.Get("name").(string)
+	if msg := checkRoleName(name); msg != "" {
+		return "", nil, logical.ErrorResponse(msg), nil
+	}
+	r, err := b.getRole(ctx, req.Storage, name)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if r == nil {
+		return "", nil, logical.ErrorResponse("role %q does not exist", name), nil
+	}
+	return name, r, nil, nil
+}
+
+func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name, r, resp, err := b.roleForToken(ctx, req, d)
+	if r == nil {
+		return resp, err
+	}
+	return b.mint(ctx, req, name, r)
+}
+
+func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name, r, resp, err := b.roleForToken(ctx, req, d)
+	if r == nil {
+		return resp, err
+	}
+	narrowed, msg, err := r.narrow(name, d)
+	if err != nil {
+		b.metrics.failed("denied")
+		return nil, err
+	}
+	if msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	return b.mint(ctx, req, name, narrowed)
+}
+
+func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	r := &role{}
+	msg, err := applyRoleFields(ctx, r, d, b.installationAccount(req.Storage))
+	if err != nil {
+		return nil, err
+	}
+	if msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	return b.mint(ctx, req, "", r)
+}
+
+// mint mints a token for r and wraps it in a lease whose TTL follows the
+// token's expires_at minus the expiry buffer.
+func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, r *role) (*logical.Response, error) {
+	client, cfg, err := b.getClient(ctx, req.Storage)
+	if errors.Is(err, errNotConfigured) {
+		b.metrics.failed("not_configured")
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err != nil {
+		b.metrics.failed("internal")
+		return nil, err
+	}
+
+	id, hit, err := b.installationID(ctx, client, r)
+	if err != nil {
+		return b.githubFailure("to find the installation for "+r.selector(), err)
+	}
+	tok, err := client.CreateToken(ctx, id, r.tokenRequest())
+	if err != nil && hit && github.IsNotFound(err) {
+		// The cached installation is gone (the App was reinstalled): look
+		// it up again. A 404 minted nothing, so this mints at most once.
+		b.installs.drop(r.installKey())
+		if id, _, err = b.installationID(ctx, client, r); err != nil {
+			return b.githubFailure("to find the installation for "+r.selector(), err)
+		}
+		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
+	}
+	if err != nil {
+		return b.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
+	}
+
+	buffer := cfg.ExpiryBuffer
+	if r.ExpiryBuffer != nil {
+		buffer = *r.ExpiryBuffer
+	}
+	life := tok.ExpiresAt.Sub(b.now())
+	ttl := (life - buffer).Truncate(time.Second)
+	if r.TTL > 0 && r.TTL < ttl {
+		ttl = r.TTL
+	}
+	if ttl < minLeaseTTL {
+		// Never hand out a token without a lease to revoke it.
+		if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
+			b.Logger().Warn("revoking a token that got no lease failed", "installation_id", id, "hashed_token", github.HashToken(tok.Token), "error", rerr)
+		}
+		b.metrics.failed("no_lease_time")
+		return logical.ErrorResponse("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the config or role", buffer, id, life.Round(time.Second)), nil
+	}
+
+	data := map[string]any{
+		"token":                tok.Token,
+		"expires_at":           tok.ExpiresAt.Format(time.RFC3339),
+		"installation_id":      id,
+		"permissions":          tok.Permissions,
+		"repositories":         nonNil(tok.Repositories),
+		"repository_selection": tok.RepositorySelection,
+		"hashed_token":         github.HashToken(tok.Token),
+	}
+	internal := map[string]any{
+		"token":           tok.Token,
+		"base_url":        client.BaseURL(),
+		"installation_id": id,
+		"role":            roleName,
+	}
+	resp := b.Secret(secretTokenType).Response(data, internal)
+	resp.Secret.TTL = ttl
+	resp.Secret.MaxTTL = ttl
+	resp.Secret.Renewable = false
+	b.metrics.minted()
+	b.Logger().Debug("minted token", "role", roleName, "installation_id", id, "hashed_token", data["hashed_token"], "expires_at", data["expires_at"], "lease_ttl", ttl)
+	return resp, nil
+}
+
+// installationID resolves the role's installation; hit reports a cached id.
+func (b *backend) installationID(ctx context.Context, client *github.Client, r *role) (id int64, hit bool, err error) {
+	if r.InstallationID > 0 {
+		return r.InstallationID, false, nil
+	}
+	id, hit, err = b.installs.get(ctx, r.installKey(), b.now(), func(ctx context.Context) (int64, error) {
+		var inst *github.Installation
+		var err error
+		if r.Owner != "" {
+			inst, err = client.OwnerInstallation(ctx, r.Owner)
+		} else {
+			owner, repo, _ := strings.Cut(r.Repository, "/")
+			inst, err = client.RepositoryInstallation(ctx, owner, repo)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return inst.ID, nil
+	})
+	b.metrics.cache(hit)
+	return id, hit, err
+}
+
+// githubFailure turns a GitHub error into Vault's answer: GitHub's refusals
+// (4xx) are the caller's to fix (400 with GitHub's message), rate limits
+// are 502 "upstream rate limited", anything else is a 502.
+func (b *backend) githubFailure(what string, err error) (*logical.Response, error) {
+	if wait, ok := github.IsRateLimited(err); ok {
+		b.metrics.failed("rate_limited")
+		return nil, fmt.Errorf("GitHub refused %s: %w; retry after %s", what, logical.ErrUpstreamRateLimited, wait.Round(time.Second))
+	}
+	var apiErr *github.APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
+		b.metrics.failed(fmt.Sprintf("github_%d", apiErr.StatusCode))
+		return logical.ErrorResponse("GitHub refused %s (HTTP %d): %s", what, apiErr.StatusCode, apiErr.Message), nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		b.metrics.failed("canceled")
+		return nil, fmt.Errorf("GitHub did not answer in time %s: %w", what, err)
+	}
+	b.metrics.failed("upstream")
+	return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
+}

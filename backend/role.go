@@ -1,0 +1,286 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/ambient-code/vault-plugin-github-app/github"
+)
+
+const rolePrefix = "roles/"
+
+// role says which installation a token is for and what it may reach.
+// Exactly one of InstallationID, Owner and Repository is set.
+type role struct {
+	InstallationID int64             `json:"installation_id,omitempty"`
+	Owner          string            `json:"owner,omitempty"`
+	Repository     string            `json:"repository,omitempty"` // owner/name
+	Repositories   []string          `json:"repositories,omitempty"`
+	RepositoryIDs  []int64           `json:"repository_ids,omitempty"`
+	Permissions    map[string]string `json:"permissions,omitempty"`
+	TTL            time.Duration     `json:"ttl,omitempty"`
+	ExpiryBuffer   *time.Duration    `json:"expiry_buffer,omitempty"` // nil: the config's
+}
+
+// roleFields are the fields a role is written with; the ad-hoc token path
+// takes them too.
+func roleFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"installation_id": {
+			Type:        framework.TypeInt64,
+			Description: "The installation to mint tokens for. Exactly one of installation_id, owner or repository.",
+		},
+		"owner": {
+			Type:        framework.TypeString,
+			Description: "The user or organization login the App is installed on (matched case-insensitively). Exactly one of installation_id, owner or repository.",
+		},
+		"repository": {
+			Type:        framework.TypeString,
+			Description: "owner/name of a repository; the installation that covers it is used, and tokens cover that repository unless repositories or repository_ids say otherwise. Exactly one of installation_id, owner or repository.",
+		},
+		"repositories": {
+			Type:        framework.TypeCommaStringSlice,
+			Description: "Repository names the token covers (owner/name is accepted when the owner matches). Empty: every repository of the installation. At most 500.",
+		},
+		"repository_ids": {
+			Type:        framework.TypeCommaIntSlice,
+			Description: "Repository ids the token covers.",
+		},
+		"permissions": {
+			Type:        framework.TypeKVPairs,
+			Description: "Permissions of the token, name to level (read, write, admin), e.g. contents=read,pull_requests=write. Empty: all the App was granted.",
+		},
+		"ttl": {
+			Type:        framework.TypeDurationSecond,
+			Description: "Lease TTL cap; 0 means the token's own life minus the expiry buffer. At most 1h. A shorter ttl cuts the token's life short: it is revoked at GitHub when the lease ends.",
+		},
+		"expiry_buffer": {
+			Type:        framework.TypeDurationSecond,
+			Description: "Overrides the config's expiry_buffer for this role.",
+		},
+	}
+}
+
+// installKey names the cached installation lookup the role depends on.
+func (r *role) installKey() string {
+	switch {
+	case r.Owner != "":
+		return "owner:" + strings.ToLower(r.Owner)
+	case r.Repository != "":
+		return "repo:" + strings.ToLower(r.Repository)
+	}
+	return ""
+}
+
+// owner is the account the role's repositories belong to, when known
+// without asking GitHub.
+func (r *role) owner() string {
+	if r.Owner != "" {
+		return r.Owner
+	}
+	owner, _, _ := strings.Cut(r.Repository, "/")
+	return owner
+}
+
+func (r *role) selector() string {
+	switch {
+	case r.Owner != "":
+		return fmt.Sprintf("owner %q", r.Owner)
+	case r.Repository != "":
+		return fmt.Sprintf("repository %q", r.Repository)
+	}
+	return fmt.Sprintf("installation %d", r.InstallationID)
+}
+
+// repositories is what the role's tokens cover: its list, or for a
+// repository role without one, that repository.
+func (r *role) repositories() []string {
+	if len(r.Repositories) == 0 && len(r.RepositoryIDs) == 0 && r.Repository != "" {
+		_, name, _ := strings.Cut(r.Repository, "/")
+		return []string{name}
+	}
+	return r.Repositories
+}
+
+func (r *role) tokenRequest() github.TokenRequest {
+	return github.TokenRequest{Repositories: r.repositories(), RepositoryIDs: r.RepositoryIDs, Permissions: r.Permissions}
+}
+
+func (r *role) data() map[string]any {
+	d := map[string]any{
+		"installation_id": r.InstallationID,
+		"owner":           r.Owner,
+		"repository":      r.Repository,
+		"repositories":    nonNil(r.Repositories),
+		"repository_ids":  nonNil(r.RepositoryIDs),
+		"permissions":     r.Permissions,
+		"ttl":             int64(r.TTL.Seconds()),
+		"expiry_buffer":   nil,
+	}
+	if r.ExpiryBuffer != nil {
+		d["expiry_buffer"] = int64(r.ExpiryBuffer.Seconds())
+	}
+	return d
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// ownerLookup tells the account login of an installation, for checking
+// owner/name repositories of an installation_id role.
+type ownerLookup func(ctx context.Context, installationID int64) (string, error)
+
+// applyRoleFields merges the request's role fields into r and validates the
+// result. It returns a message naming the bad field, or "".
+func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, lookupOwner ownerLookup) (string, error) {
+	var sent []string
+	for _, f := range []string{"installation_id", "owner", "repository"} {
+		if _, ok := d.Raw[f]; ok {
+			sent = append(sent, f)
+		}
+	}
+	switch len(sent) {
+	case 0:
+	case 1:
+		r.InstallationID, r.Owner, r.Repository = 0, "", ""
+		switch sent[0] {
+		case "installation_id":
+			r.InstallationID = d.Get("installation_id").(int64)
+			if r.InstallationID <= 0 {
+				return fmt.Sprintf("installation_id: must be a positive integer, got %d", r.InstallationID), nil
+			}
+		case "owner":
+			r.Owner = strings.TrimSpace(d.Get("owner").(string))
+			if msg := checkOwner("owner", r.Owner); msg != "" {
+				return msg, nil
+			}
+		case "repository":
+			r.Repository = strings.TrimSpace(d.Get("repository").(string))
+			if _, _, msg := splitRepository("repository", r.Repository); msg != "" {
+				return msg, nil
+			}
+		}
+	default:
+		return fmt.Sprintf("%s: give exactly one installation selector, got %d", strings.Join(sent, ", "), len(sent)), nil
+	}
+	if r.InstallationID == 0 && r.Owner == "" && r.Repository == "" {
+		return "installation_id, owner, repository: one is required to say which installation the tokens are for", nil
+	}
+
+	if raw, ok := d.Raw["repositories"]; ok {
+		names, owners, msg := parseRepositories(raw, r.owner())
+		if msg != "" {
+			return msg, nil
+		}
+		if len(owners) > 0 && r.InstallationID != 0 {
+			account, err := lookupOwner(ctx, r.InstallationID)
+			if err != nil {
+				return "", fmt.Errorf("checking the owner of installation %d: %w", r.InstallationID, err)
+			}
+			for _, o := range owners {
+				if !strings.EqualFold(o, account) {
+					return fmt.Sprintf("repositories: owner %q is not the account of installation %d (%q)", o, r.InstallationID, account), nil
+				}
+			}
+		}
+		r.Repositories = names
+	}
+	if raw, ok := d.Raw["repository_ids"]; ok {
+		ids, msg := parseRepositoryIDs(raw)
+		if msg != "" {
+			return msg, nil
+		}
+		r.RepositoryIDs = ids
+	}
+	if n := len(r.Repositories) + len(r.RepositoryIDs); n > github.MaxRepositories {
+		return fmt.Sprintf("repositories, repository_ids: %d repositories in all; GitHub allows at most %d in one token", n, github.MaxRepositories), nil
+	}
+	if raw, ok := d.Raw["permissions"]; ok {
+		perms, msg := parsePermissions(raw)
+		if msg != "" {
+			return msg, nil
+		}
+		r.Permissions = perms
+	}
+	if raw, ok := d.GetOk("ttl"); ok {
+		ttl := time.Duration(raw.(int)) * time.Second
+		if ttl < 0 || ttl > maxTokenLife {
+			return fmt.Sprintf("ttl: must be between 0 and %s (a token's life), got %s", maxTokenLife, ttl), nil
+		}
+		r.TTL = ttl
+	}
+	if raw, ok := d.GetOk("expiry_buffer"); ok {
+		buf, msg := checkBuffer(raw.(int))
+		if msg != "" {
+			return msg, nil
+		}
+		r.ExpiryBuffer = &buf
+	}
+	return "", nil
+}
+
+// narrow returns the role cut down to the repositories and permissions the
+// request asks for. Asking for more than the role allows is refused with
+// logical.ErrPermissionDenied naming what was asked; malformed input gets a
+// message.
+func (r *role) narrow(roleName string, d *framework.FieldData) (*role, string, error) {
+	out := *r
+	repoRaw, hasRepos := d.Raw["repositories"]
+	idRaw, hasIDs := d.Raw["repository_ids"]
+	if hasRepos || hasIDs {
+		names, _, msg := parseRepositories(repoRaw, r.owner())
+		if msg != "" {
+			return nil, msg, nil
+		}
+		ids, msg := parseRepositoryIDs(idRaw)
+		if msg != "" {
+			return nil, msg, nil
+		}
+		allowed := r.repositories()
+		limited := len(allowed) > 0 || len(r.RepositoryIDs) > 0
+		for _, n := range names {
+			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
+				return nil, "", fmt.Errorf("%w: repository %q is not in role %q", logical.ErrPermissionDenied, n, roleName)
+			}
+		}
+		for _, id := range ids {
+			if limited && !slices.Contains(r.RepositoryIDs, id) {
+				return nil, "", fmt.Errorf("%w: repository id %d is not in role %q", logical.ErrPermissionDenied, id, roleName)
+			}
+		}
+		if len(names)+len(ids) > 0 {
+			out.Repositories, out.RepositoryIDs = names, ids
+		}
+	}
+	if raw, ok := d.Raw["permissions"]; ok {
+		perms, msg := parsePermissions(raw)
+		if msg != "" {
+			return nil, msg, nil
+		}
+		if len(r.Permissions) > 0 {
+			for _, name := range sortedKeys(perms) {
+				have, ok := r.Permissions[name]
+				if !ok {
+					return nil, "", fmt.Errorf("%w: permission %q is not in role %q", logical.ErrPermissionDenied, name, roleName)
+				}
+				if permissionLevels[perms[name]] > permissionLevels[have] {
+					return nil, "", fmt.Errorf("%w: permission %s=%s exceeds role %q, which grants %s=%s", logical.ErrPermissionDenied, name, perms[name], roleName, name, have)
+				}
+			}
+		}
+		if len(perms) > 0 {
+			out.Permissions = perms
+		}
+	}
+	return &out, "", nil
+}

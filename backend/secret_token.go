@@ -1,0 +1,66 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/ambient-code/vault-plugin-github-app/github"
+)
+
+const secretTokenType = "github_installation_token"
+
+func secretToken(b *backend) *framework.Secret {
+	return &framework.Secret{
+		Type: secretTokenType,
+		Fields: map[string]*framework.FieldSchema{
+			"token":                {Type: framework.TypeString, Description: "The installation access token.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+			"expires_at":           {Type: framework.TypeString, Description: "When GitHub expires the token (RFC 3339)."},
+			"installation_id":      {Type: framework.TypeInt64, Description: "The installation the token is for."},
+			"permissions":          {Type: framework.TypeMap, Description: "The token's permissions."},
+			"repositories":         {Type: framework.TypeStringSlice, Description: "Names of the repositories the token covers; empty when it covers the whole installation."},
+			"repository_selection": {Type: framework.TypeString, Description: "all or selected."},
+			"hashed_token":         {Type: framework.TypeString, Description: "Base64 SHA-256 of the token, as GitHub's audit log shows it."},
+		},
+		// No Renew: a GitHub token cannot be extended, so the lease is not
+		// renewable; Vault Agent reads a new token instead.
+		Revoke: b.revokeToken,
+	}
+}
+
+// revokeToken revokes the lease's token at GitHub. It uses only the lease's
+// internal data, so it works after the role (or the config) is gone. A
+// failure is returned so that Vault retries.
+func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	token, _ := req.Secret.InternalData["token"].(string)
+	baseURL, _ := req.Secret.InternalData["base_url"].(string)
+	if token == "" {
+		return nil, errors.New("lease has no token in its internal data")
+	}
+	client, err := b.revocationClient(ctx, req.Storage, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	hashed := github.HashToken(token)
+	if err := client.RevokeToken(ctx, token); err != nil {
+		b.metrics.revoked(false)
+		b.Logger().Warn("revoking token at GitHub failed; Vault will retry", "hashed_token", hashed, "error", err)
+		return nil, fmt.Errorf("revoking token %s at GitHub: %w", hashed, err)
+	}
+	b.metrics.revoked(true)
+	b.Logger().Debug("revoked token", "hashed_token", hashed, "role", req.Secret.InternalData["role"])
+	return nil, nil
+}
+
+// revocationClient is the mount's client when it talks to the lease's
+// GitHub, or else a client without App credentials for that base URL
+// (revocation authenticates with the token itself).
+func (b *backend) revocationClient(ctx context.Context, s logical.Storage, baseURL string) (*github.Client, error) {
+	if c, _, err := b.getClient(ctx, s); err == nil && c.BaseURL() == baseURL {
+		return c, nil
+	}
+	return b.newClient(&appConfig{BaseURL: baseURL})
+}

@@ -1,0 +1,247 @@
+package backend
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ambient-code/vault-plugin-github-app/github"
+)
+
+// permissionNames are the permission names GitHub documents for installation
+// access tokens (the "app-permissions" object of the REST API).
+var permissionNames = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`
+		actions actions_variables administration artifact_metadata attestations checks
+		codespaces codespaces_lifecycle_admin codespaces_metadata codespaces_secrets
+		contents custom_properties_for_organizations dependabot_secrets deployments
+		discussions environments issues merge_queues metadata packages pages
+		pull_requests repository_advisories repository_custom_properties repository_hooks
+		repository_projects secret_scanning_alerts secrets security_events single_file
+		statuses vulnerability_alerts workflows
+		members organization_actions_variables organization_administration
+		organization_announcement_banners organization_campaigns organization_codespaces
+		organization_codespaces_secrets organization_codespaces_settings
+		organization_copilot_agent_settings organization_copilot_seat_management
+		organization_custom_org_roles organization_custom_properties organization_custom_roles
+		organization_dependabot_secrets organization_events organization_hooks
+		organization_packages organization_personal_access_token_requests
+		organization_personal_access_tokens organization_plan organization_projects
+		organization_secrets organization_self_hosted_runners organization_user_blocking
+		team_discussions
+		email_addresses followers git_ssh_keys gpg_keys interaction_limits profile starring`) {
+		permissionNames[n] = true
+	}
+}
+
+// permissionLevels orders the levels GitHub grants.
+var permissionLevels = map[string]int{"read": 1, "write": 2, "admin": 3}
+
+var (
+	roleNameRe = regexp.MustCompile(`^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,126}[A-Za-z0-9_])?$`)
+	// GitHub logins: letters, digits and single hyphens; Enterprise Server
+	// also allows '_' (from LDAP/SAML names).
+	ownerRe = regexp.MustCompile(`^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,38})$`)
+	repoRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+)
+
+func checkRoleName(name string) string {
+	if !roleNameRe.MatchString(name) {
+		return fmt.Sprintf("name: %q is not a valid role name: use letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters", name)
+	}
+	return ""
+}
+
+func checkOwner(field, owner string) string {
+	if !ownerRe.MatchString(owner) {
+		return fmt.Sprintf("%s: %q is not a valid GitHub user or organization login", field, owner)
+	}
+	return ""
+}
+
+func checkRepoName(field, name string) string {
+	if !repoRe.MatchString(name) || name == "." || name == ".." {
+		return fmt.Sprintf("%s: %q is not a valid repository name", field, name)
+	}
+	return ""
+}
+
+// splitRepository parses "owner/name".
+func splitRepository(field, full string) (owner, name, msg string) {
+	owner, name, ok := strings.Cut(full, "/")
+	if !ok {
+		return "", "", fmt.Sprintf("%s: %q must be owner/name", field, full)
+	}
+	if msg := checkOwner(field, owner); msg != "" {
+		return "", "", msg
+	}
+	if msg := checkRepoName(field, name); msg != "" {
+		return "", "", msg
+	}
+	return owner, name, ""
+}
+
+// rawStrings reads a list field as Vault may deliver it: a JSON array, or a
+// comma-separated string. Empty entries are kept so they can be refused.
+func rawStrings(field string, raw any) ([]string, string) {
+	switch v := raw.(type) {
+	case nil:
+		return nil, ""
+	case string:
+		if strings.TrimSpace(v) == "" {
+			return nil, ""
+		}
+		parts := strings.Split(v, ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		return parts, ""
+	case []string:
+		return v, ""
+	case []any:
+		out := make([]string, len(v))
+		for i, e := range v {
+			switch e := e.(type) {
+			case string:
+				out[i] = strings.TrimSpace(e)
+			case float64, int, int64, uint64:
+				out[i] = fmt.Sprint(e)
+			default:
+				return nil, fmt.Sprintf("%s: entry %d is a %T, want a string", field, i, e)
+			}
+		}
+		return out, ""
+	}
+	return nil, fmt.Sprintf("%s: want a list of strings or a comma-separated string, got %T", field, raw)
+}
+
+// parseRepositories validates repository names. Each is a bare name or
+// owner/name; owner, when known, must match (case-insensitively, as GitHub
+// matches logins). It returns bare names, deduplicated, in the given order,
+// and the owners that prefixed names named.
+func parseRepositories(raw any, owner string) (names []string, owners []string, msg string) {
+	list, msg := rawStrings("repositories", raw)
+	if msg != "" {
+		return nil, nil, msg
+	}
+	seen := map[string]bool{}
+	for _, entry := range list {
+		if entry == "" {
+			return nil, nil, "repositories: contains an empty name"
+		}
+		name := entry
+		if strings.Contains(entry, "/") {
+			o, n, msg := splitRepository("repositories", entry)
+			if msg != "" {
+				return nil, nil, msg
+			}
+			if owner != "" && !strings.EqualFold(o, owner) {
+				return nil, nil, fmt.Sprintf("repositories: %q belongs to %q, not to the role's owner %q", entry, o, owner)
+			}
+			if !slices.ContainsFunc(owners, func(x string) bool { return strings.EqualFold(x, o) }) {
+				owners = append(owners, o)
+			}
+			name = n
+		} else if msg := checkRepoName("repositories", entry); msg != "" {
+			return nil, nil, msg
+		}
+		if key := strings.ToLower(name); !seen[key] {
+			seen[key] = true
+			names = append(names, name)
+		}
+	}
+	if len(names) > github.MaxRepositories {
+		return nil, nil, fmt.Sprintf("repositories: %d given; GitHub allows at most %d in one token", len(names), github.MaxRepositories)
+	}
+	return names, owners, ""
+}
+
+// parseRepositoryIDs validates repository ids.
+func parseRepositoryIDs(raw any) ([]int64, string) {
+	list, msg := rawStrings("repository_ids", raw)
+	if msg != "" {
+		return nil, msg
+	}
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, s := range list {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, fmt.Sprintf("repository_ids: %q is not a positive integer", s)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > github.MaxRepositories {
+		return nil, fmt.Sprintf("repository_ids: %d given; GitHub allows at most %d in one token", len(ids), github.MaxRepositories)
+	}
+	return ids, ""
+}
+
+// parsePermissions validates a permission map given as a JSON object, a
+// list of name=level pairs, or a comma-separated string of them.
+func parsePermissions(raw any) (map[string]string, string) {
+	pairs := map[string]string{}
+	switch v := raw.(type) {
+	case nil:
+		return nil, ""
+	case map[string]any:
+		for k, lv := range v {
+			s, ok := lv.(string)
+			if !ok {
+				return nil, fmt.Sprintf("permissions: level of %q must be a string (read, write or admin)", k)
+			}
+			pairs[k] = s
+		}
+	case map[string]string:
+		for k, lv := range v {
+			pairs[k] = lv
+		}
+	default:
+		list, msg := rawStrings("permissions", raw)
+		if msg != "" {
+			return nil, msg
+		}
+		for _, p := range list {
+			k, lv, ok := strings.Cut(p, "=")
+			if !ok {
+				return nil, fmt.Sprintf("permissions: %q is not name=level", p)
+			}
+			if _, dup := pairs[strings.TrimSpace(k)]; dup {
+				return nil, fmt.Sprintf("permissions: %q is given twice", strings.TrimSpace(k))
+			}
+			pairs[strings.TrimSpace(k)] = lv
+		}
+	}
+	out := make(map[string]string, len(pairs))
+	for k, lv := range pairs {
+		name, level := strings.ToLower(strings.TrimSpace(k)), strings.ToLower(strings.TrimSpace(lv))
+		if !permissionNames[name] {
+			return nil, fmt.Sprintf("permissions: %q is not a GitHub App permission name", k)
+		}
+		if permissionLevels[level] == 0 {
+			return nil, fmt.Sprintf("permissions: level %q for %q must be read, write or admin", lv, name)
+		}
+		out[name] = level
+	}
+	if len(out) == 0 {
+		return nil, ""
+	}
+	return out, ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,33 @@
+// Command vault-plugin-github-app is the GitHub App secrets engine, served
+// to Vault as a multiplexed external plugin.
+package main
+
+import (
+	"os"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/sdk/plugin"
+
+	ghplugin "github.com/ambient-code/vault-plugin-github-app/plugin"
+)
+
+func main() {
+	meta := &api.PluginAPIClientMeta{}
+	flags := meta.FlagSet()
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		fatal(err)
+	}
+	err := plugin.ServeMultiplex(&plugin.ServeOpts{
+		BackendFactoryFunc: ghplugin.Factory(),
+		TLSProviderFunc:    api.VaultPluginTLSProvider(meta.GetTLSConfig()),
+	})
+	if err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	hclog.New(&hclog.LoggerOptions{}).Error("plugin shutting down", "error", err)
+	os.Exit(1)
+}

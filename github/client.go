@@ -1,0 +1,531 @@
+// Package github is a small GitHub App REST client: it signs App JWTs, looks
+// up installations, mints and revokes installation access tokens, and retries
+// what is safe to retry. It knows nothing of Vault.
+package github
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	// DefaultBaseURL is github.com's REST API.
+	DefaultBaseURL = "https://api.github.com"
+	// APIVersion is the REST API version the client speaks.
+	APIVersion = "2022-11-28"
+	// MaxRepositories is GitHub's limit of repositories in one token request.
+	MaxRepositories = 500
+
+	// jwtLifetime is the span from iat to exp. GitHub refuses more than 10
+	// minutes; iat is back-dated by jwtBackdate to allow for clock drift.
+	jwtLifetime = 10 * time.Minute
+	jwtBackdate = 60 * time.Second
+	// jwtRefreshBefore: a cached JWT is replaced this long before its exp.
+	jwtRefreshBefore = 60 * time.Second
+
+	maxBodyBytes      = 32 << 20
+	maxErrorBodyBytes = 64 << 10
+	maxPages          = 1000
+)
+
+// Config configures a Client. Key and one of AppID or ClientID are needed
+// for App (JWT) calls; a Client without them can still revoke tokens.
+type Config struct {
+	BaseURL   string // default DefaultBaseURL; GitHub Enterprise Server: https://HOST/api/v3
+	AppID     int64
+	ClientID  string // used as the JWT issuer when set
+	Key       *rsa.PrivateKey
+	UserAgent string
+
+	HTTPClient *http.Client // default NewHTTPClient()
+	Retry      RetryPolicy  // zero fields take DefaultRetryPolicy's values
+	Observe    func(CallInfo)
+	Now        func() time.Time // default time.Now
+}
+
+// CallInfo describes one HTTP attempt, for metrics. It holds no secrets.
+type CallInfo struct {
+	Endpoint           string // method and path template, e.g. "POST /app/installations/{id}/access_tokens"
+	Status             int    // 0 when no answer was received
+	Duration           time.Duration
+	RateLimitRemaining int // -1 when GitHub sent no X-RateLimit-Remaining
+}
+
+// Client talks to one GitHub (or GitHub Enterprise Server) API as one App.
+// It is safe for concurrent use.
+type Client struct {
+	base    string // always ends in "/"
+	baseURL *url.URL
+	iss     string
+	key     *rsa.PrivateKey
+	ua      string
+	hc      *http.Client
+	retry   RetryPolicy
+	observe func(CallInfo)
+	now     func() time.Time
+
+	jwtMu      sync.Mutex
+	jwt        atomic.Pointer[signedJWT]
+	signatures atomic.Int64
+}
+
+type signedJWT struct {
+	value     string
+	refreshAt time.Time
+}
+
+// NewHTTPClient returns an HTTP client for GitHub: proxies from the
+// environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), keep-alive with enough idle
+// connections for concurrent minting, and a bounded timeout per attempt.
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = http.ProxyFromEnvironment
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+}
+
+// NormalizeBaseURL checks an API base URL and returns it without a trailing
+// slash. It must be https (plain http only for loopback hosts, for tests),
+// with no query, fragment or credentials.
+func NormalizeBaseURL(raw string) (string, error) {
+	if raw == "" {
+		return DefaultBaseURL, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("is not a valid URL")
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "", fmt.Errorf("must be an https URL, got scheme %q", u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		return "", errors.New("has no host")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return "", errors.New("must use https (plain http is allowed only for loopback hosts)")
+	case u.User != nil:
+		return "", errors.New("must not carry credentials")
+	case u.RawQuery != "" || u.ForceQuery:
+		return "", errors.New("must not have a query string")
+	case u.Fragment != "":
+		return "", errors.New("must not have a fragment")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	return strings.HasPrefix(host, "127.") || host == "::1"
+}
+
+// New builds a Client.
+func New(cfg Config) (*Client, error) {
+	base, err := NormalizeBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("base_url %w", err)
+	}
+	c := &Client{
+		base:    base + "/",
+		iss:     cfg.ClientID,
+		key:     cfg.Key,
+		ua:      cfg.UserAgent,
+		hc:      cfg.HTTPClient,
+		retry:   cfg.Retry.withDefaults(),
+		observe: cfg.Observe,
+		now:     cfg.Now,
+	}
+	c.baseURL, _ = url.Parse(c.base)
+	if c.iss == "" && cfg.AppID > 0 {
+		c.iss = strconv.FormatInt(cfg.AppID, 10)
+	}
+	if c.ua == "" {
+		c.ua = "vault-plugin-github-app"
+	}
+	if c.hc == nil {
+		c.hc = NewHTTPClient()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// BaseURL is the API base URL without a trailing slash.
+func (c *Client) BaseURL() string { return strings.TrimSuffix(c.base, "/") }
+
+// JWTSignatures is how many App JWTs this client has signed.
+func (c *Client) JWTSignatures() int64 { return c.signatures.Load() }
+
+// appJWT returns an App JWT, reusing the cached one until shortly before it
+// expires so that a client signs at most one JWT every few minutes.
+func (c *Client) appJWT() (string, error) {
+	now := c.now()
+	if j := c.jwt.Load(); j != nil && now.Before(j.refreshAt) {
+		return j.value, nil
+	}
+	if c.key == nil || c.iss == "" {
+		return "", errors.New("no App credentials configured")
+	}
+	c.jwtMu.Lock()
+	defer c.jwtMu.Unlock()
+	if j := c.jwt.Load(); j != nil && now.Before(j.refreshAt) {
+		return j.value, nil
+	}
+	iat := now.Add(-jwtBackdate).Truncate(time.Second)
+	exp := iat.Add(jwtLifetime)
+	claims := jwt.RegisteredClaims{
+		Issuer:    c.iss,
+		IssuedAt:  jwt.NewNumericDate(iat),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(c.key)
+	if err != nil {
+		return "", errors.New("signing the App JWT failed")
+	}
+	c.signatures.Add(1)
+	c.jwt.Store(&signedJWT{value: signed, refreshAt: exp.Add(-jwtRefreshBefore)})
+	return signed, nil
+}
+
+// dropJWT forgets a JWT GitHub refused, so the next call signs a new one.
+func (c *Client) dropJWT(value string) {
+	if j := c.jwt.Load(); j != nil && j.value == value {
+		c.jwt.CompareAndSwap(j, nil)
+	}
+}
+
+// request is one logical API call, possibly sent several times.
+type request struct {
+	method   string
+	path     string // relative to the base, no leading slash; or an absolute URL on the same host (pagination)
+	endpoint string // for errors and metrics, e.g. "GET /app"
+	token    string // installation token for Authorization; empty means the App JWT
+	body     []byte
+	// mint marks a request that creates something at GitHub; it is not
+	// re-sent after an error that may have reached GitHub.
+	mint bool
+}
+
+// answer is a successful response's parts the callers need.
+type answer struct {
+	header http.Header
+	status int
+}
+
+// do sends req with retries and decodes a 2xx JSON body into out (if not nil).
+func (c *Client) do(ctx context.Context, req request, out any) (answer, error) {
+	for attempt := 1; ; attempt++ {
+		ans, err := c.attempt(ctx, req, out)
+		if err == nil {
+			return ans, nil
+		}
+		wait, retry := c.retry.decide(req, attempt, err)
+		if !retry || !fitsDeadline(ctx, wait) {
+			return ans, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ans, fmt.Errorf("%s: %w (last error: %v)", req.endpoint, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, req request, out any) (answer, error) {
+	if err := ctx.Err(); err != nil {
+		return answer{}, fmt.Errorf("%s: %w", req.endpoint, err)
+	}
+	target := req.path
+	if !strings.HasPrefix(target, "https://") && !strings.HasPrefix(target, "http://") {
+		target = c.base + target
+	}
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, target, body)
+	if err != nil {
+		return answer{}, fmt.Errorf("%s: building request: %w", req.endpoint, err)
+	}
+	auth := req.token
+	if auth == "" {
+		if auth, err = c.appJWT(); err != nil {
+			return answer{}, fmt.Errorf("%s: %w", req.endpoint, err)
+		}
+	}
+	hreq.Header.Set("Authorization", "Bearer "+auth)
+	hreq.Header.Set("Accept", "application/vnd.github+json")
+	hreq.Header.Set("X-GitHub-Api-Version", APIVersion)
+	hreq.Header.Set("User-Agent", c.ua)
+	if req.body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+
+	start := time.Now()
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		c.report(req.endpoint, 0, start, nil)
+		return answer{}, &TransportError{Endpoint: req.endpoint, Err: err, Sent: !notSent(err)}
+	}
+	defer resp.Body.Close()
+	c.report(req.endpoint, resp.StatusCode, start, resp.Header)
+	ans := answer{header: resp.Header, status: resp.StatusCode}
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if out == nil || resp.StatusCode == http.StatusNoContent {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes)) // drain for keep-alive
+			return ans, nil
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(out); err != nil {
+			return ans, fmt.Errorf("%s: decoding GitHub's answer: %w", req.endpoint, err)
+		}
+		return ans, nil
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	apiErr := newAPIError(req.endpoint, resp.StatusCode, resp.Header, raw, c.now())
+	if resp.StatusCode == http.StatusUnauthorized && req.token == "" {
+		c.dropJWT(auth)
+	}
+	return ans, apiErr
+}
+
+func (c *Client) report(endpoint string, status int, start time.Time, h http.Header) {
+	if c.observe == nil {
+		return
+	}
+	remaining := -1
+	if h != nil {
+		if v, err := strconv.Atoi(h.Get("X-RateLimit-Remaining")); err == nil {
+			remaining = v
+		}
+	}
+	c.observe(CallInfo{Endpoint: endpoint, Status: status, Duration: time.Since(start), RateLimitRemaining: remaining})
+}
+
+// App is the authenticated App, from GET /app.
+type App struct {
+	ID       int64  `json:"id"`
+	Slug     string `json:"slug"`
+	Name     string `json:"name"`
+	ClientID string `json:"client_id"`
+	Owner    struct {
+		Login string `json:"login"`
+	} `json:"owner"`
+}
+
+// App fetches the authenticated App; it is how credentials are checked.
+func (c *Client) App(ctx context.Context) (*App, error) {
+	var app App
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "app", endpoint: "GET /app"}, &app); err != nil {
+		return nil, err
+	}
+	return &app, nil
+}
+
+// Account is the user or organisation an App is installed on.
+type Account struct {
+	Login string `json:"login"`
+	ID    int64  `json:"id"`
+	Type  string `json:"type"`
+}
+
+// Installation is one installation of the App.
+type Installation struct {
+	ID                  int64      `json:"id"`
+	Account             Account    `json:"account"`
+	RepositorySelection string     `json:"repository_selection"`
+	AppID               int64      `json:"app_id"`
+	SuspendedAt         *time.Time `json:"suspended_at"`
+}
+
+// Installations lists every installation of the App, following GitHub's
+// Link: rel="next" pages.
+func (c *Client) Installations(ctx context.Context) ([]Installation, error) {
+	var all []Installation
+	next := "app/installations?per_page=100"
+	for page := 0; next != ""; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("GET /app/installations: more than %d pages", maxPages)
+		}
+		var batch []Installation
+		ans, err := c.do(ctx, request{method: http.MethodGet, path: next, endpoint: "GET /app/installations"}, &batch)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, batch...)
+		if next, err = c.nextPage(ans.header.Get("Link")); err != nil {
+			return nil, fmt.Errorf("GET /app/installations: %w", err)
+		}
+	}
+	return all, nil
+}
+
+// nextPage returns the rel="next" URL of a Link header, refusing one that
+// points away from the configured API (the App JWT must not go elsewhere).
+func (c *Client) nextPage(link string) (string, error) {
+	next := linkNext(link)
+	if next == "" {
+		return "", nil
+	}
+	u, err := url.Parse(next)
+	if err != nil {
+		return "", errors.New("GitHub sent an unparsable next-page link")
+	}
+	if !strings.EqualFold(u.Scheme, c.baseURL.Scheme) || !strings.EqualFold(u.Host, c.baseURL.Host) {
+		return "", errors.New("GitHub's next-page link points to another host")
+	}
+	return next, nil
+}
+
+// linkNext extracts the rel="next" target of an RFC 8288 Link header.
+func linkNext(header string) string {
+	for part := range strings.SplitSeq(header, ",") {
+		segs := strings.Split(part, ";")
+		target := strings.TrimSpace(segs[0])
+		if !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+			continue
+		}
+		for _, p := range segs[1:] {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+				continue
+			}
+			for rel := range strings.FieldsSeq(strings.Trim(strings.TrimSpace(v), `"`)) {
+				if strings.EqualFold(rel, "next") {
+					return target[1 : len(target)-1]
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Installation fetches one installation by id.
+func (c *Client) Installation(ctx context.Context, id int64) (*Installation, error) {
+	return c.installation(ctx, "app/installations/"+strconv.FormatInt(id, 10), "GET /app/installations/{id}")
+}
+
+// OwnerInstallation finds the App's installation on a user or organisation
+// (GET /users/{owner}/installation serves both).
+func (c *Client) OwnerInstallation(ctx context.Context, owner string) (*Installation, error) {
+	return c.installation(ctx, "users/"+url.PathEscape(owner)+"/installation", "GET /users/{owner}/installation")
+}
+
+// RepositoryInstallation finds the App's installation that covers owner/repo.
+func (c *Client) RepositoryInstallation(ctx context.Context, owner, repo string) (*Installation, error) {
+	return c.installation(ctx, "repos/"+url.PathEscape(owner)+"/"+url.PathEscape(repo)+"/installation", "GET /repos/{owner}/{repo}/installation")
+}
+
+func (c *Client) installation(ctx context.Context, path, endpoint string) (*Installation, error) {
+	var inst Installation
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst); err != nil {
+		return nil, err
+	}
+	if inst.ID <= 0 {
+		return nil, fmt.Errorf("%s: GitHub's answer had no installation id", endpoint)
+	}
+	return &inst, nil
+}
+
+// TokenRequest narrows an installation token. Empty fields mean "all the
+// installation allows".
+type TokenRequest struct {
+	Repositories  []string          `json:"repositories,omitempty"` // bare names, no owner
+	RepositoryIDs []int64           `json:"repository_ids,omitempty"`
+	Permissions   map[string]string `json:"permissions,omitempty"`
+}
+
+// Token is a minted installation access token. Repositories holds names
+// only, never GitHub's full repository objects.
+type Token struct {
+	Token               string
+	ExpiresAt           time.Time
+	Permissions         map[string]string
+	RepositorySelection string
+	Repositories        []string
+}
+
+// CreateToken mints an installation access token. It is sent once unless
+// GitHub answered with an error, so one call never mints two tokens.
+func (c *Client) CreateToken(ctx context.Context, installationID int64, tr TokenRequest) (*Token, error) {
+	body, err := json.Marshal(tr)
+	if err != nil {
+		return nil, fmt.Errorf("encoding token request: %w", err)
+	}
+	var tok tokenJSON
+	req := request{
+		method:   http.MethodPost,
+		path:     "app/installations/" + strconv.FormatInt(installationID, 10) + "/access_tokens",
+		endpoint: "POST /app/installations/{id}/access_tokens",
+		body:     body,
+		mint:     true,
+	}
+	if _, err := c.do(ctx, req, &tok); err != nil {
+		return nil, err
+	}
+	return tok.token(req.endpoint)
+}
+
+// tokenJSON is GitHub's access token answer, decoding repositories to
+// their names only.
+type tokenJSON struct {
+	Token               string            `json:"token"`
+	ExpiresAt           time.Time         `json:"expires_at"`
+	Permissions         map[string]string `json:"permissions"`
+	RepositorySelection string            `json:"repository_selection"`
+	Repositories        []struct {
+		Name string `json:"name"`
+	} `json:"repositories"`
+}
+
+func (t *tokenJSON) token(endpoint string) (*Token, error) {
+	if t.Token == "" || t.ExpiresAt.IsZero() {
+		return nil, fmt.Errorf("%s: GitHub's answer had no token or no expires_at", endpoint)
+	}
+	out := &Token{
+		Token:               t.Token,
+		ExpiresAt:           t.ExpiresAt.UTC(),
+		Permissions:         t.Permissions,
+		RepositorySelection: t.RepositorySelection,
+	}
+	if len(t.Repositories) > 0 {
+		out.Repositories = make([]string, len(t.Repositories))
+		for i, r := range t.Repositories {
+			out.Repositories[i] = r.Name
+		}
+	}
+	return out, nil
+}
+
+// RevokeToken revokes an installation token (DELETE /installation/token).
+// A token GitHub already considers dead (401, 404) counts as revoked.
+func (c *Client) RevokeToken(ctx context.Context, token string) error {
+	if token == "" {
+		return errors.New("DELETE /installation/token: no token")
+	}
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: "installation/token", endpoint: "DELETE /installation/token", token: token}, nil)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusNotFound) {
+		return nil
+	}
+	return err
+}

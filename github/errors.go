@@ -1,0 +1,172 @@
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// APIError is an answer from GitHub outside 2xx. Message is GitHub's own
+// message, scrubbed of anything that looks like a credential.
+type APIError struct {
+	Endpoint         string
+	StatusCode       int
+	Message          string
+	DocumentationURL string
+	// RateLimited is set for 403/429 answers that carry Retry-After or
+	// X-RateLimit-Remaining: 0, or that name a secondary rate limit.
+	RateLimited bool
+	// RetryAfter is how long GitHub asks to wait (rate limits only).
+	RetryAfter time.Duration
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: GitHub answered %d", e.Endpoint, e.StatusCode)
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.RateLimited {
+		fmt.Fprintf(&b, " (rate limited; retry after %s)", e.RetryAfter.Round(time.Second))
+	}
+	return b.String()
+}
+
+// secondaryRateLimitWait is GitHub's advice when a secondary rate limit
+// answer names no time: wait at least a minute.
+const secondaryRateLimitWait = time.Minute
+
+func newAPIError(endpoint string, status int, h http.Header, body []byte, now time.Time) *APIError {
+	e := &APIError{Endpoint: endpoint, StatusCode: status}
+	e.Message, e.DocumentationURL = decodeError(body)
+	if e.Message == "" {
+		e.Message = http.StatusText(status)
+	}
+	if status == http.StatusForbidden || status == http.StatusTooManyRequests {
+		retryAfter, hasRetryAfter := parseRetryAfter(h.Get("Retry-After"), now)
+		exhausted := h.Get("X-RateLimit-Remaining") == "0"
+		secondary := strings.Contains(strings.ToLower(e.Message), "secondary rate limit")
+		switch {
+		case hasRetryAfter:
+			e.RateLimited, e.RetryAfter = true, retryAfter
+		case exhausted:
+			e.RateLimited, e.RetryAfter = true, untilReset(h.Get("X-RateLimit-Reset"), now)
+		case secondary || status == http.StatusTooManyRequests:
+			e.RateLimited, e.RetryAfter = true, secondaryRateLimitWait
+		}
+	}
+	return e
+}
+
+// errorJSON is GitHub's error body.
+type errorJSON struct {
+	Message          string `json:"message"`
+	DocumentationURL string `json:"documentation_url"`
+}
+
+// decodeError extracts GitHub's message from an error body. A body that is
+// not GitHub's JSON yields a short, scrubbed excerpt of its text.
+func decodeError(body []byte) (message, docURL string) {
+	var e errorJSON
+	if err := json.Unmarshal(body, &e); err == nil && e.Message != "" {
+		return clip(Scrub(e.Message)), clip(e.DocumentationURL)
+	}
+	text := strings.TrimSpace(string(body))
+	if text == "" || strings.HasPrefix(text, "<") || strings.HasPrefix(text, "{") {
+		return "", ""
+	}
+	return clip(Scrub(text)), ""
+}
+
+func clip(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const limit = 300
+	if len(s) > limit {
+		s = s[:limit] + "…"
+	}
+	return s
+}
+
+var secretLike = regexp.MustCompile(`(?:gh[pousr]_|github_pat_)[A-Za-z0-9_.-]{10,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|-----BEGIN[^-]*-----[\s\S]*?(?:-----END[^-]*-----|$)`)
+
+// Scrub replaces anything that looks like a GitHub token, a JWT or a PEM
+// block with "[redacted]".
+func Scrub(s string) string { return secretLike.ReplaceAllString(s, "[redacted]") }
+
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+func untilReset(v string, now time.Time) time.Duration {
+	secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return secondaryRateLimitWait
+	}
+	return max(time.Unix(secs, 0).Sub(now), time.Second)
+}
+
+// TransportError is a failure to get an answer from GitHub at all.
+type TransportError struct {
+	Endpoint string
+	Err      error
+	// Sent is false when the request certainly never left (a failed dial),
+	// so even a mint may be sent again.
+	Sent bool
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("%s: no answer from GitHub: %v", e.Endpoint, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Timeout tells whether the attempt timed out.
+func (e *TransportError) Timeout() bool {
+	var ne net.Error
+	return errors.Is(e.Err, context.DeadlineExceeded) || (errors.As(e.Err, &ne) && ne.Timeout())
+}
+
+// notSent tells whether err happened before the request could reach the
+// server: a failed dial or name lookup.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// IsNotFound tells whether err is GitHub's 404.
+func IsNotFound(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}
+
+// IsRateLimited tells whether err is a rate-limit answer, and how long
+// GitHub asked to wait.
+func IsRateLimited(err error) (time.Duration, bool) {
+	var e *APIError
+	if errors.As(err, &e) && e.RateLimited {
+		return e.RetryAfter, true
+	}
+	return 0, false
+}

@@ -1,0 +1,175 @@
+package githubtest
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// adminPrefix is where the admin API lives, outside any API path prefix.
+const adminPrefix = "/_double/"
+
+// AdminHandler returns the double's admin API, which exists only in the
+// double. The Server also serves it on its own listener under /_double/.
+//
+//	GET  /_double/tokens         tokens issued, in issue order: token, token_sha256
+//	                             (base64 of its SHA-256), installation_id, issued_at,
+//	                             expires_at, revoked_at (null if not revoked), live,
+//	                             repositories, permissions
+//	GET  /_double/calls          API requests received (Call)
+//	GET  /_double/installations  installations, by id (Installation)
+//	GET  /_double/faults         injected answer counts (FaultCounts)
+//	POST /_double/faults         set faults (FaultSettings); absent fields are left alone
+//	POST /_double/reset          clear faults and recorded calls
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+func (s *Server) newAdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_double/tokens", func(w http.ResponseWriter, _ *http.Request) {
+		now := time.Now()
+		out := []adminToken{}
+		for _, t := range s.Tokens() {
+			out = append(out, newAdminToken(t, now))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /_double/calls", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Calls())
+	})
+	mux.HandleFunc("GET /_double/installations", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		out := []Installation{}
+		for _, in := range s.sortedInstallations() {
+			c := *in
+			c.Repositories = slices.Clone(in.Repositories)
+			c.Permissions = maps.Clone(in.Permissions)
+			out = append(out, c)
+		}
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("GET /_double/faults", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Faults())
+	})
+	mux.HandleFunc("POST /_double/faults", func(w http.ResponseWriter, r *http.Request) {
+		var fs FaultSettings
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&fs); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid fault settings: "+err.Error(), "")
+			return
+		}
+		if err := s.ApplyFaults(fs); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_double/reset", func(w http.ResponseWriter, _ *http.Request) {
+		s.ResetFaults()
+		s.ResetCalls()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// adminToken is a token as the admin API shows it.
+type adminToken struct {
+	Token          string            `json:"token"`
+	TokenSHA256    string            `json:"token_sha256"` // base64 (std) of SHA-256 of Token
+	InstallationID int64             `json:"installation_id"`
+	IssuedAt       time.Time         `json:"issued_at"`
+	ExpiresAt      time.Time         `json:"expires_at"`
+	RevokedAt      *time.Time        `json:"revoked_at"` // null if not revoked
+	Live           bool              `json:"live"`
+	Repositories   []string          `json:"repositories"`
+	Permissions    map[string]string `json:"permissions"`
+}
+
+func newAdminToken(t Token, now time.Time) adminToken {
+	sum := sha256.Sum256([]byte(t.Value))
+	at := adminToken{
+		Token:          t.Value,
+		TokenSHA256:    base64.StdEncoding.EncodeToString(sum[:]),
+		InstallationID: t.InstallationID,
+		IssuedAt:       t.IssuedAt,
+		ExpiresAt:      t.ExpiresAt,
+		Live:           t.Live(now),
+		Repositories:   t.Repositories,
+		Permissions:    t.Permissions,
+	}
+	if !t.RevokedAt.IsZero() {
+		at.RevokedAt = &t.RevokedAt
+	}
+	return at
+}
+
+// FaultSettings is the body of POST /_double/faults. Each field that is
+// present applies the matching fault setter; absent fields change nothing.
+type FaultSettings struct {
+	LatencyMS *int64 `json:"latency_ms"` // SetLatency
+	// FailureRate and FailNext answer FailureStatus (default 503).
+	FailureRate   *float64 `json:"failure_rate"` // SetFailureRate
+	FailureStatus *int     `json:"failure_status"`
+	FailNext      *int     `json:"fail_next"` // FailNext
+	// RateLimitRate and RateLimitNext send a Retry-After of RetryAfterS
+	// (default none); RateLimitNext answers RateLimitStatus (default 429).
+	RateLimitRate   *float64 `json:"rate_limit_rate"` // SetRateLimitRate
+	RateLimitNext   *int     `json:"rate_limit_next"` // RateLimitNext
+	RateLimitStatus *int     `json:"rate_limit_status"`
+	RetryAfterS     *int64   `json:"retry_after_s"`
+	RevokeStatus    *int     `json:"revoke_status"` // SetRevokeStatus
+}
+
+// ApplyFaults applies the settings present in fs, after checking them all.
+func (s *Server) ApplyFaults(fs FaultSettings) error {
+	failStatus, rlStatus := http.StatusServiceUnavailable, http.StatusTooManyRequests
+	var retryAfter time.Duration
+	if fs.FailureStatus != nil {
+		failStatus = *fs.FailureStatus
+	}
+	if fs.RateLimitStatus != nil {
+		rlStatus = *fs.RateLimitStatus
+	}
+	if fs.RetryAfterS != nil {
+		retryAfter = time.Duration(*fs.RetryAfterS) * time.Second
+	}
+	for name, st := range map[string]int{"failure_status": failStatus, "rate_limit_status": rlStatus} {
+		if st < 400 || st > 599 {
+			return fmt.Errorf("%s %d is not an error status", name, st)
+		}
+	}
+	for name, p := range map[string]*float64{"failure_rate": fs.FailureRate, "rate_limit_rate": fs.RateLimitRate} {
+		if p != nil && (*p < 0 || *p > 1) {
+			return fmt.Errorf("%s %v is not a probability", name, *p)
+		}
+	}
+	if fs.RevokeStatus != nil && *fs.RevokeStatus != 0 && (*fs.RevokeStatus < 400 || *fs.RevokeStatus > 599) {
+		return fmt.Errorf("revoke_status %d is neither 0 nor an error status", *fs.RevokeStatus)
+	}
+
+	if fs.LatencyMS != nil {
+		s.SetLatency(time.Duration(*fs.LatencyMS) * time.Millisecond)
+	}
+	if fs.FailureRate != nil {
+		s.SetFailureRate(*fs.FailureRate, failStatus)
+	}
+	if fs.FailNext != nil {
+		s.FailNext(*fs.FailNext, failStatus)
+	}
+	if fs.RateLimitRate != nil {
+		s.SetRateLimitRate(*fs.RateLimitRate, retryAfter)
+	}
+	if fs.RateLimitNext != nil {
+		s.RateLimitNext(*fs.RateLimitNext, rlStatus, retryAfter)
+	}
+	if fs.RevokeStatus != nil {
+		s.SetRevokeStatus(*fs.RevokeStatus)
+	}
+	return nil
+}

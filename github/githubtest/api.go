@@ -1,0 +1,554 @@
+package githubtest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	apiVersion      = "2022-11-28"
+	rateLimitLimit  = 5000
+	rateLimitWindow = time.Hour
+	docsRoot        = "https://docs.github.com/rest"
+	appsDocs        = "https://docs.github.com/rest/apps/apps"
+	maxTokenRepos   = 500
+	maxBodyBytes    = 1 << 20
+	defaultPerPage  = 30
+	maxPerPage      = 100
+)
+
+// GitHub's messages for refused token requests.
+const (
+	msgNotFound       = "Not Found"
+	msgBadCredentials = "Bad credentials"
+	msgNoUserAgent    = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes."
+	msgBadJSON        = "Problems parsing JSON"
+	msgRepoNotFound   = "There is at least one repository that does not exist or is not accessible to the parent installation."
+	msgPermsNotGrant  = "The permissions requested are not granted to this installation."
+)
+
+// permissionLevels orders the permission levels a token may ask for.
+var permissionLevels = map[string]int{"read": 1, "write": 2, "admin": 3}
+
+// route is one GitHub API endpoint the double serves.
+type route struct {
+	method string
+	// pattern is the path split on "/"; "*" matches any one non-empty
+	// segment, which is passed to handle in args.
+	pattern []string
+	// appJWT endpoints require an App JWT.
+	appJWT bool
+	handle func(s *Server, w http.ResponseWriter, r *http.Request, args []string)
+}
+
+var routes = []route{
+	{http.MethodGet, []string{"app"}, true, (*Server).getApp},
+	{http.MethodGet, []string{"app", "installations"}, true, (*Server).listInstallations},
+	{http.MethodGet, []string{"app", "installations", "*"}, true, (*Server).getInstallation},
+	{http.MethodPost, []string{"app", "installations", "*", "access_tokens"}, true, (*Server).createToken},
+	{http.MethodGet, []string{"users", "*", "installation"}, true, (*Server).getUserInstallation},
+	{http.MethodGet, []string{"orgs", "*", "installation"}, true, (*Server).getOrgInstallation},
+	{http.MethodGet, []string{"repos", "*", "*", "installation"}, true, (*Server).getRepoInstallation},
+	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
+}
+
+// match reports whether path segments segs match pattern, and returns the
+// segments matched by "*".
+func match(pattern, segs []string) ([]string, bool) {
+	if len(pattern) != len(segs) {
+		return nil, false
+	}
+	var args []string
+	for i, p := range pattern {
+		switch {
+		case p == "*" && segs[i] != "":
+			args = append(args, segs[i])
+		case p != segs[i]:
+			return nil, false
+		}
+	}
+	return args, true
+}
+
+// callRecorder sets the recorded call's status when the answer's status is
+// written, before any of the answer reaches the client.
+type callRecorder struct {
+	http.ResponseWriter
+	s       *Server
+	call    *Call
+	written bool
+}
+
+func (w *callRecorder) WriteHeader(status int) {
+	if !w.written {
+		w.written = true
+		w.s.mu.Lock()
+		w.call.Status = status
+		w.s.mu.Unlock()
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *callRecorder) Write(b []byte) (int, error) {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// serveHTTP serves the GitHub API under the path prefix and the admin API
+// under /_double/.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, adminPrefix) {
+		s.admin.ServeHTTP(w, r)
+		return
+	}
+	path, inPrefix := s.stripPrefix(r.URL.Path)
+	call := &Call{
+		Method:    r.Method,
+		Path:      path,
+		Query:     r.URL.RawQuery,
+		At:        time.Now(),
+		Accept:    r.Header.Get("Accept"),
+		UserAgent: r.Header.Get("User-Agent"),
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, call)
+	s.mu.Unlock()
+	rec := &callRecorder{ResponseWriter: w, s: s, call: call}
+
+	if d := s.latency(); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return // the client gave up; nothing to answer
+		case <-s.done:
+			panic(http.ErrAbortHandler) // server closing: drop the connection
+		}
+	}
+	s.serveAPI(rec, r, path, inPrefix)
+}
+
+// stripPrefix removes the path prefix. It reports false, and returns the
+// path unchanged, if the path is outside the prefix.
+func (s *Server) stripPrefix(p string) (string, bool) {
+	if s.prefix == "" {
+		return p, true
+	}
+	rest, ok := strings.CutPrefix(p, s.prefix)
+	if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+		return p, false
+	}
+	return rest, true
+}
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
+	s.setCommonHeaders(w)
+	if r.Header.Get("User-Agent") == "" {
+		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
+		return
+	}
+	if f, ok := s.takeFault(); ok {
+		s.writeFault(w, r, path, f)
+		return
+	}
+	if !inPrefix {
+		writeError(w, http.StatusNotFound, msgNotFound, docsRoot)
+		return
+	}
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, rt := range routes {
+		args, ok := match(rt.pattern, segs)
+		if !ok || rt.method != r.Method {
+			continue
+		}
+		if rt.appJWT {
+			if msg := s.checkAppJWT(r, time.Now()); msg != "" {
+				writeError(w, http.StatusUnauthorized, msg, docsRoot)
+				return
+			}
+		}
+		rt.handle(s, w, r, args)
+		return
+	}
+	writeError(w, http.StatusNotFound, msgNotFound, docsRoot)
+}
+
+// setCommonHeaders sets the headers GitHub puts on every answer, including
+// a rate-limit budget that decreases with each request but, unless a rate
+// limit is injected, never runs out.
+func (s *Server) setCommonHeaders(w http.ResponseWriter) {
+	now := time.Now()
+	s.mu.Lock()
+	if !now.Before(s.rateReset) {
+		s.rateReset = now.Add(rateLimitWindow).Truncate(time.Second)
+		s.rateRemaining = rateLimitLimit
+	}
+	s.rateRemaining = max(s.rateRemaining-1, 1)
+	remaining, reset := s.rateRemaining, s.rateReset
+	s.mu.Unlock()
+
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-GitHub-Api-Version-Selected", apiVersion)
+	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
+	h.Set("X-GitHub-Request-Id", fmt.Sprintf("D0B1:%X", now.UnixNano()))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(rateLimitLimit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Used", strconv.Itoa(rateLimitLimit-remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	h.Set("X-RateLimit-Resource", "core")
+}
+
+// writeJSON writes v as the JSON body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) //nolint:errcheck // the client may have gone
+}
+
+// writeError writes GitHub's error body.
+func writeError(w http.ResponseWriter, status int, message, doc string) {
+	writeJSON(w, status, errorBody(status, message, doc))
+}
+
+// errorBody is GitHub's error body. doc may be empty, as on GitHub's 403 for
+// a missing User-Agent.
+func errorBody(status int, message, doc string) map[string]any {
+	body := map[string]any{"message": message, "status": strconv.Itoa(status)}
+	if doc != "" {
+		body["documentation_url"] = doc
+	}
+	return body
+}
+
+// apiBase is the absolute API base URL as the client reached it.
+func (s *Server) apiBase(r *http.Request) string {
+	return "http://" + r.Host + s.prefix
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request, _ []string) {
+	s.mu.Lock()
+	n := len(s.installations)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id":          s.AppID,
+		"slug":        s.Slug,
+		"client_id":   s.ClientID,
+		"node_id":     nodeID("03:App", s.AppID),
+		"name":        "Vault Double App",
+		"description": "GitHub App double for vault-plugin-github-app tests",
+		"owner": map[string]any{
+			"login":      "double-owner",
+			"id":         1,
+			"node_id":    nodeID("012:Organization", 1),
+			"type":       "Organization",
+			"site_admin": false,
+		},
+		"external_url":        "https://example.com",
+		"html_url":            webRoot + "/apps/" + s.Slug,
+		"created_at":          s.createdAt,
+		"updated_at":          s.createdAt,
+		"permissions":         defaultPermissions,
+		"events":              []string{},
+		"installations_count": n,
+	})
+}
+
+func (s *Server) listInstallations(w http.ResponseWriter, r *http.Request, _ []string) {
+	q := r.URL.Query()
+	perPage := defaultPerPage
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, maxPerPage)
+	}
+	page := 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+
+	base := s.apiBase(r)
+	s.mu.Lock()
+	all := s.sortedInstallations()
+	start := len(all) // past the end, also for pages too large to multiply
+	if page-1 <= len(all)/perPage {
+		start = min((page-1)*perPage, len(all))
+	}
+	items := []map[string]any{}
+	for _, in := range all[start:min(start+perPage, len(all))] {
+		items = append(items, s.installationJSON(in, base))
+	}
+	s.mu.Unlock()
+
+	last := max(1, (len(all)+perPage-1)/perPage)
+	if link := pageLinks(base+"/app/installations", r.URL.RawQuery, page, last); link != "" {
+		w.Header().Set("Link", link)
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// pageLinks builds GitHub's Link header for page of last: prev, next, last
+// and first, as applicable, each repeating the request's query with page
+// replaced. It is empty when everything fits on the first page.
+func pageLinks(endpoint, rawQuery string, page, last int) string {
+	var kept []string
+	for _, kv := range strings.Split(rawQuery, "&") {
+		if k, _, _ := strings.Cut(kv, "="); kv != "" && k != "page" {
+			kept = append(kept, kv)
+		}
+	}
+	link := func(p int, rel string) string {
+		q := strings.Join(append(kept[:len(kept):len(kept)], "page="+strconv.Itoa(p)), "&")
+		return fmt.Sprintf("<%s?%s>; rel=%q", endpoint, q, rel)
+	}
+	var links []string
+	if page > 1 {
+		links = append(links, link(page-1, "prev"))
+	}
+	if page < last {
+		links = append(links, link(page+1, "next"), link(last, "last"))
+	}
+	if page > 1 {
+		links = append(links, link(1, "first"))
+	}
+	return strings.Join(links, ", ")
+}
+
+func (s *Server) getInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	s.answerInstallation(w, r, "#get-an-installation-for-the-authenticated-app", func() *Installation {
+		id, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil {
+			return nil
+		}
+		return s.installations[id]
+	})
+}
+
+// getUserInstallation finds the installation on a user or organization
+// account: on GitHub, /users/{username} names either.
+func (s *Server) getUserInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	s.answerInstallation(w, r, "#get-a-user-installation-for-the-authenticated-app", func() *Installation {
+		return s.installationForAccount(args[0])
+	})
+}
+
+func (s *Server) getOrgInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	s.answerInstallation(w, r, "#get-an-organization-installation-for-the-authenticated-app", func() *Installation {
+		if in := s.installationForAccount(args[0]); in != nil && in.AccountType == "Organization" {
+			return in
+		}
+		return nil
+	})
+}
+
+func (s *Server) getRepoInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	s.answerInstallation(w, r, "#get-a-repository-installation-for-the-authenticated-app", func() *Installation {
+		if in := s.installationForAccount(args[0]); in != nil {
+			if _, ok := in.repoByName(args[1]); ok {
+				return in
+			}
+		}
+		return nil
+	})
+}
+
+// answerInstallation answers the installation find returns (find runs with
+// s.mu held), or 404 with the endpoint's documentation anchor.
+func (s *Server) answerInstallation(w http.ResponseWriter, r *http.Request, anchor string, find func() *Installation) {
+	s.mu.Lock()
+	var body map[string]any
+	if in := find(); in != nil {
+		body = s.installationJSON(in, s.apiBase(r))
+	}
+	s.mu.Unlock()
+	if body == nil {
+		writeError(w, http.StatusNotFound, msgNotFound, appsDocs+anchor)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// tokenRequest is the body of POST /app/installations/{id}/access_tokens.
+type tokenRequest struct {
+	Repositories  []string          `json:"repositories"`
+	RepositoryIDs []int64           `json:"repository_ids"`
+	Permissions   map[string]string `json:"permissions"`
+}
+
+const mintDocs = appsDocs + "#create-an-installation-access-token-for-an-app"
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, args []string) {
+	var req tokenRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, msgBadJSON, mintDocs)
+		return
+	}
+	if strings.TrimSpace(string(body)) != "" {
+		if err := json.Unmarshal(body, &req); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				writeError(w, http.StatusUnprocessableEntity,
+					fmt.Sprintf("Invalid request.\n\nFor 'properties/%s', the value has the wrong type.", typeErr.Field), mintDocs)
+				return
+			}
+			writeError(w, http.StatusBadRequest, msgBadJSON, mintDocs)
+			return
+		}
+	}
+	id, err := strconv.ParseInt(args[0], 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, msgNotFound, mintDocs)
+		return
+	}
+	status, answer := s.mint(id, req, s.apiBase(r))
+	writeJSON(w, status, answer)
+}
+
+// mint checks a token request against installation id as GitHub does and,
+// if it passes, issues the token. It returns the status and body to answer.
+func (s *Server) mint(id int64, req tokenRequest, base string) (int, any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.installations[id]
+	if in == nil {
+		return http.StatusNotFound, errorBody(http.StatusNotFound, msgNotFound, mintDocs)
+	}
+	if len(req.Repositories)+len(req.RepositoryIDs) > maxTokenRepos {
+		return http.StatusUnprocessableEntity, errorBody(http.StatusUnprocessableEntity,
+			fmt.Sprintf("Too many repositories requested: a token can be scoped to at most %d.", maxTokenRepos), mintDocs)
+	}
+	repos, ok := coveredRepos(in, req.Repositories, req.RepositoryIDs)
+	if !ok {
+		return http.StatusUnprocessableEntity, errorBody(http.StatusUnprocessableEntity, msgRepoNotFound, mintDocs)
+	}
+	perms := in.Permissions
+	if len(req.Permissions) > 0 {
+		for name, level := range req.Permissions {
+			if _, valid := permissionLevels[level]; !valid {
+				return http.StatusUnprocessableEntity, errorBody(http.StatusUnprocessableEntity,
+					fmt.Sprintf("Invalid request.\n\nFor 'properties/permissions/%s', %q is not a valid permission level.", name, level), mintDocs)
+			}
+			granted, ok := in.Permissions[name]
+			if !ok || permissionLevels[level] > permissionLevels[granted] {
+				return http.StatusUnprocessableEntity, errorBody(http.StatusUnprocessableEntity, msgPermsNotGrant, mintDocs)
+			}
+		}
+		perms = req.Permissions
+	}
+
+	now := time.Now()
+	tok := &Token{
+		Value:          newTokenValue(),
+		InstallationID: in.ID,
+		IssuedAt:       now,
+		ExpiresAt:      now.Add(s.lifetime).Truncate(time.Second),
+		Permissions:    maps.Clone(perms),
+	}
+	answer := map[string]any{
+		"token":                tok.Value,
+		"expires_at":           tok.ExpiresAt.UTC().Format(time.RFC3339),
+		"permissions":          maps.Clone(perms),
+		"repository_selection": in.Selection,
+	}
+	if repos != nil {
+		objs := make([]map[string]any, 0, len(repos))
+		for _, repo := range repos {
+			tok.Repositories = append(tok.Repositories, repo.Name)
+			objs = append(objs, repoJSON(in, repo, base))
+		}
+		answer["repositories"] = objs
+		answer["repository_selection"] = "selected"
+	}
+	s.tokens = append(s.tokens, tok)
+	s.tokenIndex[tok.Value] = tok
+	return http.StatusCreated, answer
+}
+
+// coveredRepos resolves the repositories a token request names, in the
+// installation's order. It returns nil when none are named, and false when a
+// name or id is not accessible to the installation (a name must be bare,
+// matched case-insensitively).
+func coveredRepos(in *Installation, names []string, ids []int64) ([]Repo, bool) {
+	if len(names) == 0 && len(ids) == 0 {
+		return nil, true
+	}
+	want := map[int64]bool{}
+	for _, name := range names {
+		repo, ok := in.repoByName(name)
+		if !ok || strings.Contains(name, "/") {
+			return nil, false
+		}
+		want[repo.ID] = true
+	}
+	for _, id := range ids {
+		found := false
+		for _, repo := range in.Repositories {
+			if repo.ID == id {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, false
+		}
+		want[id] = true
+	}
+	var out []Repo
+	for _, repo := range in.Repositories {
+		if want[repo.ID] {
+			out = append(out, repo)
+		}
+	}
+	return out, true
+}
+
+// revokeToken serves DELETE /installation/token: the token authenticating
+// the request revokes itself. A token that is unknown, expired or already
+// revoked is refused as bad credentials.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ []string) {
+	if status := s.revokeStatus(); status != 0 {
+		writeError(w, status, http.StatusText(status),
+			"https://docs.github.com/rest/apps/installations#revoke-an-installation-access-token")
+		return
+	}
+	value, ok := installationToken(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, msgRequiresAuth, docsRoot)
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	tok, found := s.tokenIndex[value]
+	revoked := found && tok.Live(now)
+	if revoked {
+		tok.RevokedAt = now
+	}
+	s.mu.Unlock()
+	if !revoked {
+		writeError(w, http.StatusUnauthorized, msgBadCredentials, docsRoot)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// installationToken returns the credential of an "Authorization: Bearer X"
+// or "Authorization: token X" header.
+func installationToken(r *http.Request) (string, bool) {
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	cred = strings.TrimSpace(cred)
+	if cred == "" || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "token")) {
+		return "", false
+	}
+	return cred, true
+}

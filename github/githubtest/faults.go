@@ -1,0 +1,188 @@
+package githubtest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const rateLimitDocs = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+
+// FaultCounts counts the answers injected so far.
+type FaultCounts struct {
+	// Injected5xx counts answers injected by FailNext and SetFailureRate
+	// (whatever status they were given).
+	Injected5xx int `json:"injected_5xx"`
+	// InjectedRateLimits counts answers injected by RateLimitNext and
+	// SetRateLimitRate.
+	InjectedRateLimits int `json:"injected_rate_limits"`
+}
+
+// faults is the fault-injection state; guarded by Server.mu.
+type faults struct {
+	latency time.Duration
+
+	failNext       int
+	failNextStatus int
+	failRate       float64
+	failRateStatus int
+
+	rateLimitNext       int
+	rateLimitNextStatus int
+	rateLimitNextRetry  time.Duration
+	rateLimitRate       float64
+	rateLimitRateRetry  time.Duration
+
+	revokeStatus int
+
+	counts FaultCounts
+}
+
+// fault is one injected answer.
+type fault struct {
+	status     int
+	rateLimit  bool
+	retryAfter time.Duration
+}
+
+// SetLatency makes every request wait d before it is answered. A request
+// whose client gives up while waiting is recorded with status 0.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.latency = d
+}
+
+// FailNext makes the next n requests to any API endpoint answer status with a
+// GitHub-style error body, without side effects (no token is minted or
+// revoked).
+func (s *Server) FailNext(n int, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.failNext, s.faults.failNextStatus = n, status
+}
+
+// SetFailureRate makes each request fail with status with probability p,
+// without side effects. p = 0 disables it.
+func (s *Server) SetFailureRate(p float64, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.failRate, s.faults.failRateStatus = p, status
+}
+
+// RateLimitNext makes the next n requests answer status (403 or 429, as
+// GitHub does) as rate limited: X-RateLimit-Remaining 0, X-RateLimit-Reset,
+// a Retry-After in whole seconds if retryAfter > 0, and GitHub's "API rate
+// limit exceeded" body. They have no side effects.
+func (s *Server) RateLimitNext(n int, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.rateLimitNext, s.faults.rateLimitNextStatus, s.faults.rateLimitNextRetry = n, status, retryAfter
+}
+
+// SetRateLimitRate makes each request answer 429 as rate limited (see
+// RateLimitNext) with probability p. p = 0 disables it.
+func (s *Server) SetRateLimitRate(p float64, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.rateLimitRate, s.faults.rateLimitRateRetry = p, retryAfter
+}
+
+// SetRevokeStatus makes DELETE /installation/token answer status without
+// revoking anything; 0 restores normal revocation.
+func (s *Server) SetRevokeStatus(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.revokeStatus = status
+}
+
+// Faults returns the counts of injected answers so far.
+func (s *Server) Faults() FaultCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.counts
+}
+
+// ResetFaults clears latency, failures, rate limits and the revoke status.
+// The counts are kept.
+func (s *Server) ResetFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = faults{counts: s.faults.counts}
+}
+
+func (s *Server) latency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.latency
+}
+
+func (s *Server) revokeStatus() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.revokeStatus
+}
+
+// takeFault decides whether this request gets an injected answer and counts
+// it. Scripted faults (FailNext, then RateLimitNext) come before random ones.
+func (s *Server) takeFault() (fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := &s.faults
+	switch {
+	case f.failNext > 0:
+		f.failNext--
+		f.counts.Injected5xx++
+		return fault{status: f.failNextStatus}, true
+	case f.rateLimitNext > 0:
+		f.rateLimitNext--
+		f.counts.InjectedRateLimits++
+		return fault{status: f.rateLimitNextStatus, rateLimit: true, retryAfter: f.rateLimitNextRetry}, true
+	case f.failRate > 0 && rand.Float64() < f.failRate:
+		f.counts.Injected5xx++
+		return fault{status: f.failRateStatus}, true
+	case f.rateLimitRate > 0 && rand.Float64() < f.rateLimitRate:
+		f.counts.InjectedRateLimits++
+		return fault{status: http.StatusTooManyRequests, rateLimit: true, retryAfter: f.rateLimitRateRetry}, true
+	}
+	return fault{}, false
+}
+
+// writeFault writes an injected answer for a request to path (without
+// prefix).
+func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, path string, f fault) {
+	if !f.rateLimit {
+		writeError(w, f.status, http.StatusText(f.status), docsRoot)
+		return
+	}
+	h := w.Header()
+	wait := time.Minute // until the reset when no Retry-After is given
+	if f.retryAfter > 0 {
+		wait = f.retryAfter
+		h.Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+	}
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Used", strconv.Itoa(rateLimitLimit))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(wait).Unix()+1, 10))
+	writeError(w, f.status, s.rateLimitMessage(r, path), rateLimitDocs)
+}
+
+// rateLimitMessage words the rate-limit message as GitHub does, naming the
+// installation the request is about when there is one.
+func (s *Server) rateLimitMessage(r *http.Request, path string) string {
+	if id, ok := strings.CutPrefix(path, "/app/installations/"); ok {
+		id, _, _ = strings.Cut(id, "/")
+		if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+			return fmt.Sprintf("API rate limit exceeded for installation ID %s.", id)
+		}
+	}
+	if tok, ok := installationToken(r); ok {
+		if t, found := s.LookupToken(tok); found {
+			return fmt.Sprintf("API rate limit exceeded for installation ID %d.", t.InstallationID)
+		}
+	}
+	return fmt.Sprintf("API rate limit exceeded for app ID %d.", s.AppID)
+}

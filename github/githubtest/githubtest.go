@@ -1,0 +1,459 @@
+// Package githubtest is a strict, in-process double of the parts of the GitHub
+// REST API that a GitHub App uses to mint installation access tokens.
+//
+// It verifies App JWTs (RS256 signature, iss, iat, exp) the way GitHub does,
+// answers 201/401/403/404/422 with GitHub-shaped JSON bodies, paginates
+// installations with GitHub's Link header, issues "ghs_" tokens with an
+// expires_at, revokes them on DELETE /installation/token, and lets tests
+// inject latency, server errors and rate limits. Every request is recorded
+// for assertions.
+//
+// Besides the GitHub API (optionally under a path prefix such as "/api/v3",
+// as on GitHub Enterprise Server), the server answers a small admin API under
+// /_double/ (see AdminHandler) so that tests in other processes can inspect
+// and steer it.
+package githubtest
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Defaults for the App the double impersonates.
+const (
+	DefaultAppID         = 1001
+	DefaultClientID      = "Iv1.double0001"
+	DefaultSlug          = "vault-double-app"
+	DefaultTokenLifetime = time.Hour
+)
+
+// First IDs handed out; both increase by one per object.
+const (
+	firstInstallationID = 100
+	firstRepoID         = 5000
+)
+
+// defaultPermissions are granted to an installation made by AddInstallation.
+var defaultPermissions = map[string]string{
+	"contents":      "write",
+	"metadata":      "read",
+	"issues":        "write",
+	"pull_requests": "write",
+	"actions":       "read",
+	"workflows":     "write",
+}
+
+type config struct {
+	appID    int64
+	clientID string
+	slug     string
+	prefix   string
+	lifetime time.Duration
+	key      *rsa.PrivateKey
+	addr     string
+}
+
+// Option configures a Server.
+type Option func(*config)
+
+// WithAppID sets the App's numeric id (default 1001).
+func WithAppID(id int64) Option { return func(c *config) { c.appID = id } }
+
+// WithClientID sets the App's client id (default "Iv1.double0001"). GitHub
+// accepts it as the JWT issuer in place of the App id.
+func WithClientID(id string) Option { return func(c *config) { c.clientID = id } }
+
+// WithSlug sets the App's slug (default "vault-double-app").
+func WithSlug(slug string) Option { return func(c *config) { c.slug = slug } }
+
+// WithPathPrefix serves the API under p, e.g. "/api/v3" to emulate GitHub
+// Enterprise Server. Requests outside the prefix answer 404.
+func WithPathPrefix(p string) Option { return func(c *config) { c.prefix = p } }
+
+// WithTokenLifetime sets how long minted tokens live (default 1h).
+func WithTokenLifetime(d time.Duration) Option { return func(c *config) { c.lifetime = d } }
+
+// WithKey sets the App's private key (default: a fresh 2048-bit key).
+func WithKey(k *rsa.PrivateKey) Option { return func(c *config) { c.key = k } }
+
+// WithAddr sets the listen address (default "127.0.0.1:0").
+func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// Installation is an installation of the App on an account.
+//
+// AddInstallation returns the Server's own record. A test may adjust its
+// Permissions, Selection or Repositories after adding it, but not while
+// requests that read it may be in flight.
+type Installation struct {
+	ID           int64  `json:"id"`
+	Account      string `json:"account"`      // login, case preserved
+	AccountType  string `json:"account_type"` // "Organization" or "User"
+	Repositories []Repo `json:"repositories"` // repositories the installation can access
+	// Permissions the App was granted on this installation, e.g.
+	// {"contents":"write","metadata":"read"}.
+	Permissions map[string]string `json:"permissions"`
+	Selection   string            `json:"selection"` // "all" or "selected"
+}
+
+// accountID is the GitHub id of the installation's account (deterministic).
+func (in *Installation) accountID() int64 { return 7_000_000 + in.ID }
+
+// repoByName finds a repository case-insensitively.
+func (in *Installation) repoByName(name string) (Repo, bool) {
+	for _, r := range in.Repositories {
+		if strings.EqualFold(r.Name, name) {
+			return r, true
+		}
+	}
+	return Repo{}, false
+}
+
+// Repo is a repository an installation can access. Name is bare ("widgets");
+// the full name is Account + "/" + Name.
+type Repo struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// Token is an installation access token the double issued.
+type Token struct {
+	Value          string // "ghs_" + 36 random alphanumerics
+	InstallationID int64
+	IssuedAt       time.Time
+	ExpiresAt      time.Time // second precision, as in the response
+	RevokedAt      time.Time // zero if not revoked
+	// Repositories are the bare names the token covers; empty means all of
+	// the installation's repositories.
+	Repositories []string
+	Permissions  map[string]string
+}
+
+// Live reports whether the token is neither revoked nor expired at now.
+func (t Token) Live(now time.Time) bool {
+	return t.RevokedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+func (t Token) clone() Token {
+	t.Repositories = slices.Clone(t.Repositories)
+	t.Permissions = maps.Clone(t.Permissions)
+	return t
+}
+
+// Call is one request the double received on the GitHub API.
+type Call struct {
+	Method string `json:"method"`
+	// Path is the request path without the path prefix and query, e.g.
+	// "/app/installations/100/access_tokens". A request outside the prefix
+	// is recorded with its full path.
+	Path  string `json:"path"`
+	Query string `json:"query"` // raw query
+	// Status is the answer's status; 0 while the request is in flight, or
+	// if the client gave up before it was answered.
+	Status int `json:"status"`
+	// At is when the request arrived.
+	At time.Time `json:"at"`
+	// Accept and UserAgent are the request's headers, recorded so tests can
+	// check what a client sends.
+	Accept    string `json:"accept"`
+	UserAgent string `json:"user_agent"`
+}
+
+// Server is a running GitHub API double.
+type Server struct {
+	// URL is the API base URL, including any path prefix, without a trailing
+	// slash, e.g. "http://127.0.0.1:41234/api/v3".
+	URL string
+	// AppID, ClientID, Slug and Key are the App's identity and private key,
+	// as set by the options. Do not change them once the server is running.
+	AppID    int64
+	ClientID string
+	Slug     string
+	Key      *rsa.PrivateKey
+
+	prefix    string
+	srv       *http.Server
+	admin     http.Handler
+	done      chan struct{} // closed by Close; aborts latency waits
+	closeOnce sync.Once
+	createdAt time.Time
+
+	mu            sync.Mutex
+	lifetime      time.Duration
+	installations map[int64]*Installation
+	nextInstID    int64
+	nextRepoID    int64
+	tokens        []*Token
+	tokenIndex    map[string]*Token
+	calls         []*Call
+	jwtsSeen      []string
+	jwtSeenSet    map[string]bool
+	rateRemaining int
+	rateReset     time.Time
+	faults        faults
+}
+
+// New starts a double and returns it running.
+func New(opts ...Option) (*Server, error) {
+	cfg := config{
+		appID:    DefaultAppID,
+		clientID: DefaultClientID,
+		slug:     DefaultSlug,
+		lifetime: DefaultTokenLifetime,
+		addr:     "127.0.0.1:0",
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.key == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("githubtest: generating App key: %w", err)
+		}
+		cfg.key = k
+	}
+	prefix := strings.TrimRight(cfg.prefix, "/")
+	if prefix != "" && !strings.HasPrefix(prefix, "/") {
+		prefix = "/" + prefix
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return nil, fmt.Errorf("githubtest: listening on %s: %w", cfg.addr, err)
+	}
+	s := &Server{
+		AppID:         cfg.appID,
+		ClientID:      cfg.clientID,
+		Slug:          cfg.slug,
+		Key:           cfg.key,
+		prefix:        prefix,
+		done:          make(chan struct{}),
+		createdAt:     time.Now().UTC().Truncate(time.Second),
+		lifetime:      cfg.lifetime,
+		installations: map[int64]*Installation{},
+		nextInstID:    firstInstallationID,
+		nextRepoID:    firstRepoID,
+		tokenIndex:    map[string]*Token{},
+		jwtSeenSet:    map[string]bool{},
+	}
+	s.URL = "http://" + dialableAddr(ln.Addr()) + prefix
+	s.admin = s.newAdminHandler()
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(ln) //nolint:errcheck // always http.ErrServerClosed after Close
+	return s, nil
+}
+
+// dialableAddr turns a listener address into one a client can dial: an
+// unspecified host (0.0.0.0 or ::, which Go listens on dual-stack) becomes
+// 127.0.0.1.
+func dialableAddr(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return a.String()
+}
+
+// NewT is New for tests: it fails t on error and closes the server when the
+// test ends.
+func NewT(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s, err := New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server. Requests waiting on injected latency are aborted.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			s.srv.Close()
+		}
+	})
+}
+
+// KeyPEM returns Key as PKCS#1 ("RSA PRIVATE KEY") PEM.
+func (s *Server) KeyPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(s.Key)})
+}
+
+// KeyPEMPKCS8 returns Key as PKCS#8 ("PRIVATE KEY") PEM.
+func (s *Server) KeyPEMPKCS8() []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(s.Key)
+	if err != nil {
+		// Cannot happen for a valid RSA key.
+		panic("githubtest: marshalling key as PKCS#8: " + err.Error())
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// AddInstallation installs the App on account ("Organization" or "User") with
+// access to the named repositories, and returns the installation. IDs are
+// assigned from 100 upward and repository IDs from 5000 upward, both
+// deterministically. The installation gets the default permissions
+// (contents, issues, pull_requests and workflows write; metadata and actions
+// read) and repository selection "selected".
+//
+// It panics if accountType is invalid or the account already has an
+// installation (GitHub allows one per App and account).
+func (s *Server) AddInstallation(account, accountType string, repos ...string) *Installation {
+	if accountType != "Organization" && accountType != "User" {
+		panic(fmt.Sprintf("githubtest: account type %q is neither Organization nor User", accountType))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.installationForAccount(account); in != nil {
+		panic(fmt.Sprintf("githubtest: account %q already has installation %d", account, in.ID))
+	}
+	in := &Installation{
+		ID:          s.nextInstID,
+		Account:     account,
+		AccountType: accountType,
+		Permissions: maps.Clone(defaultPermissions),
+		Selection:   "selected",
+	}
+	s.nextInstID++
+	for _, name := range repos {
+		if _, dup := in.repoByName(name); dup {
+			continue
+		}
+		in.Repositories = append(in.Repositories, Repo{ID: s.nextRepoID, Name: name})
+		s.nextRepoID++
+	}
+	s.installations[in.ID] = in
+	return in
+}
+
+// RemoveInstallation uninstalls the App from an installation. As on GitHub,
+// the installation's tokens stop working: they are marked revoked.
+func (s *Server) RemoveInstallation(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.installations, id)
+	now := time.Now()
+	for _, t := range s.tokens {
+		if t.InstallationID == id && t.Live(now) {
+			t.RevokedAt = now
+		}
+	}
+}
+
+// SetTokenLifetime sets the lifetime of tokens minted from now on.
+func (s *Server) SetTokenLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lifetime = d
+}
+
+// Tokens returns copies of all tokens issued, in issue order.
+func (s *Server) Tokens() []Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Token, 0, len(s.tokens))
+	for _, t := range s.tokens {
+		out = append(out, t.clone())
+	}
+	return out
+}
+
+// LookupToken returns a copy of the token with the given value.
+func (s *Server) LookupToken(value string) (Token, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokenIndex[value]
+	if !ok {
+		return Token{}, false
+	}
+	return t.clone(), true
+}
+
+// LiveTokens returns copies of the tokens that are neither revoked nor
+// expired, in issue order.
+func (s *Server) LiveTokens() []Token {
+	now := time.Now()
+	var out []Token
+	for _, t := range s.Tokens() {
+		if t.Live(now) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Calls returns the API requests received so far, in arrival order.
+// Requests to the admin API (/_double/) are not recorded.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Call, len(s.calls))
+	for i, c := range s.calls {
+		out[i] = *c
+	}
+	return out
+}
+
+// CallCount counts the recorded requests with this method and exact path
+// (without the path prefix).
+func (s *Server) CallCount(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Method == method && c.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCalls forgets the recorded requests.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+// JWTsSeen returns the distinct App JWTs presented with a valid signature, in
+// the order first seen.
+func (s *Server) JWTsSeen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.jwtsSeen)
+}
+
+// installationForAccount finds an installation by account login,
+// case-insensitively. Callers hold s.mu.
+func (s *Server) installationForAccount(login string) *Installation {
+	for _, in := range s.installations {
+		if strings.EqualFold(in.Account, login) {
+			return in
+		}
+	}
+	return nil
+}
+
+// sortedInstallations returns the installations ordered by ID. Callers hold
+// s.mu.
+func (s *Server) sortedInstallations() []*Installation {
+	out := slices.Collect(maps.Values(s.installations))
+	slices.SortFunc(out, func(a, b *Installation) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds a pinned Vault server from the Go module proxy into a cache folder
+# outside the repository, keyed by version, and prints the binary's path.
+# A cached binary is reused; a missing one is rebuilt (5-10 minutes on 2 cores).
+set -euo pipefail
+
+VAULT_VERSION="${VAULT_VERSION:-v1.21.0}"
+# The published SDK that matches Vault v1.21.0; v0.21.0 does not compile with it.
+VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.20.0}"
+CACHE_ROOT="${VAULT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-plugin-github-app/vault}"
+dir="$CACHE_ROOT/$VAULT_VERSION"
+bin="$dir/vault"
+
+if [ -x "$bin" ] && "$bin" version 2>/dev/null | grep -q "Vault ${VAULT_VERSION}"; then
+  echo "$bin"
+  exit 0
+fi
+
+echo "building Vault ${VAULT_VERSION} into ${dir} (takes 5-10 minutes)" >&2
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/src"
+cd "$work/src"
+cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"github.com/hashicorp/vault/command"
+)
+
+func main() {
+	os.Exit(command.Run(os.Args[1:]))
+}
+GO
+cat > go.mod <<GOMOD
+module vaultbuild
+
+go 1.26
+
+require github.com/hashicorp/vault ${VAULT_VERSION}
+
+replace (
+	github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk ${VAULT_SDK_VERSION}
+	github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
+	github.com/ma314smith/signedxml v1.1.1 => github.com/moov-io/signedxml v1.1.1
+)
+GOMOD
+export GOFLAGS=-mod=mod
+go mod tidy -e >&2
+mkdir -p "$dir"
+go build -trimpath -ldflags "-s -w -X github.com/hashicorp/vault/version.Version=${VAULT_VERSION#v}" -o "$bin.tmp" . >&2
+mv "$bin.tmp" "$bin"
+"$bin" version >&2
+echo "$bin"
