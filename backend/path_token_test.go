@@ -391,4 +391,3 @@ func TestInvalidate(t *testing.T) {
 	resp, err := e.req(logical.ReadOperation, "token/r", nil)
 	wantError(t, resp, err, "HTTP 401")
 }
-

@@ -1,0 +1,46 @@
+# vault-plugin-github-app
+#   make dev        run the engine for real: Vault dev server + plugin + GitHub API double
+#   make test-all   every test: vet, gofmt, unit tests (-race), acceptance tests on a real Vault
+
+VERSION ?= v0.1.0
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+PKG     := github.com/ambient-code/vault-plugin-github-app
+LDFLAGS := -s -w -X $(PKG)/plugin.Version=$(VERSION) -X $(PKG)/plugin.Commit=$(COMMIT) -X $(PKG)/plugin.Date=$(DATE)
+GO      ?= go
+
+.PHONY: build test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-github-app ./cmd/vault-plugin-github-app
+
+test:
+	$(GO) test -race -count=1 ./...
+
+testacc: vault
+	$(GO) test -tags acceptance -race -count=1 -timeout 40m ./test/acceptance/...
+
+test-all: vet fmt-check test testacc
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags acceptance ./test/acceptance/...
+
+# Builds (or reuses) the pinned Vault binary in the cache outside the repo.
+vault:
+	@bash scripts/build-vault.sh >/dev/null
+
+dev:
+	bash scripts/dev.sh
+
+dev-stop:
+	bash scripts/dev-stop.sh
+
+clean:
+	rm -rf bin dist .dev
