@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -8,9 +9,11 @@ import (
 	"encoding/pem"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
@@ -21,20 +24,41 @@ const testVersion = "v1.2.3"
 
 // testEnv is a backend on in-memory storage, wired to a GitHub API double.
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	b       *backend
 	storage *logical.InmemStorage
 	gh      *githubtest.Server
 	acme    *githubtest.Installation
+	logs    *syncBuffer // everything the backend logged, at trace level
 }
 
-func newTestBackend(t *testing.T, opts ...githubtest.Option) *testEnv {
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func newTestBackend(t testing.TB, opts ...githubtest.Option) *testEnv {
 	t.Helper()
 	gh := githubtest.NewT(t, opts...)
 	conf := logical.TestBackendConfig()
 	storage := &logical.InmemStorage{}
 	conf.StorageView = storage
 	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: 24 * time.Hour, MaxLeaseTTLVal: 48 * time.Hour}
+	logs := &syncBuffer{}
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
 	b := newBackend(BuildInfo{Version: testVersion, Commit: "abc123", Date: "2026-11-28"})
 	// Fast retries keep fault tests quick; the policy's shape is unchanged.
 	b.retry = github.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, MaxRateLimitWait: 2 * time.Second}
@@ -42,7 +66,7 @@ func newTestBackend(t *testing.T, opts ...githubtest.Option) *testEnv {
 		t.Fatal(err)
 	}
 	acme := gh.AddInstallation("acme", "Organization", "widgets", "gadgets", "tools")
-	return &testEnv{t: t, b: b, storage: storage, gh: gh, acme: acme}
+	return &testEnv{t: t, b: b, storage: storage, gh: gh, acme: acme, logs: logs}
 }
 
 func (e *testEnv) req(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {
