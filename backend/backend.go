@@ -79,6 +79,7 @@ func newBackend(info BuildInfo) *backend {
 			pathToken(b),
 			pathInstallations(b),
 			pathInfo(b),
+			pathMetrics(b),
 		),
 		Secrets:        []*framework.Secret{secretToken(b)},
 		Invalidate:     b.invalidate,

@@ -90,13 +90,13 @@ func (m *metrics) snapshot() map[string]any {
 	}
 	m.mu.Unlock()
 	return map[string]any{
-		"tokens_minted":            m.mintedTotal.Load(),
-		"tokens_failed":            failures,
-		"tokens_revoked":           m.revokedTotal.Load(),
-		"revocations_failed":       m.revokeFailures.Load(),
-		"installation_cache_hits":  m.cacheHits.Load(),
-		"installation_cache_miss":  m.cacheMisses.Load(),
-		"github_calls":             calls,
-		"github_rate_limit_remain": m.rateRemaining.Load(),
+		"tokens_minted":               m.mintedTotal.Load(),
+		"tokens_failed":               failures,
+		"tokens_revoked":              m.revokedTotal.Load(),
+		"revocations_failed":          m.revokeFailures.Load(),
+		"installation_cache_hits":     m.cacheHits.Load(),
+		"installation_cache_misses":   m.cacheMisses.Load(),
+		"github_calls":                calls,
+		"github_rate_limit_remaining": m.rateRemaining.Load(),
 	}
 }
