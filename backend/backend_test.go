@@ -56,7 +56,7 @@ func newTestBackend(t testing.TB, opts ...githubtest.Option) *testEnv {
 	conf := logical.TestBackendConfig()
 	storage := &logical.InmemStorage{}
 	conf.StorageView = storage
-	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: 24 * time.Hour, MaxLeaseTTLVal: 48 * time.Hour}
+	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: 24 * time.Hour, MaxLeaseTTLVal: 48 * time.Hour, PluginEnvironment: &logical.PluginEnvironment{VaultVersion: "1.21.0"}}
 	logs := &syncBuffer{}
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
 	b := newBackend(BuildInfo{Version: testVersion, Commit: "abc123", Date: "2026-11-28"})
