@@ -42,5 +42,8 @@ dev:
 dev-stop:
 	bash scripts/dev-stop.sh
 
+release:
+	bash scripts/release.sh $(VERSION)
+
 clean:
 	rm -rf bin dist .dev
