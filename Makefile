@@ -42,6 +42,10 @@ dev:
 dev-stop:
 	bash scripts/dev-stop.sh
 
+# Each fuzz target for FUZZTIME (default 30s).
+fuzz:
+	bash scripts/fuzz.sh
+
 release:
 	bash scripts/release.sh $(VERSION)
 
