@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# `make dev`: runs the engine for real on this machine.
+#
+# Builds the plugin (and Vault, once, via scripts/build-vault.sh), starts the
+# GitHub API double on loopback with a freshly generated App key, starts a
+# Vault dev server on 127.0.0.1 with the plugin registered by sha256 and
+# version, mounts it at github/, writes the config and a `demo` role, and
+# prints `vault read github/token/demo`. Then it waits: Ctrl-C (or
+# scripts/dev-stop.sh from another shell) stops every process it started.
+#
+# Environment:
+#   GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE
+#                     use this real GitHub App instead of the double (the
+#                     double is then not started)
+#   GITHUB_API_URL    its API base URL, for GitHub Enterprise Server
+#                     (https://HOST/api/v3); default https://api.github.com
+#   GITHUB_OWNER      the org or user the demo role mints for; default: the
+#                     App's first installation
+#   VERSION           plugin version to build and register (default v0.1.0-dev)
+#   DEV_VAULT_PORT    Vault's port on 127.0.0.1 (default 8200; the dev
+#                     server's cluster listener takes the next one)
+#   DEV_DETACH=1      return once the token is printed and leave the
+#                     processes running; stop them with scripts/dev-stop.sh
+#
+# State (pids, logs, the double's key, an env file with VAULT_ADDR and
+# VAULT_TOKEN) lives in .dev/ at the repository root, which git ignores.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dev="$root/.dev"
+VERSION="${VERSION:-v0.1.0-dev}"
+port="${DEV_VAULT_PORT:-8200}"
+mount=github
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'dev: %s\n' "$*" >&2; exit 1; }
+
+# A port on 127.0.0.1 that something already listens on.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# --- inputs ------------------------------------------------------------------
+real_app=""
+if [ -n "${GITHUB_APP_ID:-}" ] || [ -n "${GITHUB_APP_PRIVATE_KEY_FILE:-}" ]; then
+  [ -n "${GITHUB_APP_ID:-}" ] || die "GITHUB_APP_PRIVATE_KEY_FILE is set but GITHUB_APP_ID is not"
+  [ -n "${GITHUB_APP_PRIVATE_KEY_FILE:-}" ] || die "GITHUB_APP_ID is set but GITHUB_APP_PRIVATE_KEY_FILE is not"
+  [ -r "$GITHUB_APP_PRIVATE_KEY_FILE" ] || die "cannot read GITHUB_APP_PRIVATE_KEY_FILE=$GITHUB_APP_PRIVATE_KEY_FILE"
+  real_app=1
+fi
+case "$port" in ''|*[!0-9]*) die "DEV_VAULT_PORT=$port is not a port number" ;; esac
+
+mkdir -p "$dev"
+for f in "$dev"/*.pid; do
+  [ -e "$f" ] || continue
+  read -r pid _ <"$f" || true
+  if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
+    die "a dev environment is already running (pid $pid, $f); stop it with: make dev-stop"
+  fi
+  rm -f "$f"
+done
+for p in "$port" "$((port + 1))"; do
+  port_busy "$p" && die "127.0.0.1:$p is in use; free it or set DEV_VAULT_PORT"
+done
+
+# From here on, whatever we started is stopped when we exit, unless detached.
+cleanup() {
+  trap - EXIT INT TERM
+  # Stop everything even if our output is gone (e.g. piped into a dead tee).
+  trap '' PIPE
+  echo || true
+  bash "$root/scripts/dev-stop.sh" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME CMD...: runs CMD in the background, logging to .dev/NAME.log,
+# and records its pid in .dev/NAME.pid.
+start() {
+  local name="$1"
+  shift
+  "$@" >"$dev/$name.log" 2>&1 &
+  echo "$! $(basename "$1")" >"$dev/$name.pid"
+}
+
+# wait_for WHAT SECONDS PIDFILE CMD...: polls CMD every 0.25 s until it
+# succeeds; fails if the process in PIDFILE dies or time runs out.
+wait_for() {
+  local what="$1" secs="$2" pidfile="$3" pid i
+  shift 3
+  read -r pid _ <"$pidfile"
+  for ((i = 0; i < secs * 4; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "${pidfile%.pid}.log" >&2 || true
+      die "$what exited; log above (${pidfile%.pid}.log)"
+    fi
+    sleep 0.25
+  done
+  tail -n 30 "${pidfile%.pid}.log" >&2 || true
+  die "$what not ready after ${secs}s; log above (${pidfile%.pid}.log)"
+}
+
+# --- build -------------------------------------------------------------------
+say "building Vault (cached after the first run) and the plugin $VERSION"
+vault_bin="$(bash "$root/scripts/build-vault.sh")"
+mkdir -p "$dev/plugins" "$dev/bin"
+read -r plugin_bin plugin_sha < <(bash "$root/scripts/build-plugin.sh" "$dev/plugins" "$VERSION")
+plugin_name="$(basename "$plugin_bin")"
+
+# --- GitHub: the double, or a real App ---------------------------------------
+if [ -z "$real_app" ]; then
+  (cd "$root" && go build -o "$dev/bin/github-double" ./github/githubtest/cmd/github-double)
+  rm -f "$dev/app-key.pem"
+  start github-double "$dev/bin/github-double" -addr 127.0.0.1:0 -key-out "$dev/app-key.pem" \
+    -installations 'acme:Organization:widgets,gadgets,tools;octocat:User:dotfiles'
+  wait_for "the GitHub API double" 20 "$dev/github-double.pid" grep -q '^github-double listening on ' "$dev/github-double.log"
+  github_url="$(sed -n 's/^github-double listening on \([^ ]*\) .*/\1/p' "$dev/github-double.log")"
+  app_id="$(sed -n 's/^github-double listening on .* app_id=\([0-9]*\).*/\1/p' "$dev/github-double.log")"
+  key_file="$dev/app-key.pem"
+  owner=acme
+  say "GitHub API double at $github_url (App $app_id, fresh key in .dev/app-key.pem)"
+else
+  github_url="${GITHUB_API_URL:-}"
+  app_id="$GITHUB_APP_ID"
+  key_file="$GITHUB_APP_PRIVATE_KEY_FILE"
+  owner="${GITHUB_OWNER:-}"
+  say "real GitHub App $app_id at ${github_url:-https://api.github.com} (the double is not started)"
+fi
+
+# --- Vault -------------------------------------------------------------------
+root_token="dev-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+cat >"$dev/vault.hcl" <<EOF
+plugin_directory = "$dev/plugins"
+disable_mlock    = true
+ui               = false
+EOF
+export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN="$root_token"
+start vault "$vault_bin" server -dev -dev-no-store-token \
+  -dev-root-token-id="$root_token" -dev-listen-address="127.0.0.1:$port" \
+  -config="$dev/vault.hcl"
+wait_for "Vault" 60 "$dev/vault.pid" "$vault_bin" status
+(umask 077 && cat >"$dev/env" <<EOF
+export VAULT_ADDR=$VAULT_ADDR
+export VAULT_TOKEN=$VAULT_TOKEN
+export PATH="$(dirname "$vault_bin"):\$PATH"
+EOF
+)
+
+v() { "$vault_bin" "$@"; }
+say "Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,) at $VAULT_ADDR; registering $plugin_name $VERSION (sha256 ${plugin_sha:0:12}…)"
+v plugin register -sha256="$plugin_sha" -version="$VERSION" -command="$plugin_name" secret "$plugin_name" >/dev/null
+v secrets enable -path="$mount" -plugin-version="$VERSION" "$plugin_name" >/dev/null
+
+config_args=(app_id="$app_id" private_key=@"$key_file")
+[ -n "$github_url" ] && config_args+=(base_url="$github_url")
+v write "$mount/config" "${config_args[@]}" >/dev/null
+
+role_args=()
+if [ -n "$real_app" ]; then
+  if [ -z "$owner" ]; then
+    # The CLI prints the login → id map as map[login:id ...].
+    owner="$(v read -field=installations "$mount/installations" | sed -n 's/^map\[\([^: ]*\):.*/\1/p')"
+    [ -n "$owner" ] || die "the App has no installations; install it on an account or set GITHUB_OWNER"
+  fi
+  # Against a real App the demo token can only read metadata.
+  role_args+=(permissions=metadata=read)
+fi
+v write "$mount/roles/demo" owner="$owner" "${role_args[@]+"${role_args[@]}"}" >/dev/null
+say "mounted at $mount/ with config and role demo (owner $owner)"
+
+echo
+echo "\$ vault read $mount/token/demo"
+v read "$mount/token/demo"
+
+cat <<EOF
+
+Use it from another shell:
+  source .dev/env        # VAULT_ADDR, VAULT_TOKEN (root) and vault on PATH
+  vault read $mount/token/demo
+  vault write $mount/roles/team-a owner=$owner repositories=... permissions=contents=read
+  vault list $mount/roles
+  vault lease revoke -prefix $mount/token/
+
+Logs in .dev/: vault.log$([ -z "$real_app" ] && echo ", github-double.log")
+EOF
+
+if [ "${DEV_DETACH:-}" = 1 ]; then
+  trap - EXIT INT TERM
+  echo "Left running (DEV_DETACH=1); stop with: make dev-stop"
+  exit 0
+fi
+echo "Stop with Ctrl-C here, or: make dev-stop"
+
+# Wait until Vault exits or we are told to stop (the traps clean up).
+read -r vault_pid _ <"$dev/vault.pid"
+while kill -0 "$vault_pid" 2>/dev/null; do
+  sleep 1 &
+  wait $! || true
+done
+say "Vault exited; see .dev/vault.log"
