@@ -18,7 +18,6 @@
 package acceptance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -902,24 +901,6 @@ func readTrimmed(path string) (string, error) {
 		return "", nil
 	}
 	return strings.TrimSpace(string(data)), err
-}
-
-// grepLog returns the lines of a log file that contain s.
-func grepLog(path, s string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), s) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
 }
 
 // statusOf returns the HTTP status of a Vault API error (0 if none).
