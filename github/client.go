@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -132,7 +133,8 @@ func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
-	return strings.HasPrefix(host, "127.") || host == "::1"
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // New builds a Client.
