@@ -78,7 +78,7 @@ type errorJSON struct {
 func decodeError(body []byte) (message, docURL string) {
 	var e errorJSON
 	if err := json.Unmarshal(body, &e); err == nil && e.Message != "" {
-		return clip(Scrub(e.Message)), clip(e.DocumentationURL)
+		return clip(Scrub(e.Message)), clip(Scrub(e.DocumentationURL))
 	}
 	text := strings.TrimSpace(string(body))
 	if text == "" || strings.HasPrefix(text, "<") || strings.HasPrefix(text, "{") {
