@@ -223,6 +223,9 @@ func parsePermissions(raw any) (map[string]string, string) {
 	out := make(map[string]string, len(pairs))
 	for k, lv := range pairs {
 		name, level := strings.ToLower(strings.TrimSpace(k)), strings.ToLower(strings.TrimSpace(lv))
+		if _, dup := out[name]; dup {
+			return nil, fmt.Sprintf("permissions: %q is given twice", name)
+		}
 		if !permissionNames[name] {
 			return nil, fmt.Sprintf("permissions: %q is not a GitHub App permission name", k)
 		}
