@@ -118,12 +118,14 @@ if [ -z "$real_app" ]; then
   app_id="$(sed -n 's/^github-double listening on .* app_id=\([0-9]*\).*/\1/p' "$dev/github-double.log")"
   key_file="$dev/app-key.pem"
   owner=acme
+  example_repo=widgets
   say "GitHub API double at $github_url (App $app_id, fresh key in .dev/app-key.pem)"
 else
   github_url="${GITHUB_API_URL:-}"
   app_id="$GITHUB_APP_ID"
   key_file="$GITHUB_APP_PRIVATE_KEY_FILE"
   owner="${GITHUB_OWNER:-}"
+  example_repo=REPO
   say "real GitHub App $app_id at ${github_url:-https://api.github.com} (the double is not started)"
 fi
 
@@ -175,9 +177,11 @@ v read "$mount/token/demo"
 cat <<EOF
 
 Use it from another shell:
-  source .dev/env        # VAULT_ADDR, VAULT_TOKEN (root) and vault on PATH
+  export VAULT_ADDR=$VAULT_ADDR VAULT_TOKEN=$VAULT_TOKEN
+  export PATH="$(dirname "$vault_bin"):\$PATH"
+  (or: source .dev/env, which sets the same)
   vault read $mount/token/demo
-  vault write $mount/roles/team-a owner=$owner repositories=... permissions=contents=read
+  vault write $mount/roles/team-a owner=$owner repositories=$example_repo permissions=contents=read
   vault list $mount/roles
   vault lease revoke -prefix $mount/token/
 
