@@ -1080,6 +1080,17 @@ func TestScrub(t *testing.T) {
 			}
 		})
 	}
+	// A token-like run glued to a PEM block must not hide the block.
+	glued := "ghs_AAAAAA" + pemBlock
+	if out := Scrub(glued); strings.Contains(out, "MIIEowIBAAKCAQEAu1SU1Lf") {
+		t.Errorf("Scrub(%q) = %q: the key's body is left", glued, out)
+	}
+	glued = secrets["installation token"] + pemBlock + secrets["JWT"]
+	out := Scrub(glued)
+	for _, secret := range []string{secrets["installation token"], pemBlock, secrets["JWT"]} {
+		assertNoSecret(t, out, secret)
+	}
+
 	// What is not a secret is kept.
 	for _, keep := range []string{
 		"Not Found",

@@ -100,7 +100,14 @@ var secretLike = regexp.MustCompile(`(?:gh[pousr]_|github_pat_)[A-Za-z0-9_.-]{10
 
 // Scrub replaces anything that looks like a GitHub token, a JWT or a PEM
 // block with "[redacted]".
-func Scrub(s string) string { return secretLike.ReplaceAllString(s, "[redacted]") }
+func Scrub(s string) string {
+	// PEM blocks first: a token-like run glued to "-----BEGIN" would
+	// otherwise swallow the BEGIN line and leave the key's body.
+	s = pemLike.ReplaceAllString(s, "[redacted]")
+	return secretLike.ReplaceAllString(s, "[redacted]")
+}
+
+var pemLike = regexp.MustCompile(`-----BEGIN[^-]*-----[\s\S]*?(?:-----END[^-]*-----|$)`)
 
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
