@@ -257,7 +257,7 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 		return answer{}, fmt.Errorf("%s: %w", req.endpoint, err)
 	}
 	target := req.path
-	if !strings.HasPrefix(target, "https://") && !strings.HasPrefix(target, "http://") {
+	if u, err := url.Parse(target); err != nil || !u.IsAbs() {
 		target = c.base + target
 	}
 	var body io.Reader

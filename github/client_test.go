@@ -2,6 +2,8 @@ package github
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -1223,6 +1226,45 @@ func TestObserveReportsEachAttempt(t *testing.T) {
 		}
 		if ci.RateLimitRemaining <= 0 {
 			t.Errorf("attempt %d: RateLimitRemaining %d, the double sends a positive budget", i+1, ci.RateLimitRemaining)
+		}
+	}
+}
+
+// A next link whose scheme GitHub wrote in capitals is still followed as
+// the absolute URL it is.
+func TestInstallationsFollowsUppercaseSchemeLink(t *testing.T) {
+	var paths []string
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path+"?"+r.URL.RawQuery)
+		if r.URL.Query().Get("page") == "" {
+			w.Header().Set("Link", "<HTTP://"+strings.TrimPrefix(srv.URL, "http://")+"/app/installations?page=2>; rel=\"next\"")
+			fmt.Fprint(w, `[{"id":1,"account":{"login":"a"}}]`)
+			return
+		}
+		fmt.Fprint(w, `[{"id":2,"account":{"login":"b"}}]`)
+	}))
+	defer srv.Close()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	c, err := New(Config{BaseURL: srv.URL, AppID: 1, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := c.Installations(t.Context())
+	if err != nil || len(all) != 2 {
+		t.Fatalf("installations %v, err %v", all, err)
+	}
+	if want := "/app/installations?page=2"; paths[1] != want {
+		t.Fatalf("second page fetched %q, want %q", paths[1], want)
+	}
+}
+
+func TestClipKeepsUTF8Valid(t *testing.T) {
+	msg := strings.Repeat("é", 400) // two bytes each: byte 300 is mid-character for an odd cut
+	for _, s := range []string{msg, "x" + msg} {
+		got := clip(s)
+		if !utf8.ValidString(got) || len(got) > 300+len("…") {
+			t.Fatalf("clip gave %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
 		}
 	}
 }

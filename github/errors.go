@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // APIError is an answer from GitHub outside 2xx. Message is GitHub's own
@@ -89,8 +90,11 @@ func decodeError(body []byte) (message, docURL string) {
 
 func clip(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	const limit = 300
+	limit := 300
 	if len(s) > limit {
+		for !utf8.RuneStart(s[limit]) { // cut on a character boundary
+			limit--
+		}
 		s = s[:limit] + "…"
 	}
 	return s
