@@ -1,0 +1,69 @@
+# Vault Agent for one agentic session pod, Kubernetes auth.
+# Used by k8s/sidecar-pod.yaml (mounted from a ConfigMap at /etc/vault-agent).
+#
+# Placeholders and what the pod provides:
+#   VAULT_ADDR     environment: Vault's address, e.g. https://vault.vault.svc:8200
+#                  (VAULT_CACERT for a private CA).
+#   GITHUB_ROLE    environment: the session's role in the github/ mount; the pod
+#                  sets it to its service account name, ambient-session-<session>,
+#                  with the downward API (spec.serviceAccountName).
+#   ambient-session  the Kubernetes auth role (vault-k8s-auth.sh creates it).
+#   /etc/vault-agent/*.ctmpl   the templates (same ConfigMap).
+#   /var/run/github/           emptyDir shared with the runner container.
+#   /vault/agent/              emptyDir private to Agent (its Vault token).
+#   /var/run/secrets/vault.hashicorp.com/serviceaccount/token
+#                  projected service account token with audience "vault",
+#                  mounted into the Agent container only.
+
+auto_auth {
+  method "kubernetes" {
+    mount_path = "auth/kubernetes"
+    config = {
+      role       = "ambient-session"
+      token_path = "/var/run/secrets/vault.hashicorp.com/serviceaccount/token"
+    }
+  }
+
+  # Agent's own Vault token, for debugging (VAULT_TOKEN=$(cat ...) vault token
+  # lookup). Keep it out of the volume the runner sees.
+  sink "file" {
+    config = {
+      path = "/vault/agent/token"
+      mode = 0600
+    }
+  }
+}
+
+template_config {
+  # If Vault keeps refusing (role deleted, policy denies, GitHub refuses),
+  # exit after the retries so the failure shows as a failed container
+  # instead of a silently stale file.
+  exit_on_retry_failure = true
+
+  # Agent reads a non-renewable lease again at this fraction of it, +/-5%
+  # (default 0.9: 85-95%, ~47-52 min of a 55 min lease). Lower it to give a
+  # long-running command more time with the token it already read; see
+  # docs/runner-integration.md.
+  # lease_renewal_threshold = 0.9
+}
+
+template {
+  source               = "/etc/vault-agent/github-token.ctmpl"
+  destination          = "/var/run/github/token"
+  perms                = "0440"
+  error_on_missing_key = true
+}
+
+template {
+  source               = "/etc/vault-agent/gh-env.ctmpl"
+  destination          = "/var/run/github/gh.env"
+  perms                = "0440"
+  error_on_missing_key = true
+}
+
+template {
+  source               = "/etc/vault-agent/credentials.json.ctmpl"
+  destination          = "/var/run/github/credentials.json"
+  perms                = "0440"
+  error_on_missing_key = true
+}
