@@ -235,7 +235,7 @@ func (b *backend) installationID(ctx context.Context, client *github.Client, r *
 func (b *backend) githubFailure(what string, err error) (*logical.Response, error) {
 	if wait, ok := github.IsRateLimited(err); ok {
 		b.metrics.failed("rate_limited")
-		return nil, fmt.Errorf("GitHub refused %s: %w; retry after %s", what, logical.ErrUpstreamRateLimited, wait.Round(time.Second))
+		return nil, upstreamRateLimited(what, wait)
 	}
 	var apiErr *github.APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {

@@ -230,7 +230,8 @@ func TestTokenRateLimitIs502(t *testing.T) {
 	if !errors.Is(err, logical.ErrUpstreamRateLimited) {
 		t.Fatalf("want upstream rate limited, got %v", err)
 	}
-	if code, _ := logical.RespondErrorCommon(&logical.Request{}, nil, err); code != 502 {
+	code, err := logical.RespondErrorCommon(&logical.Request{}, nil, err)
+	if logical.AdjustErrorStatusCode(&code, err); code != 502 {
 		t.Fatalf("status %d, want 502", code)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
 )
@@ -231,7 +230,7 @@ func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, looku
 
 // narrow returns the role cut down to the repositories and permissions the
 // request asks for. Asking for more than the role allows is refused with
-// logical.ErrPermissionDenied naming what was asked; malformed input gets a
+// a 403 (permissionDenied) naming what was asked; malformed input gets a
 // message.
 func (r *role) narrow(roleName string, d *framework.FieldData) (*role, string, error) {
 	out := *r
@@ -250,12 +249,12 @@ func (r *role) narrow(roleName string, d *framework.FieldData) (*role, string, e
 		limited := len(allowed) > 0 || len(r.RepositoryIDs) > 0
 		for _, n := range names {
 			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
-				return nil, "", fmt.Errorf("%w: repository %q is not in role %q", logical.ErrPermissionDenied, n, roleName)
+				return nil, "", permissionDenied("repository %q is not in role %q", n, roleName)
 			}
 		}
 		for _, id := range ids {
 			if limited && !slices.Contains(r.RepositoryIDs, id) {
-				return nil, "", fmt.Errorf("%w: repository id %d is not in role %q", logical.ErrPermissionDenied, id, roleName)
+				return nil, "", permissionDenied("repository id %d is not in role %q", id, roleName)
 			}
 		}
 		if len(names)+len(ids) > 0 {
@@ -271,10 +270,10 @@ func (r *role) narrow(roleName string, d *framework.FieldData) (*role, string, e
 			for _, name := range sortedKeys(perms) {
 				have, ok := r.Permissions[name]
 				if !ok {
-					return nil, "", fmt.Errorf("%w: permission %q is not in role %q", logical.ErrPermissionDenied, name, roleName)
+					return nil, "", permissionDenied("permission %q is not in role %q", name, roleName)
 				}
 				if permissionLevels[perms[name]] > permissionLevels[have] {
-					return nil, "", fmt.Errorf("%w: permission %s=%s exceeds role %q, which grants %s=%s", logical.ErrPermissionDenied, name, perms[name], roleName, name, have)
+					return nil, "", permissionDenied("permission %s=%s exceeds role %q, which grants %s=%s", name, perms[name], roleName, name, have)
 				}
 			}
 		}
