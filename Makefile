@@ -42,6 +42,10 @@ dev:
 dev-stop:
 	bash scripts/dev-stop.sh
 
+# In-process benchmarks and load runs through a real Vault; writes docs/benchmarks.md.
+bench: vault
+	bash scripts/bench.sh
+
 # Each fuzz target for FUZZTIME (default 30s).
 fuzz:
 	bash scripts/fuzz.sh

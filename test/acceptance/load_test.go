@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ import (
 // Load runs are bounded in time (LOAD_DURATION, default 3s per scenario) and
 // send traffic only to Vault on 127.0.0.1. CI runs them short to prove they
 // work; `make bench` runs them longer and writes the figures to
-// docs/benchmarks.md (LOAD_REPORT names the file the tables go to).
+// docs/benchmarks.md (LOAD_REPORT names a directory the tables go to).
 
 func loadDuration(t testing.TB) time.Duration {
 	t.Helper()
@@ -203,12 +204,10 @@ func TestLoadThroughVault(t *testing.T) {
 		}
 		v.stop(t) // thousands of unexpired leases: no need to revoke them one by one
 	}
-	if out := os.Getenv("LOAD_REPORT"); out != "" {
-		writeReport(t, out, rows)
-	}
+	writeReport(t, "through-vault.md", rows)
 }
 
-func writeReport(t testing.TB, path string, rows []benchRow) {
+func writeReport(t testing.TB, name string, rows []benchRow) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "| role | GitHub latency | tokens/s | p50 | p99 | GitHub calls/token | JWTs signed/1000 tokens | kv-v1 reads/s | tokens/s ÷ kv-v1 |\n")
@@ -221,7 +220,17 @@ func writeReport(t testing.TB, path string, rows []benchRow) {
 	if len(rows) > 0 {
 		fmt.Fprintf(&b, "\n%d concurrent clients, %s per run.\n", rows[0].Workers, rows[0].DurationPerRun)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	report(t, name, b.String())
+}
+
+// report writes a table into the LOAD_REPORT directory, when one is set.
+func report(t testing.TB, name, text string) {
+	t.Helper()
+	dir := os.Getenv("LOAD_REPORT")
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -282,6 +291,7 @@ func TestLoadWithGitHubFaults(t *testing.T) {
 		}
 	}
 	t.Logf("tokens issued %d, leases %d, live at double %d, seen by clients %d", len(dbl.Tokens()), len(leaseTokens), len(live), len(seen))
+	issued, leases, liveBefore := len(dbl.Tokens()), len(leaseTokens), len(live)
 
 	if out, err := v.cli(nil, "lease", "revoke", "-prefix", "github/token/"); err != nil {
 		t.Fatalf("lease revoke -prefix: %v: %s", err, out)
@@ -293,6 +303,9 @@ func TestLoadWithGitHubFaults(t *testing.T) {
 	if n := len(leasesByToken(t, v, "github/token/load/")); n != 0 {
 		t.Fatalf("%d leases left after revoke -prefix", n)
 	}
+	report(t, "faults.md", fmt.Sprintf("| requests | client-visible errors | injected 503s | injected 429s | tokens issued | leases | live at double | live after revoke -prefix |\n|---|---|---|---|---|---|---|---|\n| %d | %d (%.2f%%) | %d | %d | %d | %d | %d | %d |\n\n%d concurrent clients, %s.\n",
+		res.Requests, res.Errors, 100*float64(res.Errors)/float64(res.Requests), faults.Injected5xx, faults.InjectedRateLimits,
+		issued, leases, liveBefore, len(dbl.LiveTokens()), workers, d))
 }
 
 // leasesByToken reads every lease under prefix from Vault's raw storage and

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and writes docs/benchmarks.md:
+#   1. in-process: go test -bench in backend/ against the GitHub API double
+#   2. through a real Vault: the load runs of test/acceptance (LOAD_DURATION
+#      per scenario, LOAD_WORKERS concurrent clients), with the same Vault's
+#      kv-v1 read throughput as the ceiling, and the fault run.
+# All traffic stays on 127.0.0.1; every run stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LOAD_DURATION="${LOAD_DURATION:-15s}" LOAD_WORKERS="${LOAD_WORKERS:-8}"
+out="${BENCH_OUT:-docs/benchmarks.md}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+vault="$(bash scripts/build-vault.sh)"
+inproc_cmd="go test -run '^\$' -bench BenchmarkMint -benchtime 5000x -count 3 ./backend"
+echo "== $inproc_cmd" >&2
+eval "$inproc_cmd" | tee "$tmp/inproc.txt" >&2
+
+load_cmd="LOAD_DURATION=$LOAD_DURATION LOAD_WORKERS=$LOAD_WORKERS go test -tags acceptance -count=1 -timeout 30m -run '^TestLoad' ./test/acceptance/"
+echo "== $load_cmd" >&2
+LOAD_REPORT="$tmp" go test -tags acceptance -count=1 -timeout 30m -run '^TestLoad' ./test/acceptance/ >&2
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`make bench\` on $(date -u +%Y-%m-%d). Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3); $("$vault" version | cut -d' ' -f1-2)."
+  echo "Everything (Vault, the plugin, the GitHub API double and the load clients) shares those cores."
+  echo
+  echo "## In-process: the backend against the GitHub API double"
+  echo
+  echo "\`$inproc_cmd\`"
+  echo
+  echo '```'
+  grep -E '^(Benchmark|goos|goarch|cpu)' "$tmp/inproc.txt"
+  echo '```'
+  echo
+  echo "github-calls/token counts every HTTP request the double saw per token minted in steady state; jwt-signs/1000tokens counts App JWTs signed. The installation lookup of owner and repository roles is cached, so both stay at 1 call per token; a mount signs one JWT every ~8 minutes."
+  echo
+  echo "## Through a real Vault server"
+  echo
+  echo "\`$load_cmd\`"
+  echo
+  echo "Each row: N clients reading \`github/token/<role>\` as fast as they can for the duration. by-id is an \`installation_id\` role; by-owner an \`owner\` role among 100 installations. GitHub latency is injected at the double. kv-v1 is the same Vault's read throughput with the same clients, the ceiling for any engine."
+  echo
+  cat "$tmp/through-vault.md"
+  echo
+  echo "## Faults: 10% 503 and 2% 429 (Retry-After 1s) at the double"
+  echo
+  cat "$tmp/faults.md"
+  echo
+  echo "Every token the double issued has a Vault lease (mapped through Vault's raw lease entries) or was revoked; every lease's token is live at the double; after \`vault lease revoke -prefix github/token/\` none is live."
+} > "$out"
+echo "wrote $out" >&2
