@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
 )
@@ -50,23 +51,37 @@ var (
 	repoRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 )
 
+// quoted is %q of an input value cut to 64 bytes (on a UTF-8 boundary), so
+// that an error never echoes an oversized value into responses and logs.
+func quoted(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return strconv.Quote(s)
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
+}
+
 func checkRoleName(name string) string {
 	if !roleNameRe.MatchString(name) {
-		return fmt.Sprintf("name: %q is not a valid role name: use letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters", name)
+		return fmt.Sprintf("name: %s is not a valid role name: use letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters", quoted(name))
 	}
 	return ""
 }
 
 func checkOwner(field, owner string) string {
 	if !ownerRe.MatchString(owner) {
-		return fmt.Sprintf("%s: %q is not a valid GitHub user or organization login", field, owner)
+		return fmt.Sprintf("%s: %s is not a valid GitHub user or organization login", field, quoted(owner))
 	}
 	return ""
 }
 
 func checkRepoName(field, name string) string {
 	if !repoRe.MatchString(name) || name == "." || name == ".." {
-		return fmt.Sprintf("%s: %q is not a valid repository name", field, name)
+		return fmt.Sprintf("%s: %s is not a valid repository name", field, quoted(name))
 	}
 	return ""
 }
@@ -75,7 +90,7 @@ func checkRepoName(field, name string) string {
 func splitRepository(field, full string) (owner, name, msg string) {
 	owner, name, ok := strings.Cut(full, "/")
 	if !ok {
-		return "", "", fmt.Sprintf("%s: %q must be owner/name", field, full)
+		return "", "", fmt.Sprintf("%s: %s must be owner/name", field, quoted(full))
 	}
 	if msg := checkOwner(field, owner); msg != "" {
 		return "", "", msg
@@ -172,7 +187,7 @@ func parseRepositoryIDs(raw any) ([]int64, string) {
 	for _, s := range list {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
-			return nil, fmt.Sprintf("repository_ids: %q is not a positive integer", s)
+			return nil, fmt.Sprintf("repository_ids: %s is not a positive integer", quoted(s))
 		}
 		if !seen[id] {
 			seen[id] = true
@@ -196,7 +211,7 @@ func parsePermissions(raw any) (map[string]string, string) {
 		for k, lv := range v {
 			s, ok := lv.(string)
 			if !ok {
-				return nil, fmt.Sprintf("permissions: level of %q must be a string (read, write or admin)", k)
+				return nil, fmt.Sprintf("permissions: level of %s must be a string (read, write or admin)", quoted(k))
 			}
 			pairs[k] = s
 		}
@@ -212,10 +227,10 @@ func parsePermissions(raw any) (map[string]string, string) {
 		for _, p := range list {
 			k, lv, ok := strings.Cut(p, "=")
 			if !ok {
-				return nil, fmt.Sprintf("permissions: %q is not name=level", p)
+				return nil, fmt.Sprintf("permissions: %s is not name=level", quoted(p))
 			}
 			if _, dup := pairs[strings.TrimSpace(k)]; dup {
-				return nil, fmt.Sprintf("permissions: %q is given twice", strings.TrimSpace(k))
+				return nil, fmt.Sprintf("permissions: %s is given twice", quoted(strings.TrimSpace(k)))
 			}
 			pairs[strings.TrimSpace(k)] = lv
 		}
@@ -224,13 +239,13 @@ func parsePermissions(raw any) (map[string]string, string) {
 	for k, lv := range pairs {
 		name, level := strings.ToLower(strings.TrimSpace(k)), strings.ToLower(strings.TrimSpace(lv))
 		if _, dup := out[name]; dup {
-			return nil, fmt.Sprintf("permissions: %q is given twice", name)
+			return nil, fmt.Sprintf("permissions: %s is given twice", quoted(name))
 		}
 		if !permissionNames[name] {
-			return nil, fmt.Sprintf("permissions: %q is not a GitHub App permission name", k)
+			return nil, fmt.Sprintf("permissions: %s is not a GitHub App permission name", quoted(k))
 		}
 		if permissionLevels[level] == 0 {
-			return nil, fmt.Sprintf("permissions: level %q for %q must be read, write or admin", lv, name)
+			return nil, fmt.Sprintf("permissions: level %s for %s must be read, write or admin", quoted(lv), quoted(name))
 		}
 		out[name] = level
 	}
