@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
@@ -18,12 +19,25 @@ func main() {
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		fatal(err)
 	}
+	go exitWithParent(os.Getppid())
 	err := plugin.ServeMultiplex(&plugin.ServeOpts{
 		BackendFactoryFunc: ghplugin.Factory(),
 		TLSProviderFunc:    api.VaultPluginTLSProvider(meta.GetTLSConfig()),
 	})
 	if err != nil {
 		fatal(err)
+	}
+}
+
+// exitWithParent ends the plugin when the Vault process that started it is
+// gone (killed without stopping its plugins): the plugin would otherwise live
+// on, holding the App's decrypted key in memory.
+func exitWithParent(ppid int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != ppid {
+			hclog.New(&hclog.LoggerOptions{}).Info("Vault is gone; plugin exiting")
+			os.Exit(0)
+		}
 	}
 }
 
