@@ -21,7 +21,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-if ! vault auth list -format=json | grep -q '"kubernetes/"'; then
+# Not `vault auth list | grep -q`: grep exits at the first match, vault may
+# then die writing to the closed pipe (SIGPIPE), and pipefail turns the
+# match into a failure: a rerun would sometimes enable the method again
+# and fail with "path is already in use".
+auths=$(vault auth list -format=json)
+if ! grep -q '"kubernetes/"' <<<"$auths"; then
   vault auth enable kubernetes
 fi
 
