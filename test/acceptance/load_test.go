@@ -344,3 +344,36 @@ func leasesByToken(t testing.TB, v *vaultServer, prefix string) map[string]strin
 
 // hashOf names a token in test output the way GitHub's audit log does.
 func hashOf(token string) string { return github.HashToken(token) }
+
+// TestLeaseEntrySize measures what Vault stores for one lease of a role with
+// 500 repositories (GitHub's limit): the lease entry read from raw storage
+// must stay under 100 bytes per repository. GitHub's answer carries a full
+// repository object per repository; the engine keeps names only.
+func TestLeaseEntrySize(t *testing.T) {
+	t.Parallel()
+	dbl := newDouble(t)
+	repos := make([]string, 500)
+	for i := range repos {
+		repos[i] = fmt.Sprintf("service-repository-%03d", i)
+	}
+	big := dbl.AddInstallation("bigorg", "Organization", repos...)
+	v := startVault(t, vaultOptions{ExtraConfig: "raw_storage_endpoint = true\n"})
+	v.enableEngine(t, "github")
+	v.configureEngine(t, "github", dbl, nil)
+	v.writeRole(t, "github", "big", map[string]any{"installation_id": big.ID, "repositories": strings.Join(repos, ",")})
+	m := mint(t, v.Client, "github/token/big")
+	if len(m.Data.Repositories) != 500 {
+		t.Fatalf("token covers %d repositories", len(m.Data.Repositories))
+	}
+	raw, err := v.Client.Logical().Read("sys/raw/sys/expire/id/" + m.LeaseID)
+	if err != nil || raw == nil {
+		t.Fatalf("reading the lease entry: %v", err)
+	}
+	size := len(raw.Data["value"].(string))
+	perRepo := float64(size) / 500
+	t.Logf("lease entry for 500 repositories: %d bytes, %.1f bytes per repository", size, perRepo)
+	report(t, "lease-size.md", fmt.Sprintf("A lease of a role with 500 repositories: Vault's lease entry (read from `sys/raw/sys/expire/id/<lease>`) is %d bytes, %.1f bytes per repository.\n", size, perRepo))
+	if perRepo >= 100 {
+		t.Fatalf("lease entry %d bytes = %.1f bytes per repository, want < 100", size, perRepo)
+	}
+}
