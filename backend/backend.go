@@ -157,7 +157,7 @@ func (b *backend) newClient(cfg *appConfig) (*github.Client, error) {
 		Observe:    b.metrics.observeCall,
 		Now:        b.now,
 	}
-	if cfg != nil && cfg.key != nil {
+	if cfg.key != nil { // nil for a revocation-only client
 		gc.AppID, gc.ClientID, gc.Key = cfg.AppID, cfg.ClientID, cfg.key
 	}
 	c, err := github.New(gc)
