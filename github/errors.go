@@ -100,7 +100,7 @@ func clip(s string) string {
 	return s
 }
 
-var secretLike = regexp.MustCompile(`(?:gh[pousr]_|github_pat_)[A-Za-z0-9_.-]{10,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|-----BEGIN[^-]*-----[\s\S]*?(?:-----END[^-]*-----|$)`)
+var secretLike = regexp.MustCompile(`(?:gh[pousr]_|github_pat_)[A-Za-z0-9_.-]{10,}|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 
 // Scrub replaces anything that looks like a GitHub token, a JWT or a PEM
 // block with "[redacted]".
