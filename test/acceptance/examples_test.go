@@ -615,15 +615,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 
 	// One-time setup from the README: AppRole and the session policy.
 	roleID, secretID := v.approle(t, "ambient-session-s1", "github-session-approle")
-	auths, err := v.Client.Sys().ListAuth()
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy := substitute(t, "session-templated-approle.hcl", readExample(t, "policies", "session-templated-approle.hcl"),
-		map[string]string{"<APPROLE_ACCESSOR>": auths["approle/"].Accessor})
-	if err := v.Client.Sys().PutPolicy("github-session-approle", policy); err != nil {
-		t.Fatal(err)
-	}
+	putSessionPolicy(t, v)
 
 	// Session start, as the platform backend.
 	backendEnv := vaultEnv(v, v.RootToken)

@@ -99,15 +99,7 @@ func TestSessionPolicyTemplated(t *testing.T) {
 	rid1, sid1 := v.approle(t, "ambient-session-s1", "github-session-approle")
 	rid2, sid2 := v.approle(t, "ambient-session-s2", "github-session-approle")
 	ridX, sidX := v.approle(t, "stray", "github-session-approle")
-	auths, err := v.Client.Sys().ListAuth()
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy := substitute(t, "session-templated-approle.hcl", readExample(t, "policies", "session-templated-approle.hcl"),
-		map[string]string{"<APPROLE_ACCESSOR>": auths["approle/"].Accessor})
-	if err := v.Client.Sys().PutPolicy("github-session-approle", policy); err != nil {
-		t.Fatal(err)
-	}
+	putSessionPolicy(t, v)
 
 	s1 := approleLogin(t, v, rid1, sid1)
 	s2 := approleLogin(t, v, rid2, sid2)
@@ -282,5 +274,21 @@ func TestSessionPolicyShippedFiles(t *testing.T) {
 	operator.SetMaxRetries(0)
 	if _, err := operator.Sys().Lookup(m.LeaseID); err != nil {
 		t.Errorf("operator looking up a lease: %v", err)
+	}
+}
+
+// putSessionPolicy writes the shipped session-templated-approle.hcl, with
+// the AppRole mount's accessor substituted as its header says, as the
+// policy "github-session-approle".
+func putSessionPolicy(t testing.TB, v *vaultServer) {
+	t.Helper()
+	auths, err := v.Client.Sys().ListAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := substitute(t, "session-templated-approle.hcl", readExample(t, "policies", "session-templated-approle.hcl"),
+		map[string]string{"<APPROLE_ACCESSOR>": auths["approle/"].Accessor})
+	if err := v.Client.Sys().PutPolicy("github-session-approle", policy); err != nil {
+		t.Fatal(err)
 	}
 }
