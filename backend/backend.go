@@ -83,6 +83,7 @@ func newBackend(info BuildInfo) *backend {
 		),
 		Secrets:        []*framework.Secret{secretToken(b)},
 		Invalidate:     b.invalidate,
+		Clean:          b.clean,
 		RunningVersion: info.Version,
 	}
 	return b
@@ -105,6 +106,13 @@ func (b *backend) invalidate(_ context.Context, key string) {
 	case strings.HasPrefix(key, rolePrefix):
 		b.forgetRole(strings.TrimPrefix(key, rolePrefix))
 	}
+}
+
+// clean runs when the mount is unmounted or its plugin reloaded: the
+// mount's idle connections to GitHub are closed rather than left to outlive
+// it in the shared plugin process.
+func (b *backend) clean(context.Context) {
+	b.httpClient.CloseIdleConnections()
 }
 
 // resetClient forgets the cached config and client, and every installation

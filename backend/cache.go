@@ -65,28 +65,43 @@ func newInstallCache(ttl time.Duration) installCache {
 	return installCache{ttl: ttl, entries: map[string]installEntry{}, inflight: map[string]*lookup{}}
 }
 
+// lookupTimeout bounds a shared installation lookup, which runs detached
+// from the requests waiting on it.
+const lookupTimeout = 30 * time.Second
+
 // get returns the id for key, calling find at most once at a time per key
 // when it is missing or stale. hit reports whether it came from the cache.
+//
+// The lookup is shared by every request that needs the key meanwhile, so it
+// does not run on any one caller's context: a caller that gives up (its
+// client disconnected) returns at once with its own context's error, and the
+// lookup goes on, under its own timeout, for the others.
 func (c *installCache) get(ctx context.Context, key string, now time.Time, find func(context.Context) (int64, error)) (id int64, hit bool, err error) {
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
 		c.mu.Unlock()
 		return e.id, true, nil
 	}
-	if l, ok := c.inflight[key]; ok {
-		c.mu.Unlock()
-		select {
-		case <-l.done:
-			return l.id, false, l.err
-		case <-ctx.Done():
-			return 0, false, ctx.Err()
-		}
+	l, ok := c.inflight[key]
+	if !ok {
+		l = &lookup{done: make(chan struct{})}
+		c.inflight[key] = l
+		go c.run(context.WithoutCancel(ctx), key, l, c.gen, now, find)
 	}
-	l := &lookup{done: make(chan struct{})}
-	c.inflight[key] = l
-	gen := c.gen
 	c.mu.Unlock()
+	select {
+	case <-l.done:
+		return l.id, false, l.err
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+}
 
+// run performs one shared lookup and stores its result unless the cache was
+// cleared meanwhile (generation gen is stale).
+func (c *installCache) run(ctx context.Context, key string, l *lookup, gen uint64, now time.Time, find func(context.Context) (int64, error)) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	l.id, l.err = find(ctx)
 
 	c.mu.Lock()
@@ -96,7 +111,6 @@ func (c *installCache) get(ctx context.Context, key string, now time.Time, find 
 	}
 	c.mu.Unlock()
 	close(l.done)
-	return l.id, false, l.err
 }
 
 func (c *installCache) drop(key string) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -104,7 +105,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *f
 		"app_id":          cfg.AppID,
 		"client_id":       cfg.ClientID,
 		"base_url":        cfg.BaseURL,
-		"expiry_buffer":   int64(cfg.ExpiryBuffer.Seconds()),
+		"expiry_buffer":   cfg.ExpiryBuffer.String(),
 		"app_slug":        cfg.AppSlug,
 		"app_name":        cfg.AppName,
 		"key_fingerprint": github.Fingerprint(&cfg.key.PublicKey),
@@ -119,6 +120,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	}
 	if cfg == nil {
 		cfg = &appConfig{BaseURL: github.DefaultBaseURL, ExpiryBuffer: defaultExpiryBuffer}
+	} else if msg := needsKey(cfg, d); msg != "" {
+		return logical.ErrorResponse(msg), nil
 	}
 	if msg := mergeConfig(cfg, d); msg != "" {
 		return logical.ErrorResponse(msg), nil
@@ -157,13 +160,49 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	return nil, nil
 }
 
+// needsKey refuses a write that would send an App JWT signed with the
+// stored key somewhere new: a change of base_url, app_id or client_id must
+// bring private_key in the same write. Whoever holds the key gains nothing
+// from this; whoever does not cannot have Vault sign a credential for a host
+// of their choosing (the check with GET /app would hand it over).
+func needsKey(stored *appConfig, d *framework.FieldData) string {
+	if _, ok := d.Raw["private_key"]; ok {
+		return ""
+	}
+	var changed []string
+	if raw, ok := d.Raw["base_url"]; ok {
+		if s, isString := raw.(string); !isString || !sameBaseURL(s, stored.BaseURL) {
+			changed = append(changed, "base_url")
+		}
+	}
+	if raw, ok := d.Raw["app_id"]; ok {
+		if id, msg := parseID("app_id", raw); msg != "" || id != stored.AppID {
+			changed = append(changed, "app_id")
+		}
+	}
+	if raw, ok := d.Raw["client_id"]; ok {
+		if s, isString := raw.(string); !isString || s != stored.ClientID {
+			changed = append(changed, "client_id")
+		}
+	}
+	if len(changed) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("private_key: changing %s needs private_key in the same write; the stored key is never used to sign for new credentials or a new host", strings.Join(changed, ", "))
+}
+
+func sameBaseURL(sent, stored string) bool {
+	u, err := github.NormalizeBaseURL(sent)
+	return err == nil && u == stored
+}
+
 // mergeConfig applies the request's fields to cfg and validates the result.
 // It returns a message naming the bad field, or "".
 func mergeConfig(cfg *appConfig, d *framework.FieldData) string {
-	if raw, ok := d.GetOk("app_id"); ok {
-		id := raw.(int64)
-		if id <= 0 {
-			return fmt.Sprintf("app_id: must be a positive integer, got %d", id)
+	if raw, ok := d.Raw["app_id"]; ok {
+		id, msg := parseID("app_id", raw)
+		if msg != "" {
+			return msg
 		}
 		cfg.AppID = id
 	}
@@ -194,12 +233,15 @@ func mergeConfig(cfg *appConfig, d *framework.FieldData) string {
 		}
 		cfg.BaseURL = u
 	}
-	if raw, ok := d.GetOk("expiry_buffer"); ok {
-		buf, msg := checkBuffer(raw.(int))
+	if raw, ok := d.Raw["expiry_buffer"]; ok {
+		buf, set, msg := parseBuffer(raw)
 		if msg != "" {
 			return msg
 		}
-		cfg.ExpiryBuffer = buf
+		cfg.ExpiryBuffer = defaultExpiryBuffer
+		if set {
+			cfg.ExpiryBuffer = buf
+		}
 	}
 	return ""
 }
@@ -216,13 +258,13 @@ func validClientID(s string) bool {
 	return true
 }
 
-// checkBuffer validates an expiry_buffer in seconds.
-func checkBuffer(secs int) (time.Duration, string) {
-	buf := time.Duration(secs) * time.Second
-	if buf < 0 || buf >= maxTokenLife {
-		return 0, fmt.Sprintf("expiry_buffer: must be at least 0 and less than %s (a token's life), got %s", maxTokenLife, buf)
+// parseBuffer reads an expiry_buffer; set is false for "" (the default).
+func parseBuffer(raw any) (buf time.Duration, set bool, msg string) {
+	buf, set, msg = parseDuration("expiry_buffer", raw)
+	if msg == "" && (buf < 0 || buf >= maxTokenLife) {
+		msg = fmt.Sprintf("expiry_buffer: must be at least 0 and less than %s (a token's life), got %s", maxTokenLife, buf)
 	}
-	return buf, ""
+	return buf, set, msg
 }
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {

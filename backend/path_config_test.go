@@ -43,8 +43,8 @@ func TestConfigWriteReadNeverReturnsKey(t *testing.T) {
 			if resp.Data["app_slug"] != e.gh.Slug || resp.Data["app_id"] != e.gh.AppID {
 				t.Fatalf("config read: %v", resp.Data)
 			}
-			if resp.Data["expiry_buffer"] != int64(300) {
-				t.Fatalf("default expiry_buffer %v, want 300", resp.Data["expiry_buffer"])
+			if resp.Data["expiry_buffer"] != "5m0s" {
+				t.Fatalf("default expiry_buffer %v, want 5m0s", resp.Data["expiry_buffer"])
 			}
 			if e.gh.CallCount("GET", "/app") != 1 {
 				t.Fatalf("config write made %d GET /app calls, want 1", e.gh.CallCount("GET", "/app"))
@@ -135,7 +135,7 @@ func TestConfigPartialUpdateKeepsFields(t *testing.T) {
 	e.configure(nil)
 	e.ok(logical.UpdateOperation, "config", map[string]any{"expiry_buffer": "10m"})
 	resp := e.ok(logical.ReadOperation, "config", nil)
-	if resp.Data["expiry_buffer"] != int64(600) || resp.Data["app_id"] != e.gh.AppID || resp.Data["base_url"] != e.gh.URL {
+	if resp.Data["expiry_buffer"] != "10m0s" || resp.Data["app_id"] != e.gh.AppID || resp.Data["base_url"] != e.gh.URL {
 		t.Fatalf("after partial update: %v", resp.Data)
 	}
 	if resp.Data["key_fingerprint"] != github.Fingerprint(&e.gh.Key.PublicKey) {

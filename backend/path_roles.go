@@ -168,6 +168,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, fmt.Errorf("storing role %q: %w", name, err)
 	}
 	b.forgetRole(name)
+	if warnings := permissionWarnings(r.Permissions); len(warnings) > 0 {
+		return &logical.Response{Warnings: warnings}, nil
+	}
 	return nil, nil
 }
 

@@ -27,7 +27,7 @@ func TestRoleCRUD(t *testing.T) {
 		"repositories":    []string{"widgets", "gadgets"},
 		"repository_ids":  []int64{},
 		"permissions":     map[string]string{"contents": "read", "pull_requests": "write"},
-		"ttl":             int64(1800),
+		"ttl":             "30m0s",
 		"expiry_buffer":   nil,
 	}
 	if !reflect.DeepEqual(resp.Data, want) {
@@ -51,7 +51,7 @@ func TestRolePartialUpdate(t *testing.T) {
 	e.writeRole("r", map[string]any{"ttl": 600})
 	resp := e.ok(logical.ReadOperation, "roles/r", nil)
 	if resp.Data["owner"] != "acme" || !reflect.DeepEqual(resp.Data["repositories"], []string{"widgets"}) ||
-		resp.Data["ttl"] != int64(600) || resp.Data["expiry_buffer"] != int64(60) ||
+		resp.Data["ttl"] != "10m0s" || resp.Data["expiry_buffer"] != "1m0s" ||
 		!reflect.DeepEqual(resp.Data["permissions"], map[string]string{"contents": "read"}) {
 		t.Fatalf("partial update lost fields: %v", resp.Data)
 	}
@@ -100,7 +100,7 @@ func TestRoleValidation(t *testing.T) {
 		"dot-dot repository":     {"roles/r", map[string]any{"owner": "acme", "repositories": ".."}, "repositories"},
 		"repository_ids text":    {"roles/r", map[string]any{"owner": "acme", "repository_ids": []any{"x"}}, "repository_ids"},
 		"repository_ids zero":    {"roles/r", map[string]any{"owner": "acme", "repository_ids": []any{0}}, "repository_ids"},
-		"unknown permission":     {"roles/r", map[string]any{"owner": "acme", "permissions": "contentz=read"}, "contentz"},
+		"malformed permission":   {"roles/r", map[string]any{"owner": "acme", "permissions": "content$=read"}, "content$"},
 		"unknown level":          {"roles/r", map[string]any{"owner": "acme", "permissions": "contents=owner"}, "permissions"},
 		"permission not a pair":  {"roles/r", map[string]any{"owner": "acme", "permissions": []any{"contents"}}, "permissions"},
 		"permission level type":  {"roles/r", map[string]any{"owner": "acme", "permissions": map[string]any{"contents": 3}}, "permissions"},

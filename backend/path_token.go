@@ -50,14 +50,19 @@ func pathToken(b *backend) []*framework.Path {
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
-					Callback:     b.pathTokenRead,
-					Summary:      "Mint a token with the role's scope.",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate"},
+					Callback: b.pathTokenRead,
+					// A mint has a side effect outside Vault (a token at
+					// GitHub) and creates a lease: a performance standby
+					// forwards it to the active node.
+					ForwardPerformanceStandby: true,
+					Summary:                   "Mint a token with the role's scope.",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate"},
 				},
 				logical.UpdateOperation: &framework.PathOperation{
-					Callback:     b.pathTokenNarrow,
-					Summary:      "Mint a token narrowed to a subset of the role's repositories and permissions.",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "narrowed-token"},
+					Callback:                  b.pathTokenNarrow,
+					ForwardPerformanceStandby: true,
+					Summary:                   "Mint a token narrowed to a subset of the role's repositories and permissions.",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "narrowed-token"},
 				},
 			},
 			HelpSynopsis:    pathTokenHelpSyn,
@@ -71,9 +76,10 @@ func pathToken(b *backend) []*framework.Path {
 			Fields: adhoc,
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{
-					Callback:     b.pathTokenAdHoc,
-					Summary:      "Mint a token with role fields given inline (operators only).",
-					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "ad-hoc-token"},
+					Callback:                  b.pathTokenAdHoc,
+					ForwardPerformanceStandby: true,
+					Summary:                   "Mint a token with role fields given inline (operators only).",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "ad-hoc-token"},
 				},
 			},
 			HelpSynopsis:    pathTokenHelpSyn,
@@ -161,7 +167,13 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
 	}
 	if err != nil {
-		return b.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
+		resp, ferr := b.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
+		if resp.IsError() && githubStatus(err) == http.StatusUnprocessableEntity {
+			// GitHub's 422 does not say which permission or repository it
+			// refused; say what was asked.
+			resp.Data["error"] = fmt.Sprintf("%s; the request asked for %s", resp.Data["error"], describeScope(r.tokenRequest()))
+		}
+		return resp, ferr
 	}
 
 	buffer := cfg.ExpiryBuffer
@@ -198,6 +210,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		"role":            roleName,
 	}
 	resp := b.Secret(secretTokenType).Response(data, internal)
+	resp.Warnings = permissionWarnings(r.Permissions)
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
 	resp.Secret.Renewable = false
@@ -223,6 +236,12 @@ func (b *backend) installationID(ctx context.Context, client *github.Client, r *
 		if err != nil {
 			return 0, err
 		}
+		// GitHub follows a renamed or transferred repository (301), and a
+		// login can be renamed and taken by another account: the answer
+		// must be the role owner's installation, or it is not cached.
+		if owner := r.owner(); !strings.EqualFold(inst.Account.Login, owner) {
+			return 0, &movedError{role: r, account: inst.Account.Login, id: inst.ID}
+		}
 		return inst.ID, nil
 	})
 	b.metrics.cache(hit)
@@ -233,6 +252,11 @@ func (b *backend) installationID(ctx context.Context, client *github.Client, r *
 // (4xx) are the caller's to fix (400 with GitHub's message), rate limits
 // are 502 "upstream rate limited", anything else is a 502.
 func (b *backend) githubFailure(what string, err error) (*logical.Response, error) {
+	var moved *movedError
+	if errors.As(err, &moved) {
+		b.metrics.failed("installation_moved")
+		return logical.ErrorResponse(moved.Error()), nil
+	}
 	if wait, ok := github.IsRateLimited(err); ok {
 		b.metrics.failed("rate_limited")
 		return nil, upstreamRateLimited(what, wait)
@@ -248,4 +272,52 @@ func (b *backend) githubFailure(what string, err error) (*logical.Response, erro
 	}
 	b.metrics.failed("upstream")
 	return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
+}
+
+// movedError is an installation lookup that answered with another account's
+// installation than the role's owner.
+type movedError struct {
+	role    *role
+	account string
+	id      int64
+}
+
+func (e *movedError) Error() string {
+	if e.role.Repository != "" {
+		return fmt.Sprintf("repository: GitHub answered the lookup of %q with installation %d of account %q: the repository now lives under %q (renamed or transferred); update the role", e.role.Repository, e.id, e.account, e.account)
+	}
+	return fmt.Sprintf("owner: GitHub answered the lookup of %q with installation %d of account %q; update the role", e.role.Owner, e.id, e.account)
+}
+
+// describeScope names what a token request asked for, for GitHub's 422s,
+// which do not say which permission or repository they refused.
+func describeScope(tr github.TokenRequest) string {
+	var parts []string
+	if len(tr.Permissions) > 0 {
+		var ps []string
+		for _, name := range sortedKeys(tr.Permissions) {
+			ps = append(ps, name+"="+tr.Permissions[name])
+		}
+		p := "permissions " + strings.Join(ps, ",")
+		if unknown := unknownPermissions(tr.Permissions); len(unknown) > 0 {
+			p += " (not known to this engine: " + strings.Join(unknown, ",") + ")"
+		}
+		parts = append(parts, p)
+	}
+	if n := len(tr.Repositories) + len(tr.RepositoryIDs); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d repositories", n))
+	}
+	if len(parts) == 0 {
+		return "the installation's full scope"
+	}
+	return strings.Join(parts, " and ")
+}
+
+// githubStatus is the HTTP status of GitHub's answer in err, or 0.
+func githubStatus(err error) int {
+	var apiErr *github.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.StatusCode
+	}
+	return 0
 }

@@ -119,11 +119,11 @@ func (r *role) data() map[string]any {
 		"repositories":    nonNil(r.Repositories),
 		"repository_ids":  nonNil(r.RepositoryIDs),
 		"permissions":     r.Permissions,
-		"ttl":             int64(r.TTL.Seconds()),
-		"expiry_buffer":   nil,
+		"ttl":             r.TTL.String(),
+		"expiry_buffer":   nil, // the config's
 	}
 	if r.ExpiryBuffer != nil {
-		d["expiry_buffer"] = int64(r.ExpiryBuffer.Seconds())
+		d["expiry_buffer"] = r.ExpiryBuffer.String()
 	}
 	return d
 }
@@ -141,6 +141,13 @@ type ownerLookup func(ctx context.Context, installationID int64) (string, error)
 
 // applyRoleFields merges the request's role fields into r and validates the
 // result. It returns a message naming the bad field, or "".
+//
+// The merge rule: a field that is not sent keeps its value; a field sent
+// empty ("" or an empty list or object) is reset: repositories,
+// repository_ids and permissions to none (the installation's full scope),
+// ttl to 0 (the token's life minus the buffer), expiry_buffer to the
+// config's. Sending one selector (installation_id, owner, repository)
+// replaces the other two.
 func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, lookupOwner ownerLookup) (string, error) {
 	var sent []string
 	for _, f := range []string{"installation_id", "owner", "repository"} {
@@ -154,10 +161,11 @@ func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, looku
 		r.InstallationID, r.Owner, r.Repository = 0, "", ""
 		switch sent[0] {
 		case "installation_id":
-			r.InstallationID = d.Get("installation_id").(int64)
-			if r.InstallationID <= 0 {
-				return fmt.Sprintf("installation_id: must be a positive integer, got %d", r.InstallationID), nil
+			id, msg := parseID("installation_id", d.Raw["installation_id"])
+			if msg != "" {
+				return msg, nil
 			}
+			r.InstallationID = id
 		case "owner":
 			r.Owner = strings.TrimSpace(d.Get("owner").(string))
 			if msg := checkOwner("owner", r.Owner); msg != "" {
@@ -183,6 +191,9 @@ func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, looku
 		}
 		if len(owners) > 0 && r.InstallationID != 0 {
 			account, err := lookupOwner(ctx, r.InstallationID)
+			if github.IsNotFound(err) {
+				return fmt.Sprintf("installation_id: GitHub knows no installation %d of this App", r.InstallationID), nil
+			}
 			if err != nil {
 				return "", fmt.Errorf("checking the owner of installation %d: %w", r.InstallationID, err)
 			}
@@ -211,19 +222,25 @@ func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, looku
 		}
 		r.Permissions = perms
 	}
-	if raw, ok := d.GetOk("ttl"); ok {
-		ttl := time.Duration(raw.(int)) * time.Second
+	if raw, ok := d.Raw["ttl"]; ok {
+		ttl, _, msg := parseDuration("ttl", raw)
+		if msg != "" {
+			return msg, nil
+		}
 		if ttl < 0 || ttl > maxTokenLife {
 			return fmt.Sprintf("ttl: must be between 0 and %s (a token's life), got %s", maxTokenLife, ttl), nil
 		}
 		r.TTL = ttl
 	}
-	if raw, ok := d.GetOk("expiry_buffer"); ok {
-		buf, msg := checkBuffer(raw.(int))
+	if raw, ok := d.Raw["expiry_buffer"]; ok {
+		buf, set, msg := parseBuffer(raw)
 		if msg != "" {
 			return msg, nil
 		}
-		r.ExpiryBuffer = &buf
+		r.ExpiryBuffer = nil
+		if set {
+			r.ExpiryBuffer = &buf
+		}
 	}
 	return "", nil
 }

@@ -40,6 +40,11 @@ func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *fram
 	if token == "" {
 		return nil, errors.New("lease has no token in its internal data")
 	}
+	if baseURL == "" {
+		// Never guess the host: a token goes only to the GitHub that issued it.
+		b.Logger().Error("lease has no base_url in its internal data; not revoking rather than sending the token to a guessed host", "hashed_token", github.HashToken(token), "role", req.Secret.InternalData["role"])
+		return nil, fmt.Errorf("revoking token %s: the lease does not say which GitHub issued it", github.HashToken(token))
+	}
 	client, err := b.revocationClient(ctx, req.Storage, baseURL)
 	if err != nil {
 		return nil, err

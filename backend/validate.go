@@ -1,20 +1,26 @@
 package backend
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
 )
 
-// permissionNames are the permission names GitHub documents for installation
-// access tokens (the "app-permissions" object of the REST API).
-var permissionNames = map[string]bool{}
+// knownPermissions are the permission names GitHub documents for installation
+// access tokens (the "app-permissions" object of the REST API) as of this
+// release. They are not a limit: GitHub owns the names (Enterprise Server has
+// its own, and new ones appear), so any well-formed name is accepted, an
+// unknown one gets a warning, and GitHub decides.
+var knownPermissions = map[string]bool{}
 
 func init() {
 	for _, n := range strings.Fields(`
@@ -36,7 +42,7 @@ func init() {
 		organization_secrets organization_self_hosted_runners organization_user_blocking
 		team_discussions
 		email_addresses followers git_ssh_keys gpg_keys interaction_limits profile starring`) {
-		permissionNames[n] = true
+		knownPermissions[n] = true
 	}
 }
 
@@ -49,7 +55,17 @@ var (
 	// also allows '_' (from LDAP/SAML names).
 	ownerRe = regexp.MustCompile(`^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,38})$`)
 	repoRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	// permissionRe is the shape of GitHub's permission names.
+	permissionRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
 )
+
+// maxPermissions bounds the size of a permissions map. It is not GitHub's
+// rule (GitHub has about 60 names today); it only keeps hostile input small.
+const maxPermissions = 200
+
+// maxID is the largest id accepted: 2^53-1, the largest integer a JSON number
+// (a float64) carries exactly. GitHub's ids stay below it.
+const maxID = 1<<53 - 1
 
 // quoted is %q of an input value cut to 64 bytes (on a UTF-8 boundary), so
 // that an error never echoes an oversized value into responses and logs.
@@ -116,6 +132,10 @@ func rawStrings(field string, raw any) ([]string, string) {
 			parts[i] = strings.TrimSpace(parts[i])
 		}
 		return parts, ""
+	case float64:
+		return []string{formatNumber(v)}, ""
+	case json.Number:
+		return []string{v.String()}, ""
 	case []string:
 		return v, ""
 	case []any:
@@ -124,7 +144,11 @@ func rawStrings(field string, raw any) ([]string, string) {
 			switch e := e.(type) {
 			case string:
 				out[i] = strings.TrimSpace(e)
-			case float64, int, int64, uint64:
+			case float64:
+				out[i] = formatNumber(e)
+			case json.Number:
+				out[i] = e.String()
+			case int, int64, uint64:
 				out[i] = fmt.Sprint(e)
 			default:
 				return nil, fmt.Sprintf("%s: entry %d is a %T, want a string", field, i, e)
@@ -185,9 +209,9 @@ func parseRepositoryIDs(raw any) ([]int64, string) {
 	var ids []int64
 	seen := map[int64]bool{}
 	for _, s := range list {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id <= 0 {
-			return nil, fmt.Sprintf("repository_ids: %s is not a positive integer", quoted(s))
+		id, msg := parseIDString("repository_ids", s)
+		if msg != "" {
+			return nil, msg
 		}
 		if !seen[id] {
 			seen[id] = true
@@ -237,22 +261,149 @@ func parsePermissions(raw any) (map[string]string, string) {
 	}
 	out := make(map[string]string, len(pairs))
 	for k, lv := range pairs {
-		name, level := strings.ToLower(strings.TrimSpace(k)), strings.ToLower(strings.TrimSpace(lv))
+		name, level := asciiLower(strings.TrimSpace(k)), asciiLower(strings.TrimSpace(lv))
 		if _, dup := out[name]; dup {
 			return nil, fmt.Sprintf("permissions: %s is given twice", quoted(name))
 		}
-		if !permissionNames[name] {
-			return nil, fmt.Sprintf("permissions: %s is not a GitHub App permission name", quoted(k))
+		if !permissionRe.MatchString(name) {
+			return nil, fmt.Sprintf("permissions: %s is not a well-formed permission name (lower-case letters, digits and '_')", quoted(k))
 		}
 		if permissionLevels[level] == 0 {
 			return nil, fmt.Sprintf("permissions: level %s for %s must be read, write or admin", quoted(lv), quoted(name))
 		}
 		out[name] = level
 	}
+	if len(out) > maxPermissions {
+		return nil, fmt.Sprintf("permissions: %d given; at most %d names are accepted", len(out), maxPermissions)
+	}
 	if len(out) == 0 {
 		return nil, ""
 	}
 	return out, ""
+}
+
+// asciiLower lower-cases ASCII letters only. strings.ToLower would also fold
+// look-alikes (the Kelvin sign K becomes k), letting another spelling of a
+// name through; those are left as they are and refused by the name's shape.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
+// unknownPermissions lists, sorted, the names in perms that this release does
+// not know; they are passed to GitHub, which decides.
+func unknownPermissions(perms map[string]string) []string {
+	var out []string
+	for _, name := range sortedKeys(perms) {
+		if !knownPermissions[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// permissionWarnings are the response warnings for permission names this
+// release does not know.
+func permissionWarnings(perms map[string]string) []string {
+	var out []string
+	for _, name := range unknownPermissions(perms) {
+		out = append(out, fmt.Sprintf("permissions: %q is not a permission name this engine knows; it is passed to GitHub, which decides", name))
+	}
+	return out
+}
+
+// formatNumber writes a JSON number as Vault's HTTP API delivers it (a
+// float64) in plain decimal, so that 123456789 is "123456789", not
+// "1.23456789e+08", and 1.5 stays "1.5" to be refused as a non-integer.
+func formatNumber(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// parseIDString parses a positive integer id of at most maxID.
+func parseIDString(field, s string) (int64, string) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id <= 0 || id > maxID {
+		return 0, fmt.Sprintf("%s: %s is not a positive integer of at most %d", field, quoted(s), int64(maxID))
+	}
+	return id, ""
+}
+
+// parseID reads an integer id field as any client sends it: a JSON number
+// (a float64 through Vault's HTTP API), a json.Number, a Go integer (in
+// process) or a numeric string (the CLI). Fractions, zero, negatives and
+// values beyond maxID are refused with a message naming the field.
+func parseID(field string, raw any) (int64, string) {
+	switch v := raw.(type) {
+	case float64:
+		return parseIDString(field, formatNumber(v))
+	case json.Number:
+		return parseIDString(field, v.String())
+	case int:
+		return parseIDString(field, strconv.Itoa(v))
+	case int64:
+		return parseIDString(field, strconv.FormatInt(v, 10))
+	case string:
+		return parseIDString(field, v)
+	}
+	return 0, fmt.Sprintf("%s: must be a positive integer, got %s", field, jsonKind(raw))
+}
+
+// parseDuration reads a duration field: a string Vault understands ("5m",
+// "90s", "1h", "300"), or a whole number of seconds as a JSON number. ""
+// and nil mean "not set" (reset to the default), reported as ok=false.
+func parseDuration(field string, raw any) (d time.Duration, set bool, msg string) {
+	switch v := raw.(type) {
+	case nil:
+		return 0, false, ""
+	case string:
+		if strings.TrimSpace(v) == "" {
+			return 0, false, ""
+		}
+		v = strings.TrimSpace(v)
+		d, err := time.ParseDuration(v)
+		if secs, perr := strconv.ParseInt(v, 10, 64); perr == nil && secs <= maxID && secs >= -maxID {
+			d, err = time.Duration(secs)*time.Second, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Sprintf("%s: %s is not a duration such as 5m, 90s or a number of seconds", field, quoted(v))
+		}
+		return d, true, ""
+	case float64:
+		if v != math.Trunc(v) || math.Abs(v) > maxID {
+			return 0, false, fmt.Sprintf("%s: %s is not a whole number of seconds", field, formatNumber(v))
+		}
+		return time.Duration(v) * time.Second, true, ""
+	case json.Number:
+		return parseDuration(field, v.String())
+	case int:
+		return time.Duration(v) * time.Second, true, ""
+	case int64:
+		return time.Duration(v) * time.Second, true, ""
+	}
+	return 0, false, fmt.Sprintf("%s: must be a duration such as 5m or a number of seconds, got %s", field, jsonKind(raw))
+}
+
+// jsonKind names the JSON type of a value, never the value itself.
+func jsonKind(raw any) string {
+	switch raw.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64, json.Number, int, int64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any, []string:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return "an unsupported value"
 }
 
 func sortedKeys(m map[string]string) []string {
