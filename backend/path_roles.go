@@ -13,8 +13,17 @@ const (
 	pathRolesHelpDesc = `
 A role names one installation (installation_id, owner or repository) and
 optionally narrows its tokens to repositories and permissions. Reading
-token/<role> mints a token with that scope. Give teams Vault policies on
-token/<team>-* and their administrators on roles/<team>-*.
+token/<role> mints a token with that scope.
+
+Names: letters, digits, '-' and '_', starting and ending with a letter,
+digit or '_', at most 128 characters. Use '_' to separate a team or
+namespace from the rest (team-a_web), so that a policy glob such as
+token/team-a_* cannot match another team's roles.
+
+Writes merge: a field that is not sent keeps its value; a field sent empty
+(permissions= or repositories= on the CLI, "" or [] over the API) is reset:
+repositories and permissions to none (the installation's full scope), ttl to
+0 (the token's life minus the buffer), expiry_buffer to the config's.
 `
 	// namePattern matches any name so that a bad one gets a 400 naming the
 	// field rather than Vault's "unsupported path".
@@ -25,7 +34,7 @@ func pathRoles(b *backend) []*framework.Path {
 	fields := roleFields()
 	fields["name"] = &framework.FieldSchema{
 		Type:        framework.TypeString,
-		Description: "Role name: letters, digits, '-' and '_'.",
+		Description: "Role name: letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters.",
 		Required:    true,
 	}
 	return []*framework.Path{

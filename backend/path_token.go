@@ -22,8 +22,15 @@ as a lease that ends expiry_buffer before the token expires (or at the
 role's ttl). The lease is not renewable; read again for a new token. When
 the lease ends the token is revoked at GitHub. Writing token/<role> with
 repositories, repository_ids or permissions narrows the token to a subset of
-the role. Writing token (no role) mints with role fields given inline; keep
-it from workloads with policy.
+the role.
+`
+	pathAdHocHelpSyn  = "Mint a GitHub installation access token with the scope given in the request (operators only)."
+	pathAdHocHelpDesc = `
+Writing token mints a token without a role: the request carries the role
+fields (one of installation_id, owner or repository; repositories,
+repository_ids, permissions, ttl, expiry_buffer). The lease and revocation
+are as for token/<role>. Vault policies should keep this path from
+workloads, which read token/<role> instead.
 `
 	// minLeaseTTL is the shortest lease handed out.
 	minLeaseTTL = time.Second
@@ -82,8 +89,8 @@ func pathToken(b *backend) []*framework.Path {
 					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "ad-hoc-token"},
 				},
 			},
-			HelpSynopsis:    pathTokenHelpSyn,
-			HelpDescription: pathTokenHelpDesc,
+			HelpSynopsis:    pathAdHocHelpSyn,
+			HelpDescription: pathAdHocHelpDesc,
 		},
 	}
 }
