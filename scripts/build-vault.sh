@@ -20,9 +20,14 @@ fi
 echo "building Vault ${VAULT_VERSION} into ${dir} (takes 6-16 minutes)" >&2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# Vault's own go.mod replaces its SDK with the in-repo copy; the published SDK
-# it requires is the one that matches it (v1.21.0 requires v0.20.0, v1.21.4
-# v0.21.0). VAULT_SDK_VERSION overrides it.
+# Vault's own go.mod replaces its SDK with the in-repository copy, so the
+# build needs the published SDK that matches that copy. For the v1.21 series
+# that is v0.20.0 (v1.21.4's go.mod names v0.21.0, whose ActivationFunc no
+# longer compiles with it); for other versions the SDK their go.mod requires
+# is tried. VAULT_SDK_VERSION overrides both.
+case "$VAULT_VERSION" in
+  v1.21.*) VAULT_SDK_VERSION="${VAULT_SDK_VERSION:-v0.20.0}" ;;
+esac
 if [ -z "${VAULT_SDK_VERSION:-}" ]; then
   gomod="$(go mod download -json "github.com/hashicorp/vault@${VAULT_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
   VAULT_SDK_VERSION="$(awk '$1 == "github.com/hashicorp/vault/sdk" && $2 ~ /^v/ { print $2; exit }' "$gomod")"
