@@ -1099,7 +1099,7 @@ func TestScrub(t *testing.T) {
 		"Not Found",
 		"https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app",
 		"There is at least one repository that does not exist or is not accessible to the parent installation.",
-		"API rate limit exceeded for installation ID 100.",
+		"API rate limit exceeded for installation ID 41000001.",
 		"ghs_short",
 	} {
 		if got := Scrub(keep); got != keep {

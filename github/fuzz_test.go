@@ -162,7 +162,7 @@ func FuzzDecodeToken(f *testing.F) {
 func FuzzDecodeInstallation(f *testing.F) {
 	for _, s := range []string{
 		`{"id":1,"account":{"login":"octocat","id":1,"type":"User"},"repository_selection":"all","app_id":1,"suspended_at":null}`,
-		`{"id":100,"account":{"login":"acme","id":7000100,"type":"Organization"},"repository_selection":"selected","app_id":1001,"suspended_at":"2024-05-06T07:08:09Z","permissions":{"contents":"write"},"events":[]}`,
+		`{"id":41000001,"account":{"login":"acme","id":131000001,"type":"Organization"},"repository_selection":"selected","app_id":1001,"suspended_at":"2024-05-06T07:08:09Z","permissions":{"contents":"write"},"events":[]}`,
 		`{"id":1,"suspended_at":"2024-05-06T07:08:09.123456789+02:00"}`,
 		`{"id":-1,"account":null}`,
 		`{"id":1e3}`, `{"id":"1"}`, `{"suspended_at":"yesterday"}`, `[]`, `null`, `{}`,

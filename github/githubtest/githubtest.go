@@ -41,11 +41,19 @@ const (
 	DefaultTokenLifetime = time.Hour
 )
 
-// First IDs handed out; both increase by one per object.
+// First IDs handed out; both increase by one per object. They have as many
+// digits as real ids on github.com, so that a client that mangles large
+// numbers (float formatting, 32-bit parsing) fails against the double too.
+// WithFirstIDs starts elsewhere, e.g. near 2^53-1, the largest integer a JSON
+// number carries exactly.
 const (
-	firstInstallationID = 100
-	firstRepoID         = 5000
+	FirstInstallationID int64 = 41_000_001
+	FirstRepositoryID   int64 = 812_345_001
 )
+
+// MaxJSONInteger is 2^53-1, the largest integer that every JSON decoder
+// (including one that decodes numbers as float64) carries exactly.
+const MaxJSONInteger int64 = 1<<53 - 1
 
 // defaultPermissions are granted to an installation made by AddInstallation.
 var defaultPermissions = map[string]string{
@@ -65,6 +73,8 @@ type config struct {
 	lifetime time.Duration
 	key      *rsa.PrivateKey
 	addr     string
+	firstIns int64
+	firstRep int64
 }
 
 // Option configures a Server.
@@ -93,6 +103,14 @@ func WithKey(k *rsa.PrivateKey) Option { return func(c *config) { c.key = k } }
 // WithAddr sets the listen address (default "127.0.0.1:0").
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 
+// WithFirstIDs sets the first installation and repository ids handed out
+// (default FirstInstallationID and FirstRepositoryID). Ids grow by one per
+// object; a test may start near MaxJSONInteger to check that the largest
+// exact JSON integers survive every hop.
+func WithFirstIDs(installation, repository int64) Option {
+	return func(c *config) { c.firstIns, c.firstRep = installation, repository }
+}
+
 // Installation is an installation of the App on an account.
 //
 // AddInstallation returns the Server's own record. A test may adjust its
@@ -109,8 +127,15 @@ type Installation struct {
 	Selection   string            `json:"selection"` // "all" or "selected"
 }
 
-// accountID is the GitHub id of the installation's account (deterministic).
-func (in *Installation) accountID() int64 { return 7_000_000 + in.ID }
+// accountID is the GitHub id of the installation's account (deterministic,
+// and as long as a real one).
+func (in *Installation) accountID() int64 {
+	const offset = 90_000_000
+	if in.ID > MaxJSONInteger-offset {
+		return in.ID - offset
+	}
+	return in.ID + offset
+}
 
 // repoByName finds a repository case-insensitively.
 func (in *Installation) repoByName(name string) (Repo, bool) {
@@ -131,7 +156,7 @@ type Repo struct {
 
 // Token is an installation access token the double issued.
 type Token struct {
-	Value          string // "ghs_" + 36 random alphanumerics
+	Value          string // "ghs_" + 516 random characters (TokenLength in all)
 	InstallationID int64
 	IssuedAt       time.Time
 	ExpiresAt      time.Time // second precision, as in the response
@@ -157,7 +182,7 @@ func (t Token) clone() Token {
 type Call struct {
 	Method string `json:"method"`
 	// Path is the request path without the path prefix and query, e.g.
-	// "/app/installations/100/access_tokens". A request outside the prefix
+	// "/app/installations/41000001/access_tokens". A request outside the prefix
 	// is recorded with its full path.
 	Path  string `json:"path"`
 	Query string `json:"query"` // raw query
@@ -214,6 +239,8 @@ func New(opts ...Option) (*Server, error) {
 		slug:     DefaultSlug,
 		lifetime: DefaultTokenLifetime,
 		addr:     "127.0.0.1:0",
+		firstIns: FirstInstallationID,
+		firstRep: FirstRepositoryID,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -244,8 +271,8 @@ func New(opts ...Option) (*Server, error) {
 		createdAt:     time.Now().UTC().Truncate(time.Second),
 		lifetime:      cfg.lifetime,
 		installations: map[int64]*Installation{},
-		nextInstID:    firstInstallationID,
-		nextRepoID:    firstRepoID,
+		nextInstID:    cfg.firstIns,
+		nextRepoID:    cfg.firstRep,
 		tokenIndex:    map[string]*Token{},
 		jwtSeenSet:    map[string]bool{},
 	}
@@ -307,7 +334,8 @@ func (s *Server) KeyPEMPKCS8() []byte {
 
 // AddInstallation installs the App on account ("Organization" or "User") with
 // access to the named repositories, and returns the installation. IDs are
-// assigned from 100 upward and repository IDs from 5000 upward, both
+// assigned from FirstInstallationID upward and repository IDs from
+// FirstRepositoryID upward (or where WithFirstIDs says), both
 // deterministically. The installation gets the default permissions
 // (contents, issues, pull_requests and workflows write; metadata and actions
 // read) and repository selection "selected".

@@ -165,9 +165,9 @@ func TestJWTStrictness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.AddInstallation("acme", "Organization", "widgets")
+	acme := s.AddInstallation("acme", "Organization", "widgets")
 	var tok tokenAnswer
-	mint(t, s, 100, nil, http.StatusCreated).json(t, &tok)
+	mint(t, s, acme.ID, nil, http.StatusCreated).json(t, &tok)
 
 	// Each case builds its Authorization header when it runs, so that the
 	// claims are relative to the time of the request.
@@ -388,7 +388,7 @@ func TestListInstallationsPagination(t *testing.T) {
 	if pages != 3 || len(seen) != 75 {
 		t.Errorf("read %d pages, %d installations; want 3 and 75", pages, len(seen))
 	}
-	for id := int64(100); id < 175; id++ {
+	for id := githubtest.FirstInstallationID; id < githubtest.FirstInstallationID+75; id++ {
 		if seen[id] != 1 {
 			t.Errorf("installation %d seen %d times", id, seen[id])
 		}
@@ -424,28 +424,29 @@ func TestListInstallationsPagination(t *testing.T) {
 
 func TestInstallationLookups(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("Acme", "Organization", "Widgets", "gadgets")
-	s.AddInstallation("octo", "User", "dotfiles")
+	acme := s.AddInstallation("Acme", "Organization", "Widgets", "gadgets").ID
+	octo := s.AddInstallation("octo", "User", "dotfiles").ID
 	auth := "Bearer " + appJWT(t, s)
 	tests := []struct {
 		path   string
 		status int
 		id     int64
 	}{
-		{"/app/installations/100", 200, 100},
-		{"/app/installations/101", 200, 101},
+		{fmt.Sprintf("/app/installations/%d", acme), 200, acme},
+		{fmt.Sprintf("/app/installations/%d", octo), 200, octo},
+		{fmt.Sprintf("/app/installations/%d", octo+1), 404, 0},
 		{"/app/installations/999", 404, 0},
 		{"/app/installations/abc", 404, 0},
-		{"/orgs/acme/installation", 200, 100},
-		{"/orgs/ACME/installation", 200, 100},
+		{"/orgs/acme/installation", 200, acme},
+		{"/orgs/ACME/installation", 200, acme},
 		{"/orgs/octo/installation", 404, 0}, // a user, not an organization
 		{"/orgs/nobody/installation", 404, 0},
-		{"/users/OCTO/installation", 200, 101},
-		{"/users/acme/installation", 200, 100}, // /users names organizations too
+		{"/users/OCTO/installation", 200, octo},
+		{"/users/acme/installation", 200, acme}, // /users names organizations too
 		{"/users/nobody/installation", 404, 0},
-		{"/repos/acme/widgets/installation", 200, 100},
-		{"/repos/aCmE/WIDGETS/installation", 200, 100},
-		{"/repos/octo/dotfiles/installation", 200, 101},
+		{"/repos/acme/widgets/installation", 200, acme},
+		{"/repos/aCmE/WIDGETS/installation", 200, acme},
+		{"/repos/octo/dotfiles/installation", 200, octo},
 		{"/repos/acme/dotfiles/installation", 404, 0},
 		{"/repos/nobody/widgets/installation", 404, 0},
 	}
@@ -468,7 +469,7 @@ func TestInstallationLookups(t *testing.T) {
 			} `json:"account"`
 		}
 		r.json(t, &in)
-		if in.ID != tc.id || (tc.id == 100 && in.Account.Login != "Acme") {
+		if in.ID != tc.id || (tc.id == acme && in.Account.Login != "Acme") {
 			t.Errorf("GET %s: %+v, want id %d (login case preserved)", tc.path, in, tc.id)
 		}
 	}
@@ -480,7 +481,8 @@ func TestMintToken(t *testing.T) {
 	s := newServer(t)
 	acme := s.AddInstallation("acme", "Organization", "widgets", "gadgets", "tools")
 	other := s.AddInstallation("other", "Organization", "secret")
-	if acme.ID != 100 || other.ID != 101 || acme.Repositories[0].ID != 5000 || other.Repositories[0].ID != 5003 {
+	if acme.ID != githubtest.FirstInstallationID || other.ID != acme.ID+1 ||
+		acme.Repositories[0].ID != githubtest.FirstRepositoryID || other.Repositories[0].ID != acme.Repositories[2].ID+1 {
 		t.Fatalf("ids not deterministic: %+v %+v", acme, other)
 	}
 
@@ -489,8 +491,8 @@ func TestMintToken(t *testing.T) {
 		var tok tokenAnswer
 		r := mint(t, s, acme.ID, nil, http.StatusCreated)
 		r.json(t, &tok)
-		if !regexp.MustCompile(`^ghs_[A-Za-z0-9]{36}$`).MatchString(tok.Token) {
-			t.Errorf("token %q is not ghs_ and 36 alphanumerics", tok.Token)
+		if !regexp.MustCompile(`^ghs_[A-Za-z0-9]{516}$`).MatchString(tok.Token) || len(tok.Token) != githubtest.TokenLength {
+			t.Errorf("token of %d characters is not ghs_ and 516 alphanumerics", len(tok.Token))
 		}
 		exp, err := time.Parse(time.RFC3339, tok.ExpiresAt)
 		if err != nil || !strings.HasSuffix(tok.ExpiresAt, "Z") || strings.Contains(tok.ExpiresAt, ".") {
@@ -515,12 +517,12 @@ func TestMintToken(t *testing.T) {
 		var tok tokenAnswer
 		r := mint(t, s, acme.ID, map[string]any{
 			"repositories":   []string{"WIDGETS"},
-			"repository_ids": []int64{5002},
+			"repository_ids": []int64{acme.Repositories[2].ID},
 			"permissions":    map[string]string{"contents": "read", "issues": "write"},
 		}, http.StatusCreated)
 		r.json(t, &tok)
 		if tok.RepositorySelection != "selected" || len(tok.Repositories) != 2 ||
-			tok.Repositories[0].FullName != "acme/widgets" || tok.Repositories[0].ID != 5000 ||
+			tok.Repositories[0].FullName != "acme/widgets" || tok.Repositories[0].ID != acme.Repositories[0].ID ||
 			tok.Repositories[1].Name != "tools" || tok.Repositories[1].Owner.Login != "acme" {
 			t.Errorf("answer %s", r.body)
 		}
@@ -568,7 +570,7 @@ func TestMintToken(t *testing.T) {
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
 		{"unknown repository", acme.ID, map[string]any{"repositories": []string{"widgets", "nope"}}, 422,
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
-		{"foreign repository id", acme.ID, map[string]any{"repository_ids": []int64{5003}}, 422,
+		{"foreign repository id", acme.ID, map[string]any{"repository_ids": []int64{other.Repositories[0].ID}}, 422,
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
 		{"full name", acme.ID, map[string]any{"repositories": []string{"acme/widgets"}}, 422,
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
@@ -665,10 +667,10 @@ func TestRevoke(t *testing.T) {
 
 func TestFailNextHasNoSideEffects(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	s.FailNext(2, http.StatusBadGateway)
 	for range 2 {
-		r := mint(t, s, 100, nil, http.StatusBadGateway)
+		r := mint(t, s, id, nil, http.StatusBadGateway)
 		if r.message(t) == "" || r.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 			t.Errorf("injected answer %v %s", r.Header, r.body)
 		}
@@ -677,7 +679,7 @@ func TestFailNextHasNoSideEffects(t *testing.T) {
 		t.Fatalf("%d tokens minted by failed requests", n)
 	}
 	var tok tokenAnswer
-	mint(t, s, 100, nil, http.StatusCreated).json(t, &tok)
+	mint(t, s, id, nil, http.StatusCreated).json(t, &tok)
 
 	// A failed revoke does not revoke either.
 	s.FailNext(1, http.StatusInternalServerError)
@@ -690,9 +692,9 @@ func TestFailNextHasNoSideEffects(t *testing.T) {
 	}
 
 	s.SetFailureRate(1, http.StatusServiceUnavailable)
-	mint(t, s, 100, nil, http.StatusServiceUnavailable)
+	mint(t, s, id, nil, http.StatusServiceUnavailable)
 	s.ResetFaults()
-	mint(t, s, 100, nil, http.StatusCreated)
+	mint(t, s, id, nil, http.StatusCreated)
 	if n := len(s.Tokens()); n != 2 {
 		t.Errorf("%d tokens, want 2", n)
 	}
@@ -708,9 +710,9 @@ func TestFailNextHasNoSideEffects(t *testing.T) {
 
 func TestRateLimitInjection(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	s.RateLimitNext(1, http.StatusForbidden, 1500*time.Millisecond)
-	r := mint(t, s, 100, nil, http.StatusForbidden)
+	r := mint(t, s, id, nil, http.StatusForbidden)
 	if got := r.Header.Get("Retry-After"); got != "2" {
 		t.Errorf("Retry-After %q, want 2 (whole seconds, rounded up)", got)
 	}
@@ -720,7 +722,7 @@ func TestRateLimitInjection(t *testing.T) {
 	if reset, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64); err != nil || reset < time.Now().Unix()+1 {
 		t.Errorf("X-RateLimit-Reset %q, want after the Retry-After", r.Header.Get("X-RateLimit-Reset"))
 	}
-	if msg := r.message(t); msg != "API rate limit exceeded for installation ID 100." {
+	if msg := r.message(t); msg != "API rate limit exceeded for installation ID "+strconv.FormatInt(id, 10)+"." {
 		t.Errorf("message %q", msg)
 	}
 	if len(s.Tokens()) != 0 {
@@ -800,15 +802,15 @@ func TestUserAgentRequired(t *testing.T) {
 
 func TestUnknownRoutes(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	auth := "Bearer " + appJWT(t, s)
 	for _, rq := range []struct{ method, path string }{
 		{"GET", "/nope"},
 		{"GET", "/"},
 		{"POST", "/app"},
 		{"GET", "/app/"},
-		{"GET", "/app/installations/100/access_tokens"},
-		{"DELETE", "/app/installations/100"},
+		{"GET", fmt.Sprintf("/app/installations/%d/access_tokens", id)},
+		{"DELETE", fmt.Sprintf("/app/installations/%d", id)},
 		{"GET", "/installation/token"},
 		{"DELETE", "/installation/token/"},
 		{"GET", "/repos/acme/installation"},
@@ -822,7 +824,7 @@ func TestUnknownRoutes(t *testing.T) {
 
 func TestPathPrefix(t *testing.T) {
 	s := newServer(t, githubtest.WithPathPrefix("/api/v3/"))
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	if !strings.HasSuffix(s.URL, "/api/v3") {
 		t.Fatalf("URL %q does not end in the prefix", s.URL)
 	}
@@ -838,11 +840,11 @@ func TestPathPrefix(t *testing.T) {
 		AccessTokensURL string `json:"access_tokens_url"`
 	}
 	do(t, http.MethodGet, s.URL+"/app/installations", auth, nil).json(t, &items)
-	if len(items) != 1 || items[0].AccessTokensURL != s.URL+"/app/installations/100/access_tokens" {
+	if len(items) != 1 || items[0].AccessTokensURL != s.URL+fmt.Sprintf("/app/installations/%d/access_tokens", id) {
 		t.Errorf("installations %+v", items)
 	}
-	mint(t, s, 100, nil, http.StatusCreated)
-	if n := s.CallCount(http.MethodPost, "/app/installations/100/access_tokens"); n != 1 {
+	mint(t, s, id, nil, http.StatusCreated)
+	if n := s.CallCount(http.MethodPost, fmt.Sprintf("/app/installations/%d/access_tokens", id)); n != 1 {
 		t.Errorf("CallCount without prefix = %d, want 1", n)
 	}
 	if n := s.CallCount(http.MethodGet, "/app"); n != 2 {
@@ -864,10 +866,10 @@ func TestPathPrefix(t *testing.T) {
 
 func TestAdminAPI(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	root := s.URL
 	var tok tokenAnswer
-	mint(t, s, 100, map[string]any{"repositories": []string{"widgets"}}, http.StatusCreated).json(t, &tok)
+	mint(t, s, id, map[string]any{"repositories": []string{"widgets"}}, http.StatusCreated).json(t, &tok)
 
 	var tokens []struct {
 		Token          string     `json:"token"`
@@ -881,20 +883,20 @@ func TestAdminAPI(t *testing.T) {
 	do(t, http.MethodGet, root+"/_double/tokens", "", nil).json(t, &tokens)
 	sum := sha256.Sum256([]byte(tok.Token))
 	if len(tokens) != 1 || tokens[0].Token != tok.Token || tokens[0].TokenSHA256 != base64.StdEncoding.EncodeToString(sum[:]) ||
-		tokens[0].InstallationID != 100 || !tokens[0].Live || tokens[0].RevokedAt != nil || tokens[0].Repositories[0] != "widgets" {
+		tokens[0].InstallationID != id || !tokens[0].Live || tokens[0].RevokedAt != nil || tokens[0].Repositories[0] != "widgets" {
 		t.Errorf("tokens %+v", tokens)
 	}
 
 	var installs []githubtest.Installation
 	do(t, http.MethodGet, root+"/_double/installations", "", nil).json(t, &installs)
-	if len(installs) != 1 || installs[0].Account != "acme" || installs[0].Repositories[0].ID != 5000 {
+	if len(installs) != 1 || installs[0].Account != "acme" || installs[0].Repositories[0].ID != githubtest.FirstRepositoryID {
 		t.Errorf("installations %+v", installs)
 	}
 
 	wantStatus(t, do(t, http.MethodPost, root+"/_double/faults", "",
 		`{"fail_next":1,"failure_status":500,"rate_limit_next":1,"retry_after_s":3,"revoke_status":502}`), http.StatusNoContent)
-	mint(t, s, 100, nil, http.StatusInternalServerError)
-	if r := mint(t, s, 100, nil, http.StatusTooManyRequests); r.Header.Get("Retry-After") != "3" {
+	mint(t, s, id, nil, http.StatusInternalServerError)
+	if r := mint(t, s, id, nil, http.StatusTooManyRequests); r.Header.Get("Retry-After") != "3" {
 		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
 	wantStatus(t, do(t, http.MethodDelete, s.URL+"/installation/token", "Bearer "+tok.Token, nil), http.StatusBadGateway)
@@ -968,7 +970,7 @@ func TestConcurrentClients(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range rounds {
-				id := int64(100 + (w+i)%5)
+				id := githubtest.FirstInstallationID + int64((w+i)%5)
 				r, err := send(http.MethodPost, fmt.Sprintf("%s/app/installations/%d/access_tokens", s.URL, id), auth, nil)
 				if err != nil {
 					t.Error(err)
@@ -1021,5 +1023,37 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if f.Injected5xx == 0 || f.InjectedRateLimits == 0 {
 		t.Errorf("Faults() = %+v: expected some of each", f)
+	}
+}
+
+func TestIDsUpToMaxJSONInteger(t *testing.T) {
+	// The default ids have as many digits as real ones.
+	s := newServer(t)
+	in := s.AddInstallation("acme", "Organization", "widgets")
+	if in.ID < 10_000_000 || in.Repositories[0].ID < 100_000_000 {
+		t.Errorf("default ids %d and %d are shorter than real ones", in.ID, in.Repositories[0].ID)
+	}
+
+	// Ids up to 2^53-1 work in lookups, mints and answers.
+	big := newServer(t, githubtest.WithFirstIDs(githubtest.MaxJSONInteger, githubtest.MaxJSONInteger-1))
+	a := big.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	if a.ID != githubtest.MaxJSONInteger || a.Repositories[1].ID != githubtest.MaxJSONInteger {
+		t.Fatalf("ids %d, %+v", a.ID, a.Repositories)
+	}
+	auth := "Bearer " + appJWT(t, big)
+	var got struct {
+		ID      int64 `json:"id"`
+		Account struct {
+			ID int64 `json:"id"`
+		} `json:"account"`
+	}
+	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", big.URL, a.ID), auth, nil).json(t, &got)
+	if got.ID != a.ID || got.Account.ID <= 0 {
+		t.Errorf("lookup answered %+v", got)
+	}
+	var tok tokenAnswer
+	mint(t, big, a.ID, map[string]any{"repository_ids": []int64{githubtest.MaxJSONInteger}}, http.StatusCreated).json(t, &tok)
+	if len(tok.Repositories) != 1 || tok.Repositories[0].ID != githubtest.MaxJSONInteger || tok.Repositories[0].Name != "gadgets" {
+		t.Errorf("mint answered %+v", tok.Repositories)
 	}
 }
