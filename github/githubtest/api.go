@@ -32,6 +32,9 @@ const (
 	msgBadJSON        = "Problems parsing JSON"
 	msgRepoNotFound   = "There is at least one repository that does not exist or is not accessible to the parent installation."
 	msgPermsNotGrant  = "The permissions requested are not granted to this installation."
+	msgSuspended      = "This installation has been suspended"
+	msgMoved          = "Moved Permanently"
+	redirectDocs      = "https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#follow-redirects"
 )
 
 // permissionLevels orders the permission levels a token may ask for.
@@ -56,6 +59,7 @@ var routes = []route{
 	{http.MethodGet, []string{"users", "*", "installation"}, true, (*Server).getUserInstallation},
 	{http.MethodGet, []string{"orgs", "*", "installation"}, true, (*Server).getOrgInstallation},
 	{http.MethodGet, []string{"repos", "*", "*", "installation"}, true, (*Server).getRepoInstallation},
+	{http.MethodGet, []string{"repositories", "*", "installation"}, true, (*Server).getRepoIDInstallation},
 	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
 }
 
@@ -157,10 +161,30 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
 		return
 	}
-	if f, ok := s.takeFault(); ok {
+	f, faulted := s.takeFault()
+	if faulted && !f.afterEffect {
 		s.writeFault(w, r, path, f)
 		return
 	}
+	if faulted {
+		// Serve the request for its effect, drop the answer, answer the
+		// fault.
+		s.route(discardWriter{h: http.Header{}}, r, path, inPrefix)
+		s.writeFault(w, r, path, f)
+		return
+	}
+	s.route(w, r, path, inPrefix)
+}
+
+// discardWriter swallows an answer.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// route answers a request on the GitHub API, outside fault injection.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
 	if !inPrefix {
 		writeError(w, http.StatusNotFound, msgNotFound, docsRoot)
 		return
@@ -352,6 +376,20 @@ func (s *Server) getOrgInstallation(w http.ResponseWriter, r *http.Request, args
 }
 
 func (s *Server) getRepoInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	// A renamed or transferred repository redirects to its id, unless a
+	// repository has taken the old name since.
+	s.mu.Lock()
+	var movedID int64
+	if in := s.installationForAccount(args[0]); in == nil || !hasRepo(in, args[1]) {
+		movedID = s.moved[strings.ToLower(args[0]+"/"+args[1])]
+	}
+	s.mu.Unlock()
+	if movedID != 0 {
+		loc := fmt.Sprintf("%s/repositories/%d/installation", s.apiBase(r), movedID)
+		w.Header().Set("Location", loc)
+		writeJSON(w, http.StatusMovedPermanently, map[string]any{"message": msgMoved, "url": loc, "documentation_url": redirectDocs})
+		return
+	}
 	s.answerInstallation(w, r, "#get-a-repository-installation-for-the-authenticated-app", func() *Installation {
 		if in := s.installationForAccount(args[0]); in != nil {
 			if _, ok := in.repoByName(args[1]); ok {
@@ -360,6 +398,30 @@ func (s *Server) getRepoInstallation(w http.ResponseWriter, r *http.Request, arg
 		}
 		return nil
 	})
+}
+
+// getRepoIDInstallation serves GET /repositories/{id}/installation, where
+// GitHub redirects the lookup of a renamed or transferred repository.
+func (s *Server) getRepoIDInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	s.answerInstallation(w, r, "#get-a-repository-installation-for-the-authenticated-app", func() *Installation {
+		id, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil {
+			return nil
+		}
+		for _, in := range s.installations {
+			for _, repo := range in.Repositories {
+				if repo.ID == id {
+					return in
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func hasRepo(in *Installation, name string) bool {
+	_, ok := in.repoByName(name)
+	return ok
 }
 
 // answerInstallation answers the installation find returns (find runs with
@@ -423,6 +485,9 @@ func (s *Server) mint(id int64, req tokenRequest, base string) (int, any) {
 	in := s.installations[id]
 	if in == nil {
 		return http.StatusNotFound, errorBody(http.StatusNotFound, msgNotFound, mintDocs)
+	}
+	if in.SuspendedAt != nil {
+		return http.StatusForbidden, errorBody(http.StatusForbidden, msgSuspended, mintDocs)
 	}
 	if len(req.Repositories)+len(req.RepositoryIDs) > maxTokenRepos {
 		return http.StatusUnprocessableEntity, errorBody(http.StatusUnprocessableEntity,

@@ -5,8 +5,12 @@
 // answers 201/401/403/404/422 with GitHub-shaped JSON bodies, paginates
 // installations with GitHub's Link header, issues "ghs_" tokens with an
 // expires_at, revokes them on DELETE /installation/token, and lets tests
-// inject latency, server errors and rate limits. Every request is recorded
-// for assertions.
+// inject latency, server errors (also after the request took effect, as
+// GitHub's edge can answer 502 for a token it created), rate limits,
+// suspended installations and renamed or transferred repositories (301 to
+// /repositories/{id}/installation). Ids are as long as github.com's and
+// tokens as long as its stateless installation tokens. Every request is
+// recorded for assertions.
 //
 // Besides the GitHub API (optionally under a path prefix such as "/api/v3",
 // as on GitHub Enterprise Server), the server answers a small admin API under
@@ -125,6 +129,9 @@ type Installation struct {
 	// {"contents":"write","metadata":"read"}.
 	Permissions map[string]string `json:"permissions"`
 	Selection   string            `json:"selection"` // "all" or "selected"
+	// SuspendedAt is when the installation was suspended (see
+	// SuspendInstallation); nil while it is not.
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
 }
 
 // accountID is the GitHub id of the installation's account (deterministic,
@@ -221,6 +228,7 @@ type Server struct {
 	installations map[int64]*Installation
 	nextInstID    int64
 	nextRepoID    int64
+	moved         map[string]int64 // "owner/name" (lower case) of a renamed or transferred repository → its id
 	tokens        []*Token
 	tokenIndex    map[string]*Token
 	calls         []*Call
@@ -274,6 +282,7 @@ func New(opts ...Option) (*Server, error) {
 		nextInstID:    cfg.firstIns,
 		nextRepoID:    cfg.firstRep,
 		tokenIndex:    map[string]*Token{},
+		moved:         map[string]int64{},
 		jwtSeenSet:    map[string]bool{},
 	}
 	s.URL = "http://" + dialableAddr(ln.Addr()) + prefix
@@ -382,6 +391,71 @@ func (s *Server) RemoveInstallation(id int64) {
 			t.RevokedAt = now
 		}
 	}
+}
+
+// SuspendInstallation suspends (or, with suspended false, unsuspends) an
+// installation, as its owner or the App's owner can on GitHub. While it is
+// suspended, GitHub refuses to mint tokens for it (403 "This installation
+// has been suspended"); lookups still find it, with suspended_at and
+// suspended_by set. It panics if there is no such installation.
+func (s *Server) SuspendInstallation(id int64, suspended bool) {
+	if !s.setSuspended(id, suspended) {
+		panic(fmt.Sprintf("githubtest: no installation %d", id))
+	}
+}
+
+// setSuspended is SuspendInstallation; it reports false if there is no such
+// installation.
+func (s *Server) setSuspended(id int64, suspended bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.installations[id]
+	if in == nil {
+		return false
+	}
+	in.SuspendedAt = nil
+	if suspended {
+		now := time.Now().UTC().Truncate(time.Second)
+		in.SuspendedAt = &now
+	}
+	return true
+}
+
+// MoveRepository renames or transfers the repository from ("owner/name") to
+// to ("owner/name"), keeping its id, as GitHub does. The new owner must have
+// an installation of the App (it may be the same one). Afterwards, as on
+// GitHub, GET /repos/{old owner}/{old name}/installation answers 301 Moved
+// Permanently with a Location on /repositories/{id}/installation, which
+// answers the installation that now holds the repository. A repository
+// created later under the old name takes the name back.
+func (s *Server) MoveRepository(from, to string) error {
+	fromOwner, fromName, ok1 := strings.Cut(from, "/")
+	toOwner, toName, ok2 := strings.Cut(to, "/")
+	if !ok1 || !ok2 || fromName == "" || toName == "" || strings.Contains(toName, "/") {
+		return fmt.Errorf("githubtest: %q and %q must both be owner/name", from, to)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.installationForAccount(fromOwner)
+	if src == nil {
+		return fmt.Errorf("githubtest: no installation on %q", fromOwner)
+	}
+	repo, found := src.repoByName(fromName)
+	if !found {
+		return fmt.Errorf("githubtest: no repository %q", from)
+	}
+	dst := s.installationForAccount(toOwner)
+	if dst == nil {
+		return fmt.Errorf("githubtest: no installation on %q", toOwner)
+	}
+	if other, taken := dst.repoByName(toName); taken && other.ID != repo.ID {
+		return fmt.Errorf("githubtest: %q already exists", to)
+	}
+	src.Repositories = slices.DeleteFunc(src.Repositories, func(r Repo) bool { return r.ID == repo.ID })
+	repo.Name = toName
+	dst.Repositories = append(dst.Repositories, repo)
+	s.moved[strings.ToLower(from)] = repo.ID
+	return nil
 }
 
 // SetTokenLifetime sets the lifetime of tokens minted from now on.

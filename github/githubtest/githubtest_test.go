@@ -1057,3 +1057,215 @@ func TestIDsUpToMaxJSONInteger(t *testing.T) {
 		t.Errorf("mint answered %+v", tok.Repositories)
 	}
 }
+
+func TestFailNextAfterEffect(t *testing.T) {
+	s := newServer(t)
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+
+	// A mint that fails after the side effect: the token exists, is live,
+	// and the client never saw it.
+	s.FailNextAfterEffect(1, http.StatusBadGateway)
+	r := mint(t, s, acme.ID, map[string]any{"repositories": []string{"widgets"}}, http.StatusBadGateway)
+	if r.message(t) != "Bad Gateway" || strings.Contains(string(r.body), "ghs_") {
+		t.Errorf("answer %s", r.body)
+	}
+	live := s.LiveTokens()
+	if len(live) != 1 || live[0].InstallationID != acme.ID || live[0].Repositories[0] != "widgets" {
+		t.Fatalf("live tokens %+v, want the one minted before the failure", live)
+	}
+	orphan := live[0].Value
+
+	// A revoke that fails after the side effect: the token is revoked.
+	s.FailNextAfterEffect(1, http.StatusGatewayTimeout)
+	wantStatus(t, do(t, http.MethodDelete, s.URL+"/installation/token", "Bearer "+orphan, nil), http.StatusGatewayTimeout)
+	if tok, _ := s.LookupToken(orphan); tok.RevokedAt.IsZero() {
+		t.Error("the revoke failed after its effect, but the token is not revoked")
+	}
+
+	// A request that would have been refused has no effect, and answers
+	// the injected status all the same.
+	s.FailNextAfterEffect(1, http.StatusInternalServerError)
+	wantStatus(t, do(t, http.MethodPost, fmt.Sprintf("%s/app/installations/%d/access_tokens", s.URL, acme.ID), "Bearer nope", nil), http.StatusInternalServerError)
+	if n := len(s.Tokens()); n != 1 {
+		t.Errorf("%d tokens after an unauthenticated mint failed after effect, want 1", n)
+	}
+
+	// FailNext comes first and has no effect; then the after-effect ones.
+	s.FailNext(1, http.StatusServiceUnavailable)
+	s.FailNextAfterEffect(1, http.StatusBadGateway)
+	mint(t, s, acme.ID, nil, http.StatusServiceUnavailable)
+	mint(t, s, acme.ID, nil, http.StatusBadGateway)
+	mint(t, s, acme.ID, nil, http.StatusCreated)
+	if n := len(s.LiveTokens()); n != 2 {
+		t.Errorf("%d live tokens, want 2 (the after-effect one and the good one)", n)
+	}
+	if f := s.Faults(); f.Injected5xx != 1 || f.InjectedAfterEffect != 4 {
+		t.Errorf("Faults() = %+v", f)
+	}
+	calls := s.Calls()
+	statuses := make([]int, len(calls))
+	for i, c := range calls {
+		statuses[i] = c.Status
+	}
+	if fmt.Sprint(statuses) != "[502 504 500 503 502 201]" {
+		t.Errorf("recorded statuses %v", statuses)
+	}
+
+	// Through the admin API: 502 unless failure_status says otherwise.
+	wantStatus(t, do(t, http.MethodPost, s.URL+"/_double/faults", "", `{"fail_next_after_effect":1}`), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusBadGateway)
+	wantStatus(t, do(t, http.MethodPost, s.URL+"/_double/faults", "", `{"fail_next_after_effect":1,"failure_status":500}`), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusInternalServerError)
+	if n := len(s.LiveTokens()); n != 4 {
+		t.Errorf("%d live tokens, want 4", n)
+	}
+	var counts githubtest.FaultCounts
+	do(t, http.MethodGet, s.URL+"/_double/faults", "", nil).json(t, &counts)
+	if counts.InjectedAfterEffect != 6 {
+		t.Errorf("admin faults %+v", counts)
+	}
+}
+
+func TestSuspendedInstallation(t *testing.T) {
+	s := newServer(t)
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+	other := s.AddInstallation("other", "Organization", "tools")
+	auth := "Bearer " + appJWT(t, s)
+
+	s.SuspendInstallation(acme.ID, true)
+	r := mint(t, s, acme.ID, nil, http.StatusForbidden)
+	if msg := r.message(t); msg != "This installation has been suspended" {
+		t.Errorf("message %q", msg)
+	}
+	var body struct {
+		DocumentationURL string `json:"documentation_url"`
+	}
+	r.json(t, &body)
+	if !strings.HasSuffix(body.DocumentationURL, "#create-an-installation-access-token-for-an-app") {
+		t.Errorf("documentation_url %q", body.DocumentationURL)
+	}
+	mint(t, s, other.ID, nil, http.StatusCreated) // only that installation
+
+	// Lookups still find it, marked suspended.
+	var in struct {
+		ID          int64      `json:"id"`
+		SuspendedAt *time.Time `json:"suspended_at"`
+		SuspendedBy *struct {
+			Login string `json:"login"`
+		} `json:"suspended_by"`
+	}
+	do(t, http.MethodGet, s.URL+"/orgs/acme/installation", auth, nil).json(t, &in)
+	if in.ID != acme.ID || in.SuspendedAt == nil || in.SuspendedBy == nil || in.SuspendedBy.Login == "" {
+		t.Errorf("suspended installation answered %+v", in)
+	}
+
+	s.SuspendInstallation(acme.ID, false)
+	mint(t, s, acme.ID, nil, http.StatusCreated)
+	in.SuspendedAt = nil
+	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", s.URL, acme.ID), auth, nil).json(t, &in)
+	if in.SuspendedAt != nil {
+		t.Errorf("unsuspended installation has suspended_at %v", in.SuspendedAt)
+	}
+
+	// Through the admin API.
+	wantStatus(t, do(t, http.MethodPost, fmt.Sprintf("%s/_double/installations/%d/suspend", s.URL, acme.ID), "", nil), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusForbidden)
+	var installs []githubtest.Installation
+	do(t, http.MethodGet, s.URL+"/_double/installations", "", nil).json(t, &installs)
+	if installs[0].ID != acme.ID || installs[0].SuspendedAt == nil || installs[1].SuspendedAt != nil {
+		t.Errorf("admin installations %+v", installs)
+	}
+	wantStatus(t, do(t, http.MethodPost, fmt.Sprintf("%s/_double/installations/%d/unsuspend", s.URL, acme.ID), "", nil), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusCreated)
+	wantStatus(t, do(t, http.MethodPost, s.URL+"/_double/installations/999/suspend", "", nil), http.StatusNotFound)
+}
+
+func TestMoveRepository(t *testing.T) {
+	s := newServer(t, githubtest.WithPathPrefix("/api/v3"))
+	acme := s.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	evil := s.AddInstallation("evil", "Organization", "tools")
+	auth := "Bearer " + appJWT(t, s)
+	widgets := acme.Repositories[0].ID
+
+	if err := s.MoveRepository("acme/widgets", "evil/widgets2"); err != nil {
+		t.Fatal(err)
+	}
+	// The old name redirects, without following.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/repos/ACME/Widgets/installation", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "githubtest-test")
+	req.Header.Set("Authorization", auth)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wantLoc := fmt.Sprintf("%s/repositories/%d/installation", s.URL, widgets)
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != wantLoc {
+		t.Fatalf("GET old name: %d Location %q, want 301 %s", resp.StatusCode, resp.Header.Get("Location"), wantLoc)
+	}
+
+	// A client that follows the redirect (as Go's does) lands on the
+	// installation that now holds the repository: another account's.
+	var in struct {
+		ID      int64 `json:"id"`
+		Account struct {
+			Login string `json:"login"`
+		} `json:"account"`
+	}
+	do(t, http.MethodGet, s.URL+"/repos/acme/widgets/installation", auth, nil).json(t, &in)
+	if in.ID != evil.ID || in.Account.Login != "evil" {
+		t.Errorf("followed redirect to %+v, want evil's installation %d", in, evil.ID)
+	}
+	do(t, http.MethodGet, s.URL+"/repos/evil/widgets2/installation", auth, nil).json(t, &in)
+	if in.ID != evil.ID {
+		t.Errorf("new name found %+v", in)
+	}
+	wantStatus(t, do(t, http.MethodGet, fmt.Sprintf("%s/repositories/%d/installation", s.URL, widgets+1000), auth, nil), http.StatusNotFound)
+	wantStatus(t, do(t, http.MethodGet, fmt.Sprintf("%s/repositories/%d/installation", s.URL, widgets), "", nil), http.StatusUnauthorized)
+
+	// The repository keeps its id and moved with its installation: evil's
+	// tokens cover it, acme's do not.
+	mint(t, s, evil.ID, map[string]any{"repository_ids": []int64{widgets}}, http.StatusCreated)
+	mint(t, s, acme.ID, map[string]any{"repository_ids": []int64{widgets}}, http.StatusUnprocessableEntity)
+
+	// A repository created under the old name takes it back.
+	if err := s.MoveRepository("acme/gadgets", "acme/widgets"); err != nil {
+		t.Fatal(err)
+	}
+	do(t, http.MethodGet, s.URL+"/repos/acme/widgets/installation", auth, nil).json(t, &in)
+	if in.ID != acme.ID {
+		t.Errorf("old name, taken again, found %+v", in)
+	}
+
+	for _, bad := range [][2]string{{"acme", "evil/x"}, {"acme/nope", "evil/x"}, {"acme/widgets", "nobody/x"}, {"acme/widgets", "evil/tools"}} {
+		if err := s.MoveRepository(bad[0], bad[1]); err == nil {
+			t.Errorf("MoveRepository(%q, %q) succeeded", bad[0], bad[1])
+		}
+	}
+
+	// Through the admin API, which lives at the root.
+	root := strings.TrimSuffix(s.URL, "/api/v3")
+	wantStatus(t, do(t, http.MethodPost, root+"/_double/repositories/move", "", `{"from":"evil/tools","to":"acme/tools"}`), http.StatusNoContent)
+	do(t, http.MethodGet, s.URL+"/repos/evil/tools/installation", auth, nil).json(t, &in)
+	if in.ID != acme.ID {
+		t.Errorf("moved by the admin API, found %+v", in)
+	}
+	wantStatus(t, do(t, http.MethodPost, root+"/_double/repositories/move", "", `{"from":"evil/nope","to":"acme/x"}`), http.StatusBadRequest)
+}
+
+func TestInstallationPermissions(t *testing.T) {
+	s := newServer(t)
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+	acme.Permissions = map[string]string{"contents": "read", "organization_pre_receive_hooks": "write"}
+	var in struct {
+		Permissions map[string]string `json:"permissions"`
+	}
+	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", s.URL, acme.ID), "Bearer "+appJWT(t, s), nil).json(t, &in)
+	if fmt.Sprint(in.Permissions) != "map[contents:read organization_pre_receive_hooks:write]" {
+		t.Errorf("permissions %v", in.Permissions)
+	}
+}

@@ -58,7 +58,7 @@ func (s *Server) installationJSON(in *Installation, base string) map[string]any 
 	if in.AccountType == "Organization" {
 		html = fmt.Sprintf("%s/organizations/%s/settings/installations/%d", webRoot, in.Account, in.ID)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id":                        in.ID,
 		"client_id":                 s.ClientID,
 		"account":                   accountJSON(in, base),
@@ -80,6 +80,13 @@ func (s *Server) installationJSON(in *Installation, base string) map[string]any 
 		"suspended_by":              nil,
 		"suspended_at":              nil,
 	}
+	if in.SuspendedAt != nil {
+		out["suspended_at"] = *in.SuspendedAt
+		out["suspended_by"] = map[string]any{
+			"login": "double-owner", "id": 1, "node_id": nodeID("04:User", 1), "type": "User", "site_admin": false,
+		}
+	}
+	return out
 }
 
 // repoJSON is GitHub's full repository object, as listed in a token answer.
