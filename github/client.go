@@ -221,7 +221,8 @@ type request struct {
 	token    string // installation token for Authorization; empty means the App JWT
 	body     []byte
 	// mint marks a request that creates something at GitHub; it is not
-	// re-sent after an error that may have reached GitHub.
+	// re-sent after an error that may have come after the creation: no
+	// answer once the request may have left, or a server error but 503.
 	mint bool
 }
 
@@ -286,7 +287,8 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		c.report(req.endpoint, 0, start, nil)
-		return answer{}, &TransportError{Endpoint: req.endpoint, Err: err, Sent: !notSent(err)}
+		sent := !notSent(err)
+		return answer{}, &TransportError{Endpoint: req.endpoint, Err: err, Sent: sent, MintOutcomeUnknown: req.mint && sent}
 	}
 	defer resp.Body.Close()
 	c.report(req.endpoint, resp.StatusCode, start, resp.Header)
@@ -298,12 +300,18 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 			return ans, nil
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(out); err != nil {
-			return ans, fmt.Errorf("%s: decoding GitHub's answer: %w", req.endpoint, err)
+			err = fmt.Errorf("%s: decoding GitHub's answer: %w", req.endpoint, err)
+			if req.mint { // created, but the token is unreadable
+				err = &ambiguousMintError{err}
+			}
+			return ans, err
 		}
 		return ans, nil
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	apiErr := newAPIError(req.endpoint, resp.StatusCode, resp.Header, raw, c.now())
+	apiErr.AppAuth = req.token == ""
+	apiErr.MintOutcomeUnknown = req.mint && mayHaveMinted(resp.StatusCode)
 	if resp.StatusCode == http.StatusUnauthorized && req.token == "" {
 		c.dropJWT(auth)
 	}
@@ -357,6 +365,9 @@ type Installation struct {
 	RepositorySelection string     `json:"repository_selection"`
 	AppID               int64      `json:"app_id"`
 	SuspendedAt         *time.Time `json:"suspended_at"`
+	// Permissions the App was granted on the installation, e.g.
+	// {"contents":"write","metadata":"read"}: the most a token can get.
+	Permissions map[string]string `json:"permissions"`
 }
 
 // Installations lists every installation of the App, following GitHub's
@@ -466,8 +477,13 @@ type Token struct {
 	Repositories        []string
 }
 
-// CreateToken mints an installation access token. It is sent once unless
-// GitHub answered with an error, so one call never mints two tokens.
+// CreateToken mints an installation access token. One call never creates
+// two tokens: the request is sent again only after answers that certainly
+// created nothing (503, rate limits, a dial that failed). After a 500, 502
+// or 504, or no answer once the request may have left, the outcome is
+// unknown: GitHub may have created a token (it expires by itself within the
+// hour). The mint is then not re-sent, and the error satisfies
+// IsAmbiguousMint.
 func (c *Client) CreateToken(ctx context.Context, installationID int64, tr TokenRequest) (*Token, error) {
 	body, err := json.Marshal(tr)
 	if err != nil {
@@ -484,7 +500,11 @@ func (c *Client) CreateToken(ctx context.Context, installationID int64, tr Token
 	if _, err := c.do(ctx, req, &tok); err != nil {
 		return nil, err
 	}
-	return tok.token(req.endpoint)
+	t, err := tok.token(req.endpoint)
+	if err != nil {
+		return nil, &ambiguousMintError{err} // 2xx: something was created
+	}
+	return t, nil
 }
 
 // tokenJSON is GitHub's access token answer, decoding repositories to
