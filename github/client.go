@@ -7,7 +7,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -52,10 +55,16 @@ type Config struct {
 	Key       *rsa.PrivateKey
 	UserAgent string
 
-	HTTPClient *http.Client // default NewHTTPClient()
-	Retry      RetryPolicy  // zero fields take DefaultRetryPolicy's values
-	Observe    func(CallInfo)
-	Now        func() time.Time // default time.Now
+	// CACertificatePEM, if set, is the only trust for this client's TLS:
+	// one or more PEM "CERTIFICATE" blocks (a GitHub Enterprise Server's
+	// private CA). The system roots are not used, and no other client is
+	// affected (mounts share the plugin process). It cannot be combined
+	// with HTTPClient.
+	CACertificatePEM []byte
+	HTTPClient       *http.Client // default NewHTTPClient(), or NewHTTPClientWithCA(CACertificatePEM)
+	Retry            RetryPolicy  // zero fields take DefaultRetryPolicy's values
+	Observe          func(CallInfo)
+	Now              func() time.Time // default time.Now
 }
 
 // CallInfo describes one HTTP attempt, for metrics. It holds no secrets.
@@ -99,6 +108,62 @@ func NewHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 128
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+}
+
+// NewHTTPClientWithCA is NewHTTPClient trusting only the CA certificates in
+// caPEM (see CertPoolFromPEM), not the system roots. Each call builds its own
+// transport, so one mount's CA never reaches another mount's client.
+func NewHTTPClientWithCA(caPEM []byte) (*http.Client, error) {
+	pool, err := CertPoolFromPEM(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	hc := NewHTTPClient()
+	t := hc.Transport.(*http.Transport)
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return hc, nil
+}
+
+// CertPoolFromPEM parses PEM text holding one or more "CERTIFICATE" blocks
+// into a pool holding exactly those. Anything else is an error: no
+// certificate, a block of another type (a private key pasted by mistake),
+// a certificate that does not parse, or text outside the blocks. Errors
+// never quote the input.
+func CertPoolFromPEM(caPEM []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	rest, n := caPEM, 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		n++
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is a %q block, not a CERTIFICATE", n, pemTypeName(block.Type))
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d is not a valid X.509 certificate", n)
+		}
+		pool.AddCert(cert)
+	}
+	switch {
+	case n == 0:
+		return nil, errors.New("holds no PEM certificate (want one or more -----BEGIN CERTIFICATE----- blocks)")
+	case len(bytes.TrimSpace(rest)) > 0:
+		return nil, errors.New("has text after its last PEM certificate")
+	}
+	return pool, nil
+}
+
+// pemTypeName is a PEM block type safe to show: a short run of upper-case
+// letters and spaces, else "unknown".
+func pemTypeName(t string) string {
+	if len(t) > 40 || strings.TrimLeft(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ ") != "" {
+		return "unknown"
+	}
+	return t
 }
 
 // NormalizeBaseURL checks an API base URL and returns it without a trailing
@@ -160,7 +225,14 @@ func New(cfg Config) (*Client, error) {
 	if c.ua == "" {
 		c.ua = "vault-plugin-github-app"
 	}
-	if c.hc == nil {
+	switch {
+	case cfg.CACertificatePEM != nil && c.hc != nil:
+		return nil, errors.New("a CA certificate and an HTTP client cannot both be given")
+	case cfg.CACertificatePEM != nil:
+		if c.hc, err = NewHTTPClientWithCA(cfg.CACertificatePEM); err != nil {
+			return nil, fmt.Errorf("ca_certificate %w", err)
+		}
+	case c.hc == nil:
 		c.hc = NewHTTPClient()
 	}
 	if c.now == nil {
@@ -171,6 +243,11 @@ func New(cfg Config) (*Client, error) {
 
 // BaseURL is the API base URL without a trailing slash.
 func (c *Client) BaseURL() string { return strings.TrimSuffix(c.base, "/") }
+
+// CloseIdleConnections closes the client's idle keep-alive connections. Call
+// it when the client is dropped (a mount unmounted or reloaded, a config
+// replaced) so its connections do not outlive it.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // JWTSignatures is how many App JWTs this client has signed.
 func (c *Client) JWTSignatures() int64 { return c.signatures.Load() }
@@ -392,21 +469,30 @@ func (c *Client) Installations(ctx context.Context) ([]Installation, error) {
 	return all, nil
 }
 
-// nextPage returns the rel="next" URL of a Link header, refusing one that
-// points away from the configured API (the App JWT must not go elsewhere).
+// nextPage returns the URL of the rel="next" page of a Link header, always
+// on the configured API: the link's path and query on the configured base
+// URL's scheme and host. A GitHub Enterprise Server reached through an
+// internal hostname names its public one in Link; the page is fetched from
+// the configured host all the same, and the App JWT never goes to the
+// link's host. The link's path must lie under the configured base path
+// (e.g. /api/v3/).
 func (c *Client) nextPage(link string) (string, error) {
 	next := linkNext(link)
 	if next == "" {
 		return "", nil
 	}
 	u, err := url.Parse(next)
-	if err != nil {
+	if err != nil || u.Opaque != "" {
 		return "", errors.New("GitHub sent an unparsable next-page link")
 	}
-	if !strings.EqualFold(u.Scheme, c.baseURL.Scheme) || !strings.EqualFold(u.Host, c.baseURL.Host) {
-		return "", errors.New("GitHub's next-page link points to another host")
+	path := u.EscapedPath()
+	plain, err := url.PathUnescape(path)
+	if err != nil || !strings.HasPrefix(path, c.baseURL.EscapedPath()) ||
+		strings.Contains(path+"/", "/../") || strings.Contains(plain+"/", "/../") {
+		return "", errors.New("GitHub's next-page link lies outside the configured API path")
 	}
-	return next, nil
+	rebased := url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: plain, RawPath: path, RawQuery: u.RawQuery}
+	return rebased.String(), nil
 }
 
 // linkNext extracts the rel="next" target of an RFC 8288 Link header.

@@ -677,9 +677,11 @@ func TestInstallationsFollowsPages(t *testing.T) {
 	}
 }
 
-// A Link header that points away from the configured API must not be
-// followed: the App JWT would go with it.
-func TestInstallationsRefusesForeignNextLink(t *testing.T) {
+// A Link header that names another host is followed on the configured API
+// (its path and query on the configured scheme and host), as a GitHub
+// Enterprise Server reached by an internal name sends its public name: the
+// App JWT never goes to the link's host.
+func TestInstallationsNextLinkOnConfiguredHost(t *testing.T) {
 	var foreignHits atomic.Int64
 	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		foreignHits.Add(1)
@@ -687,38 +689,91 @@ func TestInstallationsRefusesForeignNextLink(t *testing.T) {
 		fmt.Fprint(w, `[]`)
 	}))
 	t.Cleanup(foreign.Close)
+	foreignHost := strings.TrimPrefix(foreign.URL, "http://")
 
-	for name, next := range map[string]string{
-		"other host":   foreign.URL + "/app/installations?page=2",
-		"other scheme": "", // filled in below: https on the API's own host:port
-		"userinfo":     "http://127.0.0.1@" + strings.TrimPrefix(foreign.URL, "http://") + "/app/installations?page=2",
-		"relative":     "//" + strings.TrimPrefix(foreign.URL, "http://") + "/app/installations?page=2",
+	for name, tc := range map[string]struct {
+		next string // "%s" is the API's own host:port
+		ok   bool
+	}{
+		"other host":           {foreign.URL + "/api/v3/app/installations?per_page=100&page=2", true},
+		"other scheme":         {"https://%s/api/v3/app/installations?per_page=100&page=2", true},
+		"userinfo":             {"http://127.0.0.1@" + foreignHost + "/api/v3/app/installations?per_page=100&page=2", true},
+		"protocol-relative":    {"//" + foreignHost + "/api/v3/app/installations?per_page=100&page=2", true},
+		"path only":            {"/api/v3/app/installations?per_page=100&page=2", true},
+		"outside the base":     {foreign.URL + "/app/installations?page=2", false},
+		"dot-dot out the base": {foreign.URL + "/api/v3/../admin?page=2", false},
+		"prefix but no slash":  {foreign.URL + "/api/v3x/app/installations?page=2", false},
+		"encoded dot-dot":      {foreign.URL + "/api/v3/%2e%2e/admin?page=2", false},
 	} {
 		t.Run(name, func(t *testing.T) {
+			var pages atomic.Int64
+			var secondQuery atomic.Value
 			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				link := next
-				if link == "" {
-					link = "https://" + r.Host + "/app/installations?page=2"
+				if !strings.HasPrefix(r.URL.Path, "/api/v3/app/installations") {
+					t.Errorf("request to %s", r.URL.Path)
 				}
-				w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, link, link))
-				fmt.Fprint(w, `[{"id":1,"account":{"login":"acme","id":2,"type":"Organization"}}]`)
+				if pages.Add(1) == 1 {
+					link := tc.next
+					if strings.Contains(link, "%s") {
+						link = fmt.Sprintf(link, r.Host)
+					}
+					w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, link, link))
+					fmt.Fprint(w, `[{"id":41000001,"account":{"login":"acme","id":2,"type":"Organization"}}]`)
+					return
+				}
+				secondQuery.Store(r.URL.RawQuery)
+				fmt.Fprint(w, `[{"id":41000002,"account":{"login":"octo","id":3,"type":"User"}}]`)
 			}))
 			t.Cleanup(api.Close)
-			c := newClientAt(t, api.URL)
+			c := newClientAt(t, api.URL+"/api/v3")
 			all, err := c.Installations(t.Context())
-			if err == nil {
-				t.Fatalf("followed a next link to %q (%d installations)", next, len(all))
+			if !tc.ok {
+				if err == nil || !strings.Contains(err.Error(), "next-page link") {
+					t.Fatalf("Installations = %d, %v; want the next-page link refused", len(all), err)
+				}
+				if jwt, _ := c.appJWT(); strings.Contains(err.Error(), jwt) {
+					t.Fatal("error holds the App JWT")
+				}
+				return
 			}
-			if !strings.Contains(err.Error(), "next-page link") {
-				t.Errorf("error %q does not say the next-page link was refused", err)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if jwt, _ := c.appJWT(); strings.Contains(err.Error(), jwt) {
-				t.Fatal("error holds the App JWT")
+			if len(all) != 2 || all[1].ID != 41000002 {
+				t.Fatalf("installations %+v", all)
+			}
+			if q, _ := secondQuery.Load().(string); q != "per_page=100&page=2" {
+				t.Errorf("second page asked with query %q", q)
 			}
 		})
 	}
 	if n := foreignHits.Load(); n != 0 {
 		t.Fatalf("foreign host got %d requests", n)
+	}
+}
+
+// The double as a GitHub Enterprise Server reached by an internal name: its
+// Link headers name the public host, and every page still comes from the
+// configured one.
+func TestInstallationsPaginationBehindInternalHostname(t *testing.T) {
+	s := newDouble(t, githubtest.WithPathPrefix("/api/v3"), githubtest.WithPublicURL("https://ghe.example.com/api/v3"))
+	for i := range 250 {
+		s.AddInstallation(fmt.Sprintf("org-%03d", i), "Organization", "repo")
+	}
+	c := newClient(t, s)
+	all, err := c.Installations(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 250 {
+		t.Fatalf("%d installations, want 250", len(all))
+	}
+	var queries []string
+	for _, call := range s.Calls() {
+		queries = append(queries, call.Query)
+	}
+	if want := []string{"per_page=100", "per_page=100&page=2", "per_page=100&page=3"}; !slices.Equal(queries, want) {
+		t.Errorf("pages asked %q, want %q", queries, want)
 	}
 }
 

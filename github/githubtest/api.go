@@ -257,9 +257,18 @@ func errorBody(status int, message, doc string) map[string]any {
 	return body
 }
 
-// apiBase is the absolute API base URL as the client reached it.
+// apiBase is the absolute API base URL for links in answers: the public
+// one (WithPublicURL), else the one the client reached.
 func (s *Server) apiBase(r *http.Request) string {
-	return "http://" + r.Host + s.prefix
+	if s.linkBase != "" {
+		return s.linkBase
+	}
+	return s.requestBase(r)
+}
+
+// requestBase is the absolute API base URL as the client reached it.
+func (s *Server) requestBase(r *http.Request) string {
+	return s.scheme + "://" + r.Host + s.prefix
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request, _ []string) {
@@ -385,7 +394,7 @@ func (s *Server) getRepoInstallation(w http.ResponseWriter, r *http.Request, arg
 	}
 	s.mu.Unlock()
 	if movedID != 0 {
-		loc := fmt.Sprintf("%s/repositories/%d/installation", s.apiBase(r), movedID)
+		loc := fmt.Sprintf("%s/repositories/%d/installation", s.requestBase(r), movedID)
 		w.Header().Set("Location", loc)
 		writeJSON(w, http.StatusMovedPermanently, map[string]any{"message": msgMoved, "url": loc, "documentation_url": redirectDocs})
 		return

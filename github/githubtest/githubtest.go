@@ -23,6 +23,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -79,6 +80,8 @@ type config struct {
 	addr     string
 	firstIns int64
 	firstRep int64
+	tlsCert  *tls.Certificate
+	linkBase string
 }
 
 // Option configures a Server.
@@ -106,6 +109,15 @@ func WithKey(k *rsa.PrivateKey) Option { return func(c *config) { c.key = k } }
 
 // WithAddr sets the listen address (default "127.0.0.1:0").
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// WithPublicURL makes the Link headers of paginated answers, and the URLs
+// in answers' bodies, name publicURL (e.g. "https://ghe.example.com/api/v3")
+// instead of the URL the request came to, as a GitHub Enterprise Server
+// reached through an internal hostname does. Redirects (301) still name the
+// URL the request came to.
+func WithPublicURL(publicURL string) Option {
+	return func(c *config) { c.linkBase = strings.TrimRight(publicURL, "/") }
+}
 
 // WithFirstIDs sets the first installation and repository ids handed out
 // (default FirstInstallationID and FirstRepositoryID). Ids grow by one per
@@ -217,6 +229,8 @@ type Server struct {
 	Key      *rsa.PrivateKey
 
 	prefix    string
+	scheme    string // "http", or "https" with WithTLS
+	linkBase  string // WithPublicURL
 	srv       *http.Server
 	admin     http.Handler
 	done      chan struct{} // closed by Close; aborts latency waits
@@ -269,12 +283,19 @@ func New(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("githubtest: listening on %s: %w", cfg.addr, err)
 	}
+	scheme := "http"
+	if cfg.tlsCert != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cfg.tlsCert}, MinVersion: tls.VersionTLS12})
+	}
 	s := &Server{
 		AppID:         cfg.appID,
 		ClientID:      cfg.clientID,
 		Slug:          cfg.slug,
 		Key:           cfg.key,
 		prefix:        prefix,
+		scheme:        scheme,
+		linkBase:      cfg.linkBase,
 		done:          make(chan struct{}),
 		createdAt:     time.Now().UTC().Truncate(time.Second),
 		lifetime:      cfg.lifetime,
@@ -285,7 +306,7 @@ func New(opts ...Option) (*Server, error) {
 		moved:         map[string]int64{},
 		jwtSeenSet:    map[string]bool{},
 	}
-	s.URL = "http://" + dialableAddr(ln.Addr()) + prefix
+	s.URL = scheme + "://" + dialableAddr(ln.Addr()) + prefix
 	s.admin = s.newAdminHandler()
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln) //nolint:errcheck // always http.ErrServerClosed after Close

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -1267,5 +1268,56 @@ func TestInstallationPermissions(t *testing.T) {
 	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", s.URL, acme.ID), "Bearer "+appJWT(t, s), nil).json(t, &in)
 	if fmt.Sprint(in.Permissions) != "map[contents:read organization_pre_receive_hooks:write]" {
 		t.Errorf("permissions %v", in.Permissions)
+	}
+}
+
+func TestPublicURLAndTLS(t *testing.T) {
+	ca, err := githubtest.NewTestCA("double CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const public = "https://ghe.example.com/api/v3"
+	s := newServer(t, githubtest.WithTLS(cert), githubtest.WithPathPrefix("/api/v3"), githubtest.WithPublicURL(public+"/"))
+	for i := range 3 {
+		s.AddInstallation(fmt.Sprintf("org-%d", i), "Organization", "repo")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca.CertPEM) {
+		t.Fatal("CA PEM does not parse")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/app/installations?per_page=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "githubtest-test")
+	req.Header.Set("Authorization", "Bearer "+appJWT(t, s))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var items []struct {
+		AccessTokensURL string `json:"access_tokens_url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.URL, "https://127.0.0.1:") || resp.StatusCode != http.StatusOK {
+		t.Fatalf("URL %s, status %d", s.URL, resp.StatusCode)
+	}
+	if next := parseLinks(t, resp.Header.Get("Link"))["next"]; next != public+"/app/installations?per_page=1&page=2" {
+		t.Errorf("next link %q names not the public URL", next)
+	}
+	if len(items) != 1 || !strings.HasPrefix(items[0].AccessTokensURL, public+"/app/installations/") {
+		t.Errorf("items %+v", items)
+	}
+	// Plain http to a TLS double fails.
+	if r, err := send(http.MethodGet, strings.Replace(s.URL, "https://", "http://", 1)+"/app", "", nil); err == nil && r.StatusCode < 400 {
+		t.Error("plain http reached the TLS double")
 	}
 }
