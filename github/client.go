@@ -1,6 +1,21 @@
 // Package github is a small GitHub App REST client: it signs App JWTs, looks
 // up installations, mints and revokes installation access tokens, and retries
 // what is safe to retry. It knows nothing of Vault.
+//
+// What the caller can tell from an error:
+//   - IsAmbiguousMint: a mint whose outcome is unknown (500, 502, 504, or no
+//     answer once the request may have left). It is never re-sent; GitHub may
+//     hold an orphan token that expires by itself.
+//   - IsAppRefused, IsSuspended: GitHub refusing the App itself (401/403 on
+//     an App-JWT call, not a rate limit): a key deleted at GitHub, a skewed
+//     clock, a suspended installation. An operator's matter.
+//   - IsRateLimited, IsNotFound: as named.
+//
+// Each Client has its own transport: Config.CACertificatePEM makes it trust
+// one private CA (GitHub Enterprise Server) without touching any other
+// client in the process, and CloseIdleConnections releases it. Paginated
+// lists follow Link rel="next" on the configured host only (a GHES behind
+// an internal name sends its public one), so the App JWT goes nowhere else.
 package github
 
 import (
@@ -67,12 +82,27 @@ type Config struct {
 	Now              func() time.Time // default time.Now
 }
 
+// Who spent a call's rate-limit budget (CallInfo.Spender). GitHub keeps one
+// budget for the App's own JWT-authenticated calls and one per installation
+// for calls made with its tokens.
+const (
+	SpenderApp          = "app"
+	SpenderInstallation = "installation"
+)
+
 // CallInfo describes one HTTP attempt, for metrics. It holds no secrets.
 type CallInfo struct {
 	Endpoint           string // method and path template, e.g. "POST /app/installations/{id}/access_tokens"
 	Status             int    // 0 when no answer was received
 	Duration           time.Duration
 	RateLimitRemaining int // -1 when GitHub sent no X-RateLimit-Remaining
+	// RateLimitResource is GitHub's X-RateLimit-Resource, the budget the
+	// call drew on (e.g. "core"); empty when GitHub sent none.
+	RateLimitResource string
+	// Spender is whose budget it was: SpenderApp for calls made with the
+	// App JWT, SpenderInstallation for calls made with an installation
+	// token.
+	Spender string
 }
 
 // Client talks to one GitHub (or GitHub Enterprise Server) API as one App.
@@ -363,12 +393,12 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 	start := time.Now()
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		c.report(req.endpoint, 0, start, nil)
+		c.report(req, 0, start, nil)
 		sent := !notSent(err)
 		return answer{}, &TransportError{Endpoint: req.endpoint, Err: err, Sent: sent, MintOutcomeUnknown: req.mint && sent}
 	}
 	defer resp.Body.Close()
-	c.report(req.endpoint, resp.StatusCode, start, resp.Header)
+	c.report(req, resp.StatusCode, start, resp.Header)
 	ans := answer{header: resp.Header, status: resp.StatusCode}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -395,17 +425,21 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 	return ans, apiErr
 }
 
-func (c *Client) report(endpoint string, status int, start time.Time, h http.Header) {
+func (c *Client) report(req request, status int, start time.Time, h http.Header) {
 	if c.observe == nil {
 		return
 	}
-	remaining := -1
+	info := CallInfo{Endpoint: req.endpoint, Status: status, Duration: time.Since(start), RateLimitRemaining: -1, Spender: SpenderApp}
+	if req.token != "" {
+		info.Spender = SpenderInstallation
+	}
 	if h != nil {
 		if v, err := strconv.Atoi(h.Get("X-RateLimit-Remaining")); err == nil {
-			remaining = v
+			info.RateLimitRemaining = v
 		}
+		info.RateLimitResource = h.Get("X-RateLimit-Resource")
 	}
-	c.observe(CallInfo{Endpoint: endpoint, Status: status, Duration: time.Since(start), RateLimitRemaining: remaining})
+	c.observe(info)
 }
 
 // App is the authenticated App, from GET /app.

@@ -1282,6 +1282,72 @@ func TestObserveReportsEachAttempt(t *testing.T) {
 		if ci.RateLimitRemaining <= 0 {
 			t.Errorf("attempt %d: RateLimitRemaining %d, the double sends a positive budget", i+1, ci.RateLimitRemaining)
 		}
+		if ci.RateLimitResource != "core" || ci.Spender != SpenderApp {
+			t.Errorf("attempt %d: resource %q spender %q, want core and app", i+1, ci.RateLimitResource, ci.Spender)
+		}
+	}
+}
+
+// The App's budget and an installation's are GitHub's two budgets: each
+// observed call says which it drew on.
+func TestObserveSpenderAndResource(t *testing.T) {
+	s := newDouble(t)
+	in := s.AddInstallation("acme", "Organization", "widgets")
+	var mu sync.Mutex
+	var seen []CallInfo
+	c := newClient(t, s, func(cfg *Config) {
+		cfg.Observe = func(ci CallInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, ci)
+		}
+	})
+	if _, err := c.App(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		tok, err := c.CreateToken(t.Context(), in.ID, TokenRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RevokeToken(t.Context(), tok.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	remaining := map[string][]int{}
+	for _, ci := range seen {
+		want := SpenderApp
+		if ci.Endpoint == "DELETE /installation/token" {
+			want = SpenderInstallation
+		}
+		if ci.Spender != want || ci.RateLimitResource != "core" {
+			t.Errorf("%s: spender %q resource %q, want %q and core", ci.Endpoint, ci.Spender, ci.RateLimitResource, want)
+		}
+		remaining[ci.Spender] = append(remaining[ci.Spender], ci.RateLimitRemaining)
+	}
+	// Each budget counts down on its own.
+	app, inst := remaining[SpenderApp], remaining[SpenderInstallation]
+	if len(app) != 4 || len(inst) != 3 || app[0]-app[3] != 3 || inst[0]-inst[2] != 2 || app[3] == inst[2] {
+		t.Errorf("remaining by spender: app %v, installation %v", app, inst)
+	}
+
+	// A failed dial has no answer: no resource, still a spender.
+	seen = nil
+	mu.Unlock()
+	dead := newClientAt(t, closedPortURL(t), func(cfg *Config) {
+		cfg.Observe = func(ci CallInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, ci)
+		}
+		cfg.Retry = RetryPolicy{MaxAttempts: 1}
+	})
+	_, _ = dead.App(t.Context())
+	mu.Lock()
+	if len(seen) != 1 || seen[0].RateLimitRemaining != -1 || seen[0].RateLimitResource != "" || seen[0].Spender != SpenderApp {
+		t.Errorf("observed %+v", seen)
 	}
 }
 

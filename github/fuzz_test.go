@@ -110,6 +110,8 @@ func FuzzDecodeToken(f *testing.F) {
 		`{"token":"ghs_x","expires_at":"2030-01-01T00:00:00Z","repositories":[{},{"name":"a"},{"name":null}]}`,
 		`{"token":"ghs_x","expires_at":"2030-01-01T00:00:00Z","repositories":null,"permissions":null}`,
 		`{"token":5}`, `null`, `[]`, `{}`, `"ghs_x"`, ``,
+		// A stateless-size token (520 characters) and ids up to 2^53-1.
+		`{"token":"` + statelessToken + `","expires_at":"2030-01-01T00:00:00Z","repository_selection":"selected","repositories":[{"id":9007199254740991,"name":"big"},{"id":812345001,"name":"widgets"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -191,6 +193,10 @@ func FuzzDecodeInstallation(f *testing.F) {
 	})
 }
 
+// statelessToken is an installation token of the size of GitHub's
+// stateless ones: "ghs_" and 516 characters.
+var statelessToken = "ghs_" + strings.Repeat("Ab1Cd2Ef3G", 51) + "H4iJ5k"
+
 // ghsLike finds installation-token-like sequences, as an attacker would
 // look for them in an error message.
 var ghsLike = regexp.MustCompile(`gh[pousr]_[A-Za-z0-9_]{10,}|github_pat_[A-Za-z0-9_]{10,}`)
@@ -211,6 +217,10 @@ func FuzzDecodeError(f *testing.F) {
 		strings.Repeat("é", 200),
 		"ghs_" + strings.Repeat("a", 296) + "ghs_" + strings.Repeat("b", 40),
 		"", " ", "null", `"` + tok + `"`,
+		`{"message":"This installation has been suspended","documentation_url":"https://docs.github.com/rest/reference/apps#create-an-installation-access-token-for-an-app","status":"403"}`,
+		`{"message":"token ` + statelessToken + ` refused"}`,
+		strings.Repeat("x", 250) + statelessToken,
+		`{"message":"` + strings.Repeat("y", 280) + statelessToken + `"}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,5 +119,17 @@ func TestInstallationCarriesPermissions(t *testing.T) {
 	}
 	if fmt.Sprint(got.Permissions) != "map[contents:read repository_pre_receive_hooks:write]" {
 		t.Errorf("permissions %v", got.Permissions)
+	}
+}
+
+// A token of the stateless size (520 characters) is redacted whole, also
+// where an error message is clipped.
+func TestScrubStatelessToken(t *testing.T) {
+	if got := Scrub("refused " + statelessToken + " here"); got != "refused [redacted] here" {
+		t.Errorf("Scrub = %q", got)
+	}
+	msg, _ := decodeError([]byte(`{"message":"` + strings.Repeat("y", 280) + " " + statelessToken + `"}`))
+	if strings.Contains(msg, "Ab1Cd2") || len(msg) > 310 {
+		t.Errorf("clipped message %q keeps part of the token", msg)
 	}
 }

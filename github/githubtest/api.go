@@ -156,7 +156,7 @@ func (s *Server) stripPrefix(p string) (string, bool) {
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
-	s.setCommonHeaders(w)
+	s.setCommonHeaders(w, r)
 	if r.Header.Get("User-Agent") == "" {
 		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
 		return
@@ -209,16 +209,30 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, inPr
 
 // setCommonHeaders sets the headers GitHub puts on every answer, including
 // a rate-limit budget that decreases with each request but, unless a rate
-// limit is injected, never runs out.
-func (s *Server) setCommonHeaders(w http.ResponseWriter) {
+// limit is injected, never runs out. As on GitHub, the App's own calls (App
+// JWT, or no credentials) and each installation's calls (its tokens) draw
+// on separate budgets, all of the "core" resource.
+func (s *Server) setCommonHeaders(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	s.mu.Lock()
-	if !now.Before(s.rateReset) {
-		s.rateReset = now.Add(rateLimitWindow).Truncate(time.Second)
-		s.rateRemaining = rateLimitLimit
+	key := "app"
+	if cred, ok := installationToken(r); ok && strings.Count(cred, ".") != 2 { // a token, not a JWT
+		key = "installation:unknown"
+		if t, found := s.LookupToken(cred); found {
+			key = "installation:" + strconv.FormatInt(t.InstallationID, 10)
+		}
 	}
-	s.rateRemaining = max(s.rateRemaining-1, 1)
-	remaining, reset := s.rateRemaining, s.rateReset
+	s.mu.Lock()
+	b := s.budgets[key]
+	if b == nil {
+		b = &rateBudget{}
+		s.budgets[key] = b
+	}
+	if !now.Before(b.reset) {
+		b.reset = now.Add(rateLimitWindow).Truncate(time.Second)
+		b.remaining = rateLimitLimit
+	}
+	b.remaining = max(b.remaining-1, 1)
+	remaining, reset := b.remaining, b.reset
 	s.mu.Unlock()
 
 	h := w.Header()

@@ -197,6 +197,12 @@ func (t Token) clone() Token {
 	return t
 }
 
+// rateBudget is one rate-limit budget (X-RateLimit-*).
+type rateBudget struct {
+	remaining int
+	reset     time.Time
+}
+
 // Call is one request the double received on the GitHub API.
 type Call struct {
 	Method string `json:"method"`
@@ -248,8 +254,7 @@ type Server struct {
 	calls         []*Call
 	jwtsSeen      []string
 	jwtSeenSet    map[string]bool
-	rateRemaining int
-	rateReset     time.Time
+	budgets       map[string]*rateBudget // rate-limit budgets: "app", "installation:ID"
 	faults        faults
 }
 
@@ -304,6 +309,7 @@ func New(opts ...Option) (*Server, error) {
 		nextRepoID:    cfg.firstRep,
 		tokenIndex:    map[string]*Token{},
 		moved:         map[string]int64{},
+		budgets:       map[string]*rateBudget{},
 		jwtSeenSet:    map[string]bool{},
 	}
 	s.URL = scheme + "://" + dialableAddr(ln.Addr()) + prefix
