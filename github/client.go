@@ -59,6 +59,7 @@ const (
 	maxBodyBytes      = 32 << 20
 	maxErrorBodyBytes = 64 << 10
 	maxPages          = 1000
+	maxRedirects      = 3
 )
 
 // Config configures a Client. Key and one of AppID or ClientID are needed
@@ -265,6 +266,11 @@ func New(cfg Config) (*Client, error) {
 	case c.hc == nil:
 		c.hc = NewHTTPClient()
 	}
+	// Redirects are followed by attempt, on the configured API only; a
+	// copy keeps the caller's client as it was.
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -322,11 +328,12 @@ func (c *Client) dropJWT(value string) {
 
 // request is one logical API call, possibly sent several times.
 type request struct {
-	method   string
-	path     string // relative to the base, no leading slash; or an absolute URL on the same host (pagination)
-	endpoint string // for errors and metrics, e.g. "GET /app"
-	token    string // installation token for Authorization; empty means the App JWT
-	body     []byte
+	method    string
+	path      string // relative to the base, no leading slash; or an absolute URL on the same host (pagination)
+	endpoint  string // for errors and metrics, e.g. "GET /app"
+	token     string // installation token for Authorization; empty means the App JWT
+	body      []byte
+	redirects int // redirects followed so far
 	// mint marks a request that creates something at GitHub; it is not
 	// re-sent after an error that may have come after the creation: no
 	// answer once the request may have left, or a server error but 503.
@@ -337,6 +344,9 @@ type request struct {
 type answer struct {
 	header http.Header
 	status int
+	// redirected: GitHub redirected a GET (a renamed or transferred
+	// repository) and the answer is from where it pointed.
+	redirected bool
 }
 
 // do sends req with retries and decodes a 2xx JSON body into out (if not nil).
@@ -400,6 +410,21 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 	defer resp.Body.Close()
 	c.report(req, resp.StatusCode, start, resp.Header)
 	ans := answer{header: resp.Header, status: resp.StatusCode}
+
+	if isRedirect(resp.StatusCode) && req.method == http.MethodGet {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes)) // drain for keep-alive
+		if req.redirects == maxRedirects {
+			return ans, fmt.Errorf("%s: GitHub redirected more than %d times", req.endpoint, maxRedirects)
+		}
+		next, err := c.onAPI(resp.Header.Get("Location"))
+		if err != nil {
+			return ans, fmt.Errorf("%s: GitHub's redirect %w", req.endpoint, err)
+		}
+		req.path, req.redirects = next, req.redirects+1
+		ans, err = c.attempt(ctx, req, out)
+		ans.redirected = true
+		return ans, err
+	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || resp.StatusCode == http.StatusNoContent {
@@ -479,6 +504,12 @@ type Installation struct {
 	// Permissions the App was granted on the installation, e.g.
 	// {"contents":"write","metadata":"read"}: the most a token can get.
 	Permissions map[string]string `json:"permissions"`
+	// Redirected is set when GitHub redirected the lookup, as it does for
+	// a renamed or transferred repository (301 to
+	// /repositories/{id}/installation): the installation is where the
+	// repository lives now, maybe on another account. Compare
+	// Account.Login with the owner asked for.
+	Redirected bool `json:"-"`
 }
 
 // Installations lists every installation of the App, following GitHub's
@@ -503,30 +534,47 @@ func (c *Client) Installations(ctx context.Context) ([]Installation, error) {
 	return all, nil
 }
 
-// nextPage returns the URL of the rel="next" page of a Link header, always
-// on the configured API: the link's path and query on the configured base
-// URL's scheme and host. A GitHub Enterprise Server reached through an
-// internal hostname names its public one in Link; the page is fetched from
-// the configured host all the same, and the App JWT never goes to the
-// link's host. The link's path must lie under the configured base path
-// (e.g. /api/v3/).
+// nextPage returns the URL of the rel="next" page of a Link header, on the
+// configured API (see onAPI), or "" when there is none.
 func (c *Client) nextPage(link string) (string, error) {
 	next := linkNext(link)
 	if next == "" {
 		return "", nil
 	}
-	u, err := url.Parse(next)
-	if err != nil || u.Opaque != "" {
-		return "", errors.New("GitHub sent an unparsable next-page link")
+	page, err := c.onAPI(next)
+	if err != nil {
+		return "", fmt.Errorf("GitHub's next-page link %w", err)
+	}
+	return page, nil
+}
+
+// onAPI moves a URL GitHub sent (a Link rel="next", a redirect's Location)
+// onto the configured API: its path and query on the configured base URL's
+// scheme and host. A GitHub Enterprise Server reached through an internal
+// hostname names its public one; the request goes to the configured host
+// all the same, and the App JWT never goes to the named host. The path must
+// lie under the configured base path (e.g. /api/v3/).
+func (c *Client) onAPI(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || raw == "" {
+		return "", errors.New("is not a usable URL")
 	}
 	path := u.EscapedPath()
 	plain, err := url.PathUnescape(path)
 	if err != nil || !strings.HasPrefix(path, c.baseURL.EscapedPath()) ||
 		strings.Contains(path+"/", "/../") || strings.Contains(plain+"/", "/../") {
-		return "", errors.New("GitHub's next-page link lies outside the configured API path")
+		return "", errors.New("lies outside the configured API path")
 	}
 	rebased := url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: plain, RawPath: path, RawQuery: u.RawQuery}
 	return rebased.String(), nil
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 // linkNext extracts the rel="next" target of an RFC 8288 Link header.
@@ -570,9 +618,11 @@ func (c *Client) RepositoryInstallation(ctx context.Context, owner, repo string)
 
 func (c *Client) installation(ctx context.Context, path, endpoint string) (*Installation, error) {
 	var inst Installation
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst); err != nil {
+	ans, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst)
+	if err != nil {
 		return nil, err
 	}
+	inst.Redirected = ans.redirected
 	if inst.ID <= 0 {
 		return nil, fmt.Errorf("%s: GitHub's answer had no installation id", endpoint)
 	}

@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
 // GitHub refusing the App itself (a 401 or 403 on an App-JWT call that is
@@ -131,5 +136,95 @@ func TestScrubStatelessToken(t *testing.T) {
 	msg, _ := decodeError([]byte(`{"message":"` + strings.Repeat("y", 280) + " " + statelessToken + `"}`))
 	if strings.Contains(msg, "Ab1Cd2") || len(msg) > 310 {
 		t.Errorf("clipped message %q keeps part of the token", msg)
+	}
+}
+
+// GitHub answers the lookup of a renamed or transferred repository with a
+// 301 to /repositories/{id}/installation. The client follows it on the
+// configured API and says it was redirected; the installation may be
+// another account's.
+func TestRepositoryInstallationAfterMove(t *testing.T) {
+	s := newDouble(t, githubtest.WithPathPrefix("/api/v3"))
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+	evil := s.AddInstallation("evil", "Organization", "tools")
+	c := newClient(t, s)
+
+	got, err := c.RepositoryInstallation(t.Context(), "acme", "widgets")
+	if err != nil || got.ID != acme.ID || got.Redirected {
+		t.Fatalf("before the move: %+v, %v", got, err)
+	}
+	widgets := acme.Repositories[0].ID
+	if err := s.MoveRepository("acme/widgets", "evil/widgets"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.RepositoryInstallation(t.Context(), "acme", "widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != evil.ID || got.Account.Login != "evil" || !got.Redirected {
+		t.Errorf("after the move: %+v, want evil's installation, redirected", got)
+	}
+	var paths []string
+	for _, call := range s.Calls() {
+		paths = append(paths, fmt.Sprintf("%s %d", call.Path, call.Status))
+	}
+	want := []string{
+		"/repos/acme/widgets/installation 200",
+		"/repos/acme/widgets/installation 301",
+		fmt.Sprintf("/repositories/%d/installation 200", widgets),
+	}
+	if !slices.Equal(paths, want) {
+		t.Errorf("calls %q, want %q", paths, want)
+	}
+}
+
+// A redirect is followed on the configured host, never to the host it
+// names, and only under the configured API path.
+func TestRedirectsStayOnTheConfiguredAPI(t *testing.T) {
+	var foreignHits atomic.Int64
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreignHits.Add(1)
+		t.Errorf("foreign host reached with Authorization %q", r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(foreign.Close)
+	for name, tc := range map[string]struct {
+		location string
+		ok       bool
+	}{
+		"other host":       {foreign.URL + "/api/v3/repositories/812345001/installation", true},
+		"path only":        {"/api/v3/repositories/812345001/installation", true},
+		"outside the base": {foreign.URL + "/repositories/812345001/installation", false},
+		"loop":             {"/api/v3/repos/acme/widgets/installation", false},
+		"empty":            {"", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/api/v3/repositories/") {
+					fmt.Fprint(w, `{"id":41000002,"account":{"login":"evil","id":3,"type":"Organization"}}`)
+					return
+				}
+				w.Header().Set("Location", tc.location)
+				w.WriteHeader(http.StatusMovedPermanently)
+				fmt.Fprint(w, `{"message":"Moved Permanently"}`)
+			}))
+			t.Cleanup(api.Close)
+			c := newClientAt(t, api.URL+"/api/v3")
+			got, err := c.RepositoryInstallation(t.Context(), "acme", "widgets")
+			if !tc.ok {
+				if err == nil {
+					t.Fatalf("followed a redirect to %q: %+v", tc.location, got)
+				}
+				if jwt, _ := c.appJWT(); strings.Contains(err.Error(), jwt) {
+					t.Fatal("error holds the App JWT")
+				}
+				return
+			}
+			if err != nil || got.ID != 41000002 || !got.Redirected {
+				t.Fatalf("RepositoryInstallation = %+v, %v", got, err)
+			}
+		})
+	}
+	if n := foreignHits.Load(); n != 0 {
+		t.Fatalf("foreign host got %d requests", n)
 	}
 }
