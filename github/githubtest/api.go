@@ -161,15 +161,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
 		return
 	}
-	f, faulted := s.takeFault()
-	if faulted && !f.afterEffect {
-		s.writeFault(w, r, path, f)
-		return
-	}
-	if faulted {
-		// Serve the request for its effect, drop the answer, answer the
-		// fault.
-		s.route(discardWriter{h: http.Header{}}, r, path, inPrefix)
+	if f, ok := s.takeFault(); ok {
+		if f.afterEffect {
+			// Serve the request for its effect and drop its answer.
+			s.route(discardWriter{h: http.Header{}}, r, path, inPrefix)
+		}
 		s.writeFault(w, r, path, f)
 		return
 	}

@@ -30,11 +30,8 @@ type faults struct {
 
 	failNext       int
 	failNextStatus int
-
-	failAfterNext       int
-	failAfterNextStatus int
-	failRate            float64
-	failRateStatus      int
+	failRate       float64
+	failRateStatus int
 
 	rateLimitNext       int
 	rateLimitNextStatus int
@@ -43,6 +40,9 @@ type faults struct {
 	rateLimitRateRetry  time.Duration
 
 	revokeStatus int
+
+	failAfterNext       int // FailNextAfterEffect
+	failAfterNextStatus int
 
 	counts FaultCounts
 }
