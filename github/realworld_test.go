@@ -1,3 +1,6 @@
+// Behaviour of real GitHub that the happy path does not reach: the App
+// refused, suspended installations, moved repositories, redirects,
+// stateless-size tokens and ids up to 2^53-1.
 package github
 
 import (
@@ -226,5 +229,34 @@ func TestRedirectsStayOnTheConfiguredAPI(t *testing.T) {
 	}
 	if n := foreignHits.Load(); n != 0 {
 		t.Fatalf("foreign host got %d requests", n)
+	}
+}
+
+// Ids up to 2^53-1, the largest a JSON number carries exactly, survive
+// every call.
+func TestIDsUpToMaxJSONInteger(t *testing.T) {
+	s := newDouble(t, githubtest.WithFirstIDs(githubtest.MaxJSONInteger-1, githubtest.MaxJSONInteger-1))
+	in := s.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	c := newClient(t, s)
+	got, err := c.Installation(t.Context(), in.ID)
+	if err != nil || got.ID != githubtest.MaxJSONInteger-1 {
+		t.Fatalf("Installation = %+v, %v", got, err)
+	}
+	all, err := c.Installations(t.Context())
+	if err != nil || len(all) != 1 || all[0].ID != in.ID {
+		t.Fatalf("Installations = %+v, %v", all, err)
+	}
+	tok, err := c.CreateToken(t.Context(), in.ID, TokenRequest{RepositoryIDs: []int64{githubtest.MaxJSONInteger}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok.Repositories) != 1 || tok.Repositories[0] != "gadgets" || len(tok.Token) != githubtest.TokenLength {
+		t.Errorf("token for %v, %d characters", tok.Repositories, len(tok.Token))
+	}
+	if err := c.RevokeToken(t.Context(), tok.Token); err != nil {
+		t.Fatal(err)
+	}
+	if live := s.LiveTokens(); len(live) != 0 {
+		t.Errorf("%d live tokens after the revoke", len(live))
 	}
 }
