@@ -1,6 +1,7 @@
 // Behaviour of real GitHub that the happy path does not reach: the App
 // refused, suspended installations, moved repositories, redirects,
 // stateless-size tokens and ids up to 2^53-1.
+
 package github
 
 import (
