@@ -71,7 +71,7 @@ type Config struct {
 	Key       *rsa.PrivateKey
 	UserAgent string
 
-	// CACertificatePEM, if set, is the only trust for this client's TLS:
+	// CACertificatePEM, if not empty, is the only trust for this client's TLS:
 	// one or more PEM "CERTIFICATE" blocks (a GitHub Enterprise Server's
 	// private CA). The system roots are not used, and no other client is
 	// affected (mounts share the plugin process). It cannot be combined
@@ -257,9 +257,9 @@ func New(cfg Config) (*Client, error) {
 		c.ua = "vault-plugin-github-app"
 	}
 	switch {
-	case cfg.CACertificatePEM != nil && c.hc != nil:
+	case len(cfg.CACertificatePEM) > 0 && c.hc != nil:
 		return nil, errors.New("a CA certificate and an HTTP client cannot both be given")
-	case cfg.CACertificatePEM != nil:
+	case len(cfg.CACertificatePEM) > 0:
 		if c.hc, err = NewHTTPClientWithCA(cfg.CACertificatePEM); err != nil {
 			return nil, fmt.Errorf("ca_certificate %w", err)
 		}

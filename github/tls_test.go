@@ -101,7 +101,7 @@ func TestCertPoolFromPEM(t *testing.T) {
 		in   string
 		want string
 	}{
-		"empty":           {"", "no PEM certificate"},
+		"blank":           {"  \n", "no PEM certificate"},
 		"text":            {"not a certificate " + marker, "no PEM certificate"},
 		"private key":     {keyPEM, `"RSA PRIVATE KEY" block, not a CERTIFICATE`},
 		"key after cert":  {string(ca.CertPEM) + keyPEM, `PEM block 2 is a "RSA PRIVATE KEY" block`},
@@ -125,6 +125,13 @@ func TestCertPoolFromPEM(t *testing.T) {
 	}
 	if _, err := New(Config{CACertificatePEM: ca.CertPEM, HTTPClient: &http.Client{}}); err == nil {
 		t.Error("New accepted both a CA and an HTTP client")
+	}
+	if _, err := CertPoolFromPEM(nil); err == nil {
+		t.Error("CertPoolFromPEM accepted nothing")
+	}
+	// An empty CA means none: the default trust.
+	if _, err := New(Config{CACertificatePEM: []byte{}}); err != nil {
+		t.Errorf("New with an empty CA: %v", err)
 	}
 }
 
