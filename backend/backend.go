@@ -113,15 +113,24 @@ func (b *backend) invalidate(_ context.Context, key string) {
 // it in the shared plugin process.
 func (b *backend) clean(context.Context) {
 	b.httpClient.CloseIdleConnections()
+	b.lock.RLock()
+	defer b.lock.RUnlock()
+	if b.client != nil {
+		b.client.CloseIdleConnections()
+	}
 }
 
 // resetClient forgets the cached config and client, and every installation
 // lookup made with them.
 func (b *backend) resetClient() {
 	b.lock.Lock()
+	old := b.client
 	b.cfg, b.client = nil, nil
 	b.lock.Unlock()
 	b.installs.clear()
+	if old != nil {
+		old.CloseIdleConnections()
+	}
 }
 
 var errNotConfigured = errors.New("the engine has no App configured: write config first")
@@ -158,12 +167,16 @@ func (b *backend) getClient(ctx context.Context, s logical.Storage) (*github.Cli
 
 func (b *backend) newClient(cfg *appConfig) (*github.Client, error) {
 	gc := github.Config{
-		BaseURL:    cfg.BaseURL,
-		HTTPClient: b.httpClient,
-		UserAgent:  b.userAgent(),
-		Retry:      b.retry,
-		Observe:    b.metrics.observeCall,
-		Now:        b.now,
+		BaseURL:   cfg.BaseURL,
+		UserAgent: b.userAgent(),
+		Retry:     b.retry,
+		Observe:   b.metrics.observeCall,
+		Now:       b.now,
+	}
+	if cfg.CACertificate != "" {
+		gc.CACertificatePEM = []byte(cfg.CACertificate) // a transport of its own
+	} else {
+		gc.HTTPClient = b.httpClient
 	}
 	if cfg.key != nil { // nil for a revocation-only client
 		gc.AppID, gc.ClientID, gc.Key = cfg.AppID, cfg.ClientID, cfg.key

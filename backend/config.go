@@ -23,13 +23,17 @@ const (
 // appConfig is the stored config. The key is stored as PEM (seal-wrapped)
 // and parsed once into key when loaded.
 type appConfig struct {
-	AppID        int64         `json:"app_id,omitempty"`
-	ClientID     string        `json:"client_id,omitempty"`
-	PrivateKey   string        `json:"private_key"`
-	BaseURL      string        `json:"base_url"`
-	ExpiryBuffer time.Duration `json:"expiry_buffer"`
-	AppSlug      string        `json:"app_slug,omitempty"`
-	AppName      string        `json:"app_name,omitempty"`
+	AppID      int64  `json:"app_id,omitempty"`
+	ClientID   string `json:"client_id,omitempty"`
+	PrivateKey string `json:"private_key"`
+	BaseURL    string `json:"base_url"`
+	// CACertificate (PEM), when set, is the only CA this mount's client
+	// trusts: a GitHub Enterprise Server with a private CA, without
+	// touching the plugin process's trust (shared by every mount).
+	CACertificate string        `json:"ca_certificate,omitempty"`
+	ExpiryBuffer  time.Duration `json:"expiry_buffer"`
+	AppSlug       string        `json:"app_slug,omitempty"`
+	AppName       string        `json:"app_name,omitempty"`
 
 	key *rsa.PrivateKey `json:"-"`
 }

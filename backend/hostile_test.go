@@ -98,7 +98,8 @@ func makeHostileKeys(t *testing.T, good string) hostileKeys {
 // hostileCases is the single list of malformed and hostile input for the
 // engine's paths (issue 5). Every test env has the App configured and these
 // roles: "web" (owner acme; widgets, gadgets; contents=read,
-// pull_requests=write) and "ids" (owner acme; repository id 5000).
+// pull_requests=write) and "ids" (owner acme; its first repository id,
+// githubtest.FirstRepositoryID).
 func hostileCases(keys hostileKeys) map[string]hostileCase {
 	const (
 		bad       = http.StatusBadRequest
@@ -128,7 +129,7 @@ func hostileCases(keys hostileKeys) map[string]hostileCase {
 	ids := func(n int) []any {
 		out := make([]any, n)
 		for i := range out {
-			out[i] = 5000 + i
+			out[i] = githubtest.FirstRepositoryID + int64(i)
 		}
 		return out
 	}
@@ -177,8 +178,8 @@ func hostileCases(keys hostileKeys) map[string]hostileCase {
 		"config expiry_buffer not a dur": {up, c, cfg("expiry_buffer", "soon"), bad, "expiry_buffer", false},
 
 		// Installation selectors.
-		"role two selectors":          {cr, "roles/new", role(map[string]any{"installation_id": 100}), bad, "installation_id, owner", false},
-		"role three selectors":        {cr, "roles/new", role(map[string]any{"installation_id": 100, "repository": "acme/widgets"}), bad, "installation_id, owner, repository", false},
+		"role two selectors":          {cr, "roles/new", role(map[string]any{"installation_id": githubtest.FirstInstallationID}), bad, "installation_id, owner", false},
+		"role three selectors":        {cr, "roles/new", role(map[string]any{"installation_id": githubtest.FirstInstallationID, "repository": "acme/widgets"}), bad, "installation_id, owner, repository", false},
 		"role no selector":            {cr, "roles/new", role(map[string]any{"owner": nil, "repositories": "widgets"}), bad, "installation_id, owner, repository", false},
 		"role installation_id 0":      {cr, "roles/new", role(map[string]any{"owner": nil, "installation_id": 0}), bad, "installation_id", false},
 		"role installation_id -1":     {cr, "roles/new", role(map[string]any{"owner": nil, "installation_id": -1}), bad, "installation_id", false},
@@ -194,7 +195,7 @@ func hostileCases(keys hostileKeys) map[string]hostileCase {
 		"role 100,000 repositories":          {cr, "roles/new", role(map[string]any{"repositories": list(100_000, "repo-%d")}), bad, "repositories", false},
 		"role repository of another owner":   {cr, "roles/new", role(map[string]any{"repositories": "evil/widgets"}), bad, "repositories", false},
 		"role repo of other owner, repo sel": {cr, "roles/new", role(map[string]any{"owner": nil, "repository": "acme/widgets", "repositories": "evil/widgets"}), bad, "repositories", false},
-		"role repo of other owner, inst id":  {cr, "roles/new", role(map[string]any{"owner": nil, "installation_id": 100, "repositories": "evil/widgets"}), bad, "repositories", true},
+		"role repo of other owner, inst id":  {cr, "roles/new", role(map[string]any{"owner": nil, "installation_id": githubtest.FirstInstallationID, "repositories": "evil/widgets"}), bad, "repositories", true},
 		"role empty repository name":         {cr, "roles/new", role(map[string]any{"repositories": "widgets,,tools"}), bad, "repositories", false},
 		"role empty name in a list":          {cr, "roles/new", role(map[string]any{"repositories": []any{"widgets", " "}}), bad, "repositories", false},
 		"role repository ..":                 {cr, "roles/new", role(map[string]any{"repositories": ".."}), bad, "repositories", false},
@@ -227,7 +228,7 @@ func hostileCases(keys hostileKeys) map[string]hostileCase {
 		"role ttl not a duration":          {cr, "roles/new", role(map[string]any{"ttl": "forever"}), bad, "ttl", false},
 		"role expiry_buffer 1h":            {cr, "roles/new", role(map[string]any{"expiry_buffer": 3600}), bad, "expiry_buffer", false},
 		"role update keeps refusing ttl":   {up, "roles/web", map[string]any{"ttl": "61m"}, bad, "ttl", false},
-		"role update with two selectors":   {up, "roles/web", map[string]any{"installation_id": 100, "repository": "acme/tools"}, bad, "installation_id, repository", false},
+		"role update with two selectors":   {up, "roles/web", map[string]any{"installation_id": githubtest.FirstInstallationID, "repository": "acme/tools"}, bad, "installation_id, repository", false},
 		"role update 501 repositories":     {up, "roles/web", map[string]any{"repositories": list(501, "x%d")}, bad, "repositories", false},
 		"role update malformed permission": {up, "roles/web", map[string]any{"permissions": "root!=admin"}, bad, "root!", false},
 		"role name with a dot":             {cr, "roles/a.b", role(nil), bad, "name", false},
@@ -247,8 +248,8 @@ func hostileCases(keys hostileKeys) map[string]hostileCase {
 
 		// Narrowing: more than the role allows is 403, malformed is 400.
 		"narrow to a repository not in the role":    {up, tok, map[string]any{"repositories": "tools"}, forbidden, `repository "tools"`, false},
-		"narrow to a repository id not in the role": {up, "token/ids", map[string]any{"repository_ids": []any{5001}}, forbidden, "repository id 5001", false},
-		"narrow to ids on a names role":             {up, tok, map[string]any{"repository_ids": []any{5002}}, forbidden, "repository id 5002", false},
+		"narrow to a repository id not in the role": {up, "token/ids", map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 1}}, forbidden, fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID+1), false},
+		"narrow to ids on a names role":             {up, tok, map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 2}}, forbidden, fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID+2), false},
 		"narrow to a permission not in the role":    {up, tok, map[string]any{"permissions": "issues=read"}, forbidden, `permission "issues"`, false},
 		"narrow to a higher level":                  {up, tok, map[string]any{"permissions": "contents=write"}, forbidden, "contents=write", false},
 		"narrow to admin":                           {up, tok, map[string]any{"permissions": map[string]any{"pull_requests": "admin"}}, forbidden, "pull_requests=admin", false},

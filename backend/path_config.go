@@ -51,6 +51,10 @@ func pathConfig(b *backend) []*framework.Path {
 				Description: "GitHub REST API URL. GitHub Enterprise Server: https://HOST/api/v3.",
 				Default:     github.DefaultBaseURL,
 			},
+			"ca_certificate": {
+				Type:        framework.TypeString,
+				Description: "PEM CA certificate(s) this mount alone trusts for base_url (a GitHub Enterprise Server with a private CA); when set, only these are trusted. Empty: the system's roots.",
+			},
 			"expiry_buffer": {
 				Type:        framework.TypeDurationSecond,
 				Description: "How long before the token's expires_at its lease ends, so Vault Agent re-reads in time. Roles may override it.",
@@ -105,6 +109,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *f
 		"app_id":          cfg.AppID,
 		"client_id":       cfg.ClientID,
 		"base_url":        cfg.BaseURL,
+		"ca_certificate":  cfg.CACertificate,
 		"expiry_buffer":   cfg.ExpiryBuffer.String(),
 		"app_slug":        cfg.AppSlug,
 		"app_name":        cfg.AppName,
@@ -161,7 +166,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 }
 
 // needsKey refuses a write that would send an App JWT signed with the
-// stored key somewhere new: a change of base_url, app_id or client_id must
+// stored key somewhere new: a change of base_url, app_id, client_id or
+// ca_certificate must
 // bring private_key in the same write. Whoever holds the key gains nothing
 // from this; whoever does not cannot have Vault sign a credential for a host
 // of their choosing (the check with GET /app would hand it over).
@@ -183,6 +189,12 @@ func needsKey(stored *appConfig, d *framework.FieldData) string {
 	if raw, ok := d.Raw["client_id"]; ok {
 		if s, isString := raw.(string); !isString || s != stored.ClientID {
 			changed = append(changed, "client_id")
+		}
+	}
+	if raw, ok := d.Raw["ca_certificate"]; ok {
+		// A new CA decides which server the JWT is sent to just as much.
+		if s, isString := raw.(string); !isString || strings.TrimSpace(s) != stored.CACertificate {
+			changed = append(changed, "ca_certificate")
 		}
 	}
 	if len(changed) == 0 {
@@ -232,6 +244,15 @@ func mergeConfig(cfg *appConfig, d *framework.FieldData) string {
 			return "base_url: " + err.Error()
 		}
 		cfg.BaseURL = u
+	}
+	if raw, ok := d.Raw["ca_certificate"]; ok {
+		pemText := strings.TrimSpace(raw.(string))
+		if pemText != "" {
+			if _, err := github.CertPoolFromPEM([]byte(pemText)); err != nil {
+				return "ca_certificate: " + err.Error()
+			}
+		}
+		cfg.CACertificate = pemText
 	}
 	if raw, ok := d.Raw["expiry_buffer"]; ok {
 		buf, set, msg := parseBuffer(raw)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -73,7 +74,7 @@ func TestConfigEnterpriseServerBaseURL(t *testing.T) {
 			if resp.Data["installation_id"] != e.acme.ID {
 				t.Fatalf("minted for %v", resp.Data["installation_id"])
 			}
-			if e.gh.CallCount("GET", "/users/acme/installation") != 1 || e.gh.CallCount("POST", "/app/installations/100/access_tokens") != 1 {
+			if e.gh.CallCount("GET", "/users/acme/installation") != 1 || e.gh.CallCount("POST", fmt.Sprintf("/app/installations/%d/access_tokens", e.acme.ID)) != 1 {
 				t.Fatalf("calls: %+v", e.gh.Calls())
 			}
 			if got := e.ok(logical.ReadOperation, "config", nil).Data["base_url"]; got != e.gh.URL {

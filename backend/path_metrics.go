@@ -78,9 +78,13 @@ func (m *metrics) prometheus() string {
 	line("github_app_installation_cache_total", "Installation lookups by result.", "counter", map[string]float64{
 		`{result="hit"}`: float64(m.cacheHits.Load()), `{result="miss"}`: float64(m.cacheMisses.Load()),
 	})
-	line("github_app_rate_limit_remaining", "X-RateLimit-Remaining of GitHub's last answer (-1: none yet).", "gauge", map[string]float64{"": float64(m.rateRemaining.Load())})
-
 	m.mu.Lock()
+	rate := map[string]float64{}
+	for spender, byResource := range m.rateRemaining {
+		for resource, n := range byResource {
+			rate[fmt.Sprintf("{resource=%q,spender=%q}", resource, spender)] = float64(n)
+		}
+	}
 	failed := map[string]float64{}
 	for reason, n := range m.failures {
 		failed[fmt.Sprintf("{reason=%q}", reason)] = float64(n)
@@ -92,6 +96,7 @@ func (m *metrics) prometheus() string {
 		count[labels], sum[labels] = float64(c.Count), c.TotalSeconds
 	}
 	m.mu.Unlock()
+	line("github_app_rate_limit_remaining", "X-RateLimit-Remaining of GitHub's last answer on each budget: spender app (App JWT calls) or installation (installation-token calls), by X-RateLimit-Resource.", "gauge", rate)
 	line("github_app_tokens_failed_total", "Token requests that failed, by reason.", "counter", failed)
 	line("github_app_github_calls_total", "HTTP attempts to GitHub by endpoint and status (0: no answer).", "counter", count)
 	line("github_app_github_call_seconds_total", "Time spent in HTTP attempts to GitHub by endpoint and status.", "counter", sum)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ambient-code/vault-plugin-github-app/github"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -34,8 +35,14 @@ func TestMetrics(t *testing.T) {
 	if c, ok := calls["POST /app/installations/{id}/access_tokens 201"].(map[string]any); !ok || c["count"] != int64(2) {
 		t.Fatalf("calls %v", calls)
 	}
-	if m["github_rate_limit_remaining"].(int64) < 0 {
-		t.Fatalf("rate limit remaining not recorded: %v", m["github_rate_limit_remaining"])
+	// The App's budget and the installations' are apart: the App's last
+	// answer was the injected rate limit (0 left), the installation's the
+	// revocation (its own budget, barely used).
+	rate := m["github_rate_limit_remaining"].(map[string]any)
+	app, _ := rate[github.SpenderApp].(map[string]any)
+	inst, _ := rate[github.SpenderInstallation].(map[string]any)
+	if len(rate) != 2 || app["core"] != int64(0) || inst["core"] != int64(4999) {
+		t.Fatalf("rate limit remaining %v, want app core 0 and installation core 4999", rate)
 	}
 
 	prom := e.ok(logical.ReadOperation, "metrics", map[string]any{"format": "prometheus"})
@@ -45,6 +52,8 @@ func TestMetrics(t *testing.T) {
 		`github_app_tokens_failed_total{reason="rate_limited"} 1`,
 		`github_app_github_calls_total{endpoint="POST /app/installations/{id}/access_tokens",status="201"} 2`,
 		`github_app_installation_cache_total{result="hit"} 2`,
+		`github_app_rate_limit_remaining{resource="core",spender="app"} 0` + "\n",
+		`github_app_rate_limit_remaining{resource="core",spender="installation"} 4999` + "\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("prometheus output lacks %q:\n%s", want, body)
@@ -59,5 +68,34 @@ func TestMetricsArePerMount(t *testing.T) {
 	a.ok(logical.ReadOperation, "token/r", nil)
 	if got := b.ok(logical.ReadOperation, "metrics", nil).Data["tokens_minted"]; got != int64(0) {
 		t.Fatalf("another mount's metrics show %v minted", got)
+	}
+}
+
+// Before any call there is no budget to show; values from GitHub's headers
+// are bounded before they become labels.
+func TestRateLimitGaugeLabels(t *testing.T) {
+	m := newMetrics()
+	if rate := m.snapshot()["github_rate_limit_remaining"].(map[string]any); len(rate) != 0 {
+		t.Fatalf("rate before any call: %v", rate)
+	}
+	if strings.Contains(m.prometheus(), "github_app_rate_limit_remaining{") {
+		t.Fatal("a gauge sample before any call")
+	}
+	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 4000, RateLimitResource: "core", Spender: github.SpenderApp})
+	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 12, RateLimitResource: `x"} 1` + "\nevil 2", Spender: github.SpenderApp})
+	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 7, Spender: github.SpenderApp})
+	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 0, RateLimitRemaining: -1, Spender: github.SpenderInstallation})
+	prom := m.prometheus()
+	for _, want := range []string{
+		`github_app_rate_limit_remaining{resource="core",spender="app"} 4000` + "\n",
+		`github_app_rate_limit_remaining{resource="other",spender="app"} 12` + "\n",
+		`github_app_rate_limit_remaining{resource="unknown",spender="app"} 7` + "\n",
+	} {
+		if !strings.Contains(prom, want) {
+			t.Errorf("prometheus output lacks %q:\n%s", want, prom)
+		}
+	}
+	if strings.Contains(prom, "evil") || strings.Contains(prom, `spender="installation"`) {
+		t.Errorf("prometheus output:\n%s", prom)
 	}
 }

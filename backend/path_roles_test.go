@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -84,8 +85,8 @@ func TestRoleValidation(t *testing.T) {
 		data  map[string]any
 		field string
 	}{
-		"two selectors":          {"roles/r", map[string]any{"owner": "acme", "installation_id": 100}, "installation_id, owner"},
-		"three selectors":        {"roles/r", map[string]any{"owner": "acme", "installation_id": 100, "repository": "acme/widgets"}, "repository"},
+		"two selectors":          {"roles/r", map[string]any{"owner": "acme", "installation_id": githubtest.FirstInstallationID}, "installation_id, owner"},
+		"three selectors":        {"roles/r", map[string]any{"owner": "acme", "installation_id": githubtest.FirstInstallationID, "repository": "acme/widgets"}, "repository"},
 		"no selector":            {"roles/r", map[string]any{"repositories": "widgets"}, "installation_id, owner, repository"},
 		"installation_id 0":      {"roles/r", map[string]any{"installation_id": 0}, "installation_id"},
 		"installation_id text":   {"roles/r", map[string]any{"installation_id": "abc"}, "installation_id"},

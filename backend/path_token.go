@@ -216,6 +216,10 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		"installation_id": id,
 		"role":            roleName,
 	}
+	if cfg.CACertificate != "" {
+		// Revocation must trust the same CA, even after the config changes.
+		internal["ca_certificate"] = cfg.CACertificate
+	}
 	resp := b.Secret(secretTokenType).Response(data, internal)
 	resp.Warnings = permissionWarnings(r.Permissions)
 	resp.Secret.TTL = ttl
@@ -263,6 +267,22 @@ func (b *backend) githubFailure(what string, err error) (*logical.Response, erro
 	if errors.As(err, &moved) {
 		b.metrics.failed("installation_moved")
 		return logical.ErrorResponse(moved.Error()), nil
+	}
+	if github.IsAmbiguousMint(err) {
+		// GitHub may have created a token we never received: no lease can
+		// revoke it, and it expires at GitHub within the hour.
+		b.metrics.failed("mint_ambiguous")
+		b.Logger().Warn("GitHub's answer to a mint was lost or a server error; a token may exist at GitHub without a lease until it expires", "what", what)
+		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
+	}
+	if github.IsAppRefused(err) {
+		// GitHub refused the App itself: nothing the caller can fix.
+		b.metrics.failed("app_refused")
+		hint := "check that the App's key is still registered at GitHub, that Vault's clock is right, and that the installation is not suspended"
+		if github.IsSuspended(err) {
+			hint = "the installation is suspended: its owner must unsuspend the App in the account's settings"
+		}
+		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub refused the App's own credentials %s (HTTP %d): %s; %s", what, githubStatus(err), apiMessage(err), hint))
 	}
 	if wait, ok := github.IsRateLimited(err); ok {
 		b.metrics.failed("rate_limited")
@@ -327,4 +347,13 @@ func githubStatus(err error) int {
 		return apiErr.StatusCode
 	}
 	return 0
+}
+
+// apiMessage is GitHub's (scrubbed) message in err.
+func apiMessage(err error) string {
+	var apiErr *github.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Message
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -130,7 +131,7 @@ func TestTokenNarrowing(t *testing.T) {
 		"extra repository":  {map[string]any{"repositories": "widgets,tools"}, `repository "tools"`},
 		"extra permission":  {map[string]any{"permissions": "pull_requests=read"}, `permission "pull_requests"`},
 		"higher level":      {map[string]any{"permissions": "issues=write"}, "issues=write"},
-		"repository id":     {map[string]any{"repository_ids": "5000"}, "repository id 5000"},
+		"repository id":     {map[string]any{"repository_ids": strconv.FormatInt(githubtest.FirstRepositoryID, 10)}, fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID)},
 		"other owner":       {map[string]any{"repositories": "evil/widgets"}, "repositories"},
 		"unknown level":     {map[string]any{"permissions": "contents=all"}, "permissions"},
 		"empty repo name":   {map[string]any{"repositories": []any{""}}, "repositories"},

@@ -45,9 +45,13 @@ func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *fram
 		b.Logger().Error("lease has no base_url in its internal data; not revoking rather than sending the token to a guessed host", "hashed_token", github.HashToken(token), "role", req.Secret.InternalData["role"])
 		return nil, fmt.Errorf("revoking token %s: the lease does not say which GitHub issued it", github.HashToken(token))
 	}
-	client, err := b.revocationClient(ctx, req.Storage, baseURL)
+	ca, _ := req.Secret.InternalData["ca_certificate"].(string)
+	client, own, err := b.revocationClient(ctx, req.Storage, baseURL, ca)
 	if err != nil {
 		return nil, err
+	}
+	if own {
+		defer client.CloseIdleConnections()
 	}
 	hashed := github.HashToken(token)
 	if err := client.RevokeToken(ctx, token); err != nil {
@@ -61,11 +65,13 @@ func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *fram
 }
 
 // revocationClient is the mount's client when it talks to the lease's
-// GitHub, or else a client without App credentials for that base URL
-// (revocation authenticates with the token itself).
-func (b *backend) revocationClient(ctx context.Context, s logical.Storage, baseURL string) (*github.Client, error) {
-	if c, _, err := b.getClient(ctx, s); err == nil && c.BaseURL() == baseURL {
-		return c, nil
+// GitHub with the lease's CA, or else a client without App credentials for
+// that base URL and CA (revocation authenticates with the token itself);
+// own reports the latter, whose connections the caller closes.
+func (b *backend) revocationClient(ctx context.Context, s logical.Storage, baseURL, ca string) (c *github.Client, own bool, err error) {
+	if c, cfg, err := b.getClient(ctx, s); err == nil && c.BaseURL() == baseURL && cfg.CACertificate == ca {
+		return c, false, nil
 	}
-	return b.newClient(&appConfig{BaseURL: baseURL})
+	c, err = b.newClient(&appConfig{BaseURL: baseURL, CACertificate: ca})
+	return c, err == nil && ca != "", err // without a CA it shares the mount's transport
 }

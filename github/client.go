@@ -1,13 +1,31 @@
 // Package github is a small GitHub App REST client: it signs App JWTs, looks
 // up installations, mints and revokes installation access tokens, and retries
 // what is safe to retry. It knows nothing of Vault.
+//
+// What the caller can tell from an error:
+//   - IsAmbiguousMint: a mint whose outcome is unknown (500, 502, 504, or no
+//     answer once the request may have left). It is never re-sent; GitHub may
+//     hold an orphan token that expires by itself.
+//   - IsAppRefused, IsSuspended: GitHub refusing the App itself (401/403 on
+//     an App-JWT call, not a rate limit): a key deleted at GitHub, a skewed
+//     clock, a suspended installation. An operator's matter.
+//   - IsRateLimited, IsNotFound: as named.
+//
+// Each Client has its own transport: Config.CACertificatePEM makes it trust
+// one private CA (GitHub Enterprise Server) without touching any other
+// client in the process, and CloseIdleConnections releases it. Paginated
+// lists follow Link rel="next" on the configured host only (a GHES behind
+// an internal name sends its public one), so the App JWT goes nowhere else.
 package github
 
 import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +59,7 @@ const (
 	maxBodyBytes      = 32 << 20
 	maxErrorBodyBytes = 64 << 10
 	maxPages          = 1000
+	maxRedirects      = 3
 )
 
 // Config configures a Client. Key and one of AppID or ClientID are needed
@@ -52,11 +71,25 @@ type Config struct {
 	Key       *rsa.PrivateKey
 	UserAgent string
 
-	HTTPClient *http.Client // default NewHTTPClient()
-	Retry      RetryPolicy  // zero fields take DefaultRetryPolicy's values
-	Observe    func(CallInfo)
-	Now        func() time.Time // default time.Now
+	// CACertificatePEM, if not empty, is the only trust for this client's TLS:
+	// one or more PEM "CERTIFICATE" blocks (a GitHub Enterprise Server's
+	// private CA). The system roots are not used, and no other client is
+	// affected (mounts share the plugin process). It cannot be combined
+	// with HTTPClient.
+	CACertificatePEM []byte
+	HTTPClient       *http.Client // default NewHTTPClient(), or NewHTTPClientWithCA(CACertificatePEM)
+	Retry            RetryPolicy  // zero fields take DefaultRetryPolicy's values
+	Observe          func(CallInfo)
+	Now              func() time.Time // default time.Now
 }
+
+// Who spent a call's rate-limit budget (CallInfo.Spender). GitHub keeps one
+// budget for the App's own JWT-authenticated calls and one per installation
+// for calls made with its tokens.
+const (
+	SpenderApp          = "app"
+	SpenderInstallation = "installation"
+)
 
 // CallInfo describes one HTTP attempt, for metrics. It holds no secrets.
 type CallInfo struct {
@@ -64,6 +97,13 @@ type CallInfo struct {
 	Status             int    // 0 when no answer was received
 	Duration           time.Duration
 	RateLimitRemaining int // -1 when GitHub sent no X-RateLimit-Remaining
+	// RateLimitResource is GitHub's X-RateLimit-Resource, the budget the
+	// call drew on (e.g. "core"); empty when GitHub sent none.
+	RateLimitResource string
+	// Spender is whose budget it was: SpenderApp for calls made with the
+	// App JWT, SpenderInstallation for calls made with an installation
+	// token.
+	Spender string
 }
 
 // Client talks to one GitHub (or GitHub Enterprise Server) API as one App.
@@ -99,6 +139,62 @@ func NewHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 128
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+}
+
+// NewHTTPClientWithCA is NewHTTPClient trusting only the CA certificates in
+// caPEM (see CertPoolFromPEM), not the system roots. Each call builds its own
+// transport, so one mount's CA never reaches another mount's client.
+func NewHTTPClientWithCA(caPEM []byte) (*http.Client, error) {
+	pool, err := CertPoolFromPEM(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	hc := NewHTTPClient()
+	t := hc.Transport.(*http.Transport)
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return hc, nil
+}
+
+// CertPoolFromPEM parses PEM text holding one or more "CERTIFICATE" blocks
+// into a pool holding exactly those. Anything else is an error: no
+// certificate, a block of another type (a private key pasted by mistake),
+// a certificate that does not parse, or text outside the blocks. Errors
+// never quote the input.
+func CertPoolFromPEM(caPEM []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	rest, n := caPEM, 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		n++
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is a %q block, not a CERTIFICATE", n, pemTypeName(block.Type))
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d is not a valid X.509 certificate", n)
+		}
+		pool.AddCert(cert)
+	}
+	switch {
+	case n == 0:
+		return nil, errors.New("holds no PEM certificate (want one or more -----BEGIN CERTIFICATE----- blocks)")
+	case len(bytes.TrimSpace(rest)) > 0:
+		return nil, errors.New("has text after its last PEM certificate")
+	}
+	return pool, nil
+}
+
+// pemTypeName is a PEM block type safe to show: a short run of upper-case
+// letters and spaces, else "unknown".
+func pemTypeName(t string) string {
+	if len(t) > 40 || strings.TrimLeft(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZ ") != "" {
+		return "unknown"
+	}
+	return t
 }
 
 // NormalizeBaseURL checks an API base URL and returns it without a trailing
@@ -160,9 +256,21 @@ func New(cfg Config) (*Client, error) {
 	if c.ua == "" {
 		c.ua = "vault-plugin-github-app"
 	}
-	if c.hc == nil {
+	switch {
+	case len(cfg.CACertificatePEM) > 0 && c.hc != nil:
+		return nil, errors.New("a CA certificate and an HTTP client cannot both be given")
+	case len(cfg.CACertificatePEM) > 0:
+		if c.hc, err = NewHTTPClientWithCA(cfg.CACertificatePEM); err != nil {
+			return nil, fmt.Errorf("ca_certificate %w", err)
+		}
+	case c.hc == nil:
 		c.hc = NewHTTPClient()
 	}
+	// Redirects are followed by attempt, on the configured API only; a
+	// copy keeps the caller's client as it was.
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -171,6 +279,11 @@ func New(cfg Config) (*Client, error) {
 
 // BaseURL is the API base URL without a trailing slash.
 func (c *Client) BaseURL() string { return strings.TrimSuffix(c.base, "/") }
+
+// CloseIdleConnections closes the client's idle keep-alive connections. Call
+// it when the client is dropped (a mount unmounted or reloaded, a config
+// replaced) so its connections do not outlive it.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // JWTSignatures is how many App JWTs this client has signed.
 func (c *Client) JWTSignatures() int64 { return c.signatures.Load() }
@@ -215,13 +328,15 @@ func (c *Client) dropJWT(value string) {
 
 // request is one logical API call, possibly sent several times.
 type request struct {
-	method   string
-	path     string // relative to the base, no leading slash; or an absolute URL on the same host (pagination)
-	endpoint string // for errors and metrics, e.g. "GET /app"
-	token    string // installation token for Authorization; empty means the App JWT
-	body     []byte
+	method    string
+	path      string // relative to the base, no leading slash; or an absolute URL on the same host (pagination)
+	endpoint  string // for errors and metrics, e.g. "GET /app"
+	token     string // installation token for Authorization; empty means the App JWT
+	body      []byte
+	redirects int // redirects followed so far
 	// mint marks a request that creates something at GitHub; it is not
-	// re-sent after an error that may have reached GitHub.
+	// re-sent after an error that may have come after the creation: no
+	// answer once the request may have left, or a server error but 503.
 	mint bool
 }
 
@@ -229,6 +344,9 @@ type request struct {
 type answer struct {
 	header http.Header
 	status int
+	// redirected: GitHub redirected a GET (a renamed or transferred
+	// repository) and the answer is from where it pointed.
+	redirected bool
 }
 
 // do sends req with retries and decodes a 2xx JSON body into out (if not nil).
@@ -285,12 +403,28 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 	start := time.Now()
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		c.report(req.endpoint, 0, start, nil)
-		return answer{}, &TransportError{Endpoint: req.endpoint, Err: err, Sent: !notSent(err)}
+		c.report(req, 0, start, nil)
+		sent := !notSent(err)
+		return answer{}, &TransportError{Endpoint: req.endpoint, Err: err, Sent: sent, MintOutcomeUnknown: req.mint && sent}
 	}
 	defer resp.Body.Close()
-	c.report(req.endpoint, resp.StatusCode, start, resp.Header)
+	c.report(req, resp.StatusCode, start, resp.Header)
 	ans := answer{header: resp.Header, status: resp.StatusCode}
+
+	if isRedirect(resp.StatusCode) && req.method == http.MethodGet {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes)) // drain for keep-alive
+		if req.redirects == maxRedirects {
+			return ans, fmt.Errorf("%s: GitHub redirected more than %d times", req.endpoint, maxRedirects)
+		}
+		next, err := c.onAPI(resp.Header.Get("Location"))
+		if err != nil {
+			return ans, fmt.Errorf("%s: GitHub's redirect %w", req.endpoint, err)
+		}
+		req.path, req.redirects = next, req.redirects+1
+		ans, err = c.attempt(ctx, req, out)
+		ans.redirected = true
+		return ans, err
+	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil || resp.StatusCode == http.StatusNoContent {
@@ -298,29 +432,39 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 			return ans, nil
 		}
 		if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(out); err != nil {
-			return ans, fmt.Errorf("%s: decoding GitHub's answer: %w", req.endpoint, err)
+			err = fmt.Errorf("%s: decoding GitHub's answer: %w", req.endpoint, err)
+			if req.mint { // created, but the token is unreadable
+				err = &ambiguousMintError{err}
+			}
+			return ans, err
 		}
 		return ans, nil
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	apiErr := newAPIError(req.endpoint, resp.StatusCode, resp.Header, raw, c.now())
+	apiErr.AppAuth = req.token == ""
+	apiErr.MintOutcomeUnknown = req.mint && mayHaveMinted(resp.StatusCode)
 	if resp.StatusCode == http.StatusUnauthorized && req.token == "" {
 		c.dropJWT(auth)
 	}
 	return ans, apiErr
 }
 
-func (c *Client) report(endpoint string, status int, start time.Time, h http.Header) {
+func (c *Client) report(req request, status int, start time.Time, h http.Header) {
 	if c.observe == nil {
 		return
 	}
-	remaining := -1
+	info := CallInfo{Endpoint: req.endpoint, Status: status, Duration: time.Since(start), RateLimitRemaining: -1, Spender: SpenderApp}
+	if req.token != "" {
+		info.Spender = SpenderInstallation
+	}
 	if h != nil {
 		if v, err := strconv.Atoi(h.Get("X-RateLimit-Remaining")); err == nil {
-			remaining = v
+			info.RateLimitRemaining = v
 		}
+		info.RateLimitResource = h.Get("X-RateLimit-Resource")
 	}
-	c.observe(CallInfo{Endpoint: endpoint, Status: status, Duration: time.Since(start), RateLimitRemaining: remaining})
+	c.observe(info)
 }
 
 // App is the authenticated App, from GET /app.
@@ -357,6 +501,15 @@ type Installation struct {
 	RepositorySelection string     `json:"repository_selection"`
 	AppID               int64      `json:"app_id"`
 	SuspendedAt         *time.Time `json:"suspended_at"`
+	// Permissions the App was granted on the installation, e.g.
+	// {"contents":"write","metadata":"read"}: the most a token can get.
+	Permissions map[string]string `json:"permissions"`
+	// Redirected is set when GitHub redirected the lookup, as it does for
+	// a renamed or transferred repository (301 to
+	// /repositories/{id}/installation): the installation is where the
+	// repository lives now, maybe on another account. Compare
+	// Account.Login with the owner asked for.
+	Redirected bool `json:"-"`
 }
 
 // Installations lists every installation of the App, following GitHub's
@@ -381,21 +534,47 @@ func (c *Client) Installations(ctx context.Context) ([]Installation, error) {
 	return all, nil
 }
 
-// nextPage returns the rel="next" URL of a Link header, refusing one that
-// points away from the configured API (the App JWT must not go elsewhere).
+// nextPage returns the URL of the rel="next" page of a Link header, on the
+// configured API (see onAPI), or "" when there is none.
 func (c *Client) nextPage(link string) (string, error) {
 	next := linkNext(link)
 	if next == "" {
 		return "", nil
 	}
-	u, err := url.Parse(next)
+	page, err := c.onAPI(next)
 	if err != nil {
-		return "", errors.New("GitHub sent an unparsable next-page link")
+		return "", fmt.Errorf("GitHub's next-page link %w", err)
 	}
-	if !strings.EqualFold(u.Scheme, c.baseURL.Scheme) || !strings.EqualFold(u.Host, c.baseURL.Host) {
-		return "", errors.New("GitHub's next-page link points to another host")
+	return page, nil
+}
+
+// onAPI moves a URL GitHub sent (a Link rel="next", a redirect's Location)
+// onto the configured API: its path and query on the configured base URL's
+// scheme and host. A GitHub Enterprise Server reached through an internal
+// hostname names its public one; the request goes to the configured host
+// all the same, and the App JWT never goes to the named host. The path must
+// lie under the configured base path (e.g. /api/v3/).
+func (c *Client) onAPI(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || raw == "" {
+		return "", errors.New("is not a usable URL")
 	}
-	return next, nil
+	path := u.EscapedPath()
+	plain, err := url.PathUnescape(path)
+	if err != nil || !strings.HasPrefix(path, c.baseURL.EscapedPath()) ||
+		strings.Contains(path+"/", "/../") || strings.Contains(plain+"/", "/../") {
+		return "", errors.New("lies outside the configured API path")
+	}
+	rebased := url.URL{Scheme: c.baseURL.Scheme, Host: c.baseURL.Host, Path: plain, RawPath: path, RawQuery: u.RawQuery}
+	return rebased.String(), nil
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
 }
 
 // linkNext extracts the rel="next" target of an RFC 8288 Link header.
@@ -439,9 +618,11 @@ func (c *Client) RepositoryInstallation(ctx context.Context, owner, repo string)
 
 func (c *Client) installation(ctx context.Context, path, endpoint string) (*Installation, error) {
 	var inst Installation
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst); err != nil {
+	ans, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst)
+	if err != nil {
 		return nil, err
 	}
+	inst.Redirected = ans.redirected
 	if inst.ID <= 0 {
 		return nil, fmt.Errorf("%s: GitHub's answer had no installation id", endpoint)
 	}
@@ -466,8 +647,13 @@ type Token struct {
 	Repositories        []string
 }
 
-// CreateToken mints an installation access token. It is sent once unless
-// GitHub answered with an error, so one call never mints two tokens.
+// CreateToken mints an installation access token. One call never creates
+// two tokens: the request is sent again only after answers that certainly
+// created nothing (503, rate limits, a dial that failed). After a 500, 502
+// or 504, or no answer once the request may have left, the outcome is
+// unknown: GitHub may have created a token (it expires by itself within the
+// hour). The mint is then not re-sent, and the error satisfies
+// IsAmbiguousMint.
 func (c *Client) CreateToken(ctx context.Context, installationID int64, tr TokenRequest) (*Token, error) {
 	body, err := json.Marshal(tr)
 	if err != nil {
@@ -484,7 +670,11 @@ func (c *Client) CreateToken(ctx context.Context, installationID int64, tr Token
 	if _, err := c.do(ctx, req, &tok); err != nil {
 		return nil, err
 	}
-	return tok.token(req.endpoint)
+	t, err := tok.token(req.endpoint)
+	if err != nil {
+		return nil, &ambiguousMintError{err} // 2xx: something was created
+	}
+	return t, nil
 }
 
 // tokenJSON is GitHub's access token answer, decoding repositories to

@@ -677,9 +677,11 @@ func TestInstallationsFollowsPages(t *testing.T) {
 	}
 }
 
-// A Link header that points away from the configured API must not be
-// followed: the App JWT would go with it.
-func TestInstallationsRefusesForeignNextLink(t *testing.T) {
+// A Link header that names another host is followed on the configured API
+// (its path and query on the configured scheme and host), as a GitHub
+// Enterprise Server reached by an internal name sends its public name: the
+// App JWT never goes to the link's host.
+func TestInstallationsNextLinkOnConfiguredHost(t *testing.T) {
 	var foreignHits atomic.Int64
 	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		foreignHits.Add(1)
@@ -687,38 +689,91 @@ func TestInstallationsRefusesForeignNextLink(t *testing.T) {
 		fmt.Fprint(w, `[]`)
 	}))
 	t.Cleanup(foreign.Close)
+	foreignHost := strings.TrimPrefix(foreign.URL, "http://")
 
-	for name, next := range map[string]string{
-		"other host":   foreign.URL + "/app/installations?page=2",
-		"other scheme": "", // filled in below: https on the API's own host:port
-		"userinfo":     "http://127.0.0.1@" + strings.TrimPrefix(foreign.URL, "http://") + "/app/installations?page=2",
-		"relative":     "//" + strings.TrimPrefix(foreign.URL, "http://") + "/app/installations?page=2",
+	for name, tc := range map[string]struct {
+		next string // "%s" is the API's own host:port
+		ok   bool
+	}{
+		"other host":           {foreign.URL + "/api/v3/app/installations?per_page=100&page=2", true},
+		"other scheme":         {"https://%s/api/v3/app/installations?per_page=100&page=2", true},
+		"userinfo":             {"http://127.0.0.1@" + foreignHost + "/api/v3/app/installations?per_page=100&page=2", true},
+		"protocol-relative":    {"//" + foreignHost + "/api/v3/app/installations?per_page=100&page=2", true},
+		"path only":            {"/api/v3/app/installations?per_page=100&page=2", true},
+		"outside the base":     {foreign.URL + "/app/installations?page=2", false},
+		"dot-dot out the base": {foreign.URL + "/api/v3/../admin?page=2", false},
+		"prefix but no slash":  {foreign.URL + "/api/v3x/app/installations?page=2", false},
+		"encoded dot-dot":      {foreign.URL + "/api/v3/%2e%2e/admin?page=2", false},
 	} {
 		t.Run(name, func(t *testing.T) {
+			var pages atomic.Int64
+			var secondQuery atomic.Value
 			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				link := next
-				if link == "" {
-					link = "https://" + r.Host + "/app/installations?page=2"
+				if !strings.HasPrefix(r.URL.Path, "/api/v3/app/installations") {
+					t.Errorf("request to %s", r.URL.Path)
 				}
-				w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, link, link))
-				fmt.Fprint(w, `[{"id":1,"account":{"login":"acme","id":2,"type":"Organization"}}]`)
+				if pages.Add(1) == 1 {
+					link := tc.next
+					if strings.Contains(link, "%s") {
+						link = fmt.Sprintf(link, r.Host)
+					}
+					w.Header().Set("Link", fmt.Sprintf(`<%s>; rel="next", <%s>; rel="last"`, link, link))
+					fmt.Fprint(w, `[{"id":41000001,"account":{"login":"acme","id":2,"type":"Organization"}}]`)
+					return
+				}
+				secondQuery.Store(r.URL.RawQuery)
+				fmt.Fprint(w, `[{"id":41000002,"account":{"login":"octo","id":3,"type":"User"}}]`)
 			}))
 			t.Cleanup(api.Close)
-			c := newClientAt(t, api.URL)
+			c := newClientAt(t, api.URL+"/api/v3")
 			all, err := c.Installations(t.Context())
-			if err == nil {
-				t.Fatalf("followed a next link to %q (%d installations)", next, len(all))
+			if !tc.ok {
+				if err == nil || !strings.Contains(err.Error(), "next-page link") {
+					t.Fatalf("Installations = %d, %v; want the next-page link refused", len(all), err)
+				}
+				if jwt, _ := c.appJWT(); strings.Contains(err.Error(), jwt) {
+					t.Fatal("error holds the App JWT")
+				}
+				return
 			}
-			if !strings.Contains(err.Error(), "next-page link") {
-				t.Errorf("error %q does not say the next-page link was refused", err)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if jwt, _ := c.appJWT(); strings.Contains(err.Error(), jwt) {
-				t.Fatal("error holds the App JWT")
+			if len(all) != 2 || all[1].ID != 41000002 {
+				t.Fatalf("installations %+v", all)
+			}
+			if q, _ := secondQuery.Load().(string); q != "per_page=100&page=2" {
+				t.Errorf("second page asked with query %q", q)
 			}
 		})
 	}
 	if n := foreignHits.Load(); n != 0 {
 		t.Fatalf("foreign host got %d requests", n)
+	}
+}
+
+// The double as a GitHub Enterprise Server reached by an internal name: its
+// Link headers name the public host, and every page still comes from the
+// configured one.
+func TestInstallationsPaginationBehindInternalHostname(t *testing.T) {
+	s := newDouble(t, githubtest.WithPathPrefix("/api/v3"), githubtest.WithPublicURL("https://ghe.example.com/api/v3"))
+	for i := range 250 {
+		s.AddInstallation(fmt.Sprintf("org-%03d", i), "Organization", "repo")
+	}
+	c := newClient(t, s)
+	all, err := c.Installations(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 250 {
+		t.Fatalf("%d installations, want 250", len(all))
+	}
+	var queries []string
+	for _, call := range s.Calls() {
+		queries = append(queries, call.Query)
+	}
+	if want := []string{"per_page=100", "per_page=100&page=2", "per_page=100&page=3"}; !slices.Equal(queries, want) {
+		t.Errorf("pages asked %q, want %q", queries, want)
 	}
 }
 
@@ -1099,7 +1154,7 @@ func TestScrub(t *testing.T) {
 		"Not Found",
 		"https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app",
 		"There is at least one repository that does not exist or is not accessible to the parent installation.",
-		"API rate limit exceeded for installation ID 100.",
+		"API rate limit exceeded for installation ID 41000001.",
 		"ghs_short",
 	} {
 		if got := Scrub(keep); got != keep {
@@ -1227,6 +1282,72 @@ func TestObserveReportsEachAttempt(t *testing.T) {
 		if ci.RateLimitRemaining <= 0 {
 			t.Errorf("attempt %d: RateLimitRemaining %d, the double sends a positive budget", i+1, ci.RateLimitRemaining)
 		}
+		if ci.RateLimitResource != "core" || ci.Spender != SpenderApp {
+			t.Errorf("attempt %d: resource %q spender %q, want core and app", i+1, ci.RateLimitResource, ci.Spender)
+		}
+	}
+}
+
+// The App's budget and an installation's are GitHub's two budgets: each
+// observed call says which it drew on.
+func TestObserveSpenderAndResource(t *testing.T) {
+	s := newDouble(t)
+	in := s.AddInstallation("acme", "Organization", "widgets")
+	var mu sync.Mutex
+	var seen []CallInfo
+	c := newClient(t, s, func(cfg *Config) {
+		cfg.Observe = func(ci CallInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, ci)
+		}
+	})
+	if _, err := c.App(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		tok, err := c.CreateToken(t.Context(), in.ID, TokenRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RevokeToken(t.Context(), tok.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	remaining := map[string][]int{}
+	for _, ci := range seen {
+		want := SpenderApp
+		if ci.Endpoint == "DELETE /installation/token" {
+			want = SpenderInstallation
+		}
+		if ci.Spender != want || ci.RateLimitResource != "core" {
+			t.Errorf("%s: spender %q resource %q, want %q and core", ci.Endpoint, ci.Spender, ci.RateLimitResource, want)
+		}
+		remaining[ci.Spender] = append(remaining[ci.Spender], ci.RateLimitRemaining)
+	}
+	// Each budget counts down on its own.
+	app, inst := remaining[SpenderApp], remaining[SpenderInstallation]
+	if len(app) != 4 || len(inst) != 3 || app[0]-app[3] != 3 || inst[0]-inst[2] != 2 || app[3] == inst[2] {
+		t.Errorf("remaining by spender: app %v, installation %v", app, inst)
+	}
+
+	// A failed dial has no answer: no resource, still a spender.
+	seen = nil
+	mu.Unlock()
+	dead := newClientAt(t, closedPortURL(t), func(cfg *Config) {
+		cfg.Observe = func(ci CallInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, ci)
+		}
+		cfg.Retry = RetryPolicy{MaxAttempts: 1}
+	})
+	_, _ = dead.App(t.Context())
+	mu.Lock()
+	if len(seen) != 1 || seen[0].RateLimitRemaining != -1 || seen[0].RateLimitResource != "" || seen[0].Spender != SpenderApp {
+		t.Errorf("observed %+v", seen)
 	}
 }
 

@@ -27,6 +27,18 @@ type APIError struct {
 	RateLimited bool
 	// RetryAfter is how long GitHub asks to wait (rate limits only).
 	RetryAfter time.Duration
+	// AppAuth is set when the request was authenticated with the App's JWT
+	// (not an installation token). A 401 or 403 that is not a rate limit is
+	// then GitHub refusing the App itself: see IsAppRefused.
+	AppAuth bool
+	// Suspended is set when GitHub refused because the installation is
+	// suspended (403 "This installation has been suspended").
+	Suspended bool
+	// MintOutcomeUnknown is set on a token mint answered with a server
+	// error other than 503 (500, 502, 504...): GitHub's edge can answer so
+	// after the token was created, so the mint was not sent again. See
+	// IsAmbiguousMint.
+	MintOutcomeUnknown bool
 }
 
 func (e *APIError) Error() string {
@@ -39,8 +51,14 @@ func (e *APIError) Error() string {
 	if e.RateLimited {
 		fmt.Fprintf(&b, " (rate limited; retry after %s)", e.RetryAfter.Round(time.Second))
 	}
+	if e.MintOutcomeUnknown {
+		b.WriteString(ambiguousMintNote)
+	}
 	return b.String()
 }
+
+// ambiguousMintNote ends the message of a mint whose outcome is unknown.
+const ambiguousMintNote = " (the outcome is unknown: GitHub may have created a token, which expires by itself within the hour; the mint was not sent again so as not to create another)"
 
 // secondaryRateLimitWait is GitHub's advice when a secondary rate limit
 // answer names no time: wait at least a minute.
@@ -64,6 +82,9 @@ func newAPIError(endpoint string, status int, h http.Header, body []byte, now ti
 		case secondary || status == http.StatusTooManyRequests:
 			e.RateLimited, e.RetryAfter = true, secondaryRateLimitWait
 		}
+	}
+	if status == http.StatusForbidden && !e.RateLimited && strings.Contains(strings.ToLower(e.Message), "suspended") {
+		e.Suspended = true
 	}
 	return e
 }
@@ -143,10 +164,18 @@ type TransportError struct {
 	// Sent is false when the request certainly never left (a failed dial),
 	// so even a mint may be sent again.
 	Sent bool
+	// MintOutcomeUnknown is set on a token mint that may have reached
+	// GitHub (Sent) but got no answer: GitHub may have created the token.
+	// The mint is not sent again. See IsAmbiguousMint.
+	MintOutcomeUnknown bool
 }
 
 func (e *TransportError) Error() string {
-	return fmt.Sprintf("%s: no answer from GitHub: %v", e.Endpoint, e.Err)
+	msg := fmt.Sprintf("%s: no answer from GitHub: %v", e.Endpoint, e.Err)
+	if e.MintOutcomeUnknown {
+		msg += ambiguousMintNote
+	}
+	return msg
 }
 
 func (e *TransportError) Unwrap() error { return e.Err }
@@ -172,6 +201,51 @@ func notSent(err error) bool {
 func IsNotFound(err error) bool {
 	var e *APIError
 	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}
+
+// ambiguousMintError is a mint GitHub answered 2xx with an answer that
+// holds no usable token.
+type ambiguousMintError struct{ err error }
+
+func (e *ambiguousMintError) Error() string { return e.err.Error() + ambiguousMintNote }
+func (e *ambiguousMintError) Unwrap() error { return e.err }
+
+// IsAmbiguousMint tells whether err is a token mint whose outcome is
+// unknown: GitHub answered 500, 502, 504 (or another server error but 503),
+// gave no answer after the request may have reached it, or answered 2xx
+// with no readable token. GitHub may have
+// created a token nobody holds; it expires by itself (within the hour). The
+// client does not send such a mint again, so one call never creates two
+// tokens.
+func IsAmbiguousMint(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.MintOutcomeUnknown
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		return te.MintOutcomeUnknown
+	}
+	var am *ambiguousMintError
+	return errors.As(err, &am)
+}
+
+// IsAppRefused tells whether err is GitHub refusing the App itself: a 401
+// or 403, not a rate limit, on a call authenticated with the App's JWT. The
+// App's key may have been deleted or replaced at GitHub, the clock may be
+// skewed (the JWT's iat/exp), or the installation may be suspended (see
+// IsSuspended). It is an operator's matter, not the caller's.
+func IsAppRefused(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.AppAuth && !e.RateLimited &&
+		(e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden)
+}
+
+// IsSuspended tells whether err is GitHub refusing because the installation
+// is suspended.
+func IsSuspended(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.Suspended
 }
 
 // IsRateLimited tells whether err is a rate-limit answer, and how long

@@ -110,6 +110,8 @@ func FuzzDecodeToken(f *testing.F) {
 		`{"token":"ghs_x","expires_at":"2030-01-01T00:00:00Z","repositories":[{},{"name":"a"},{"name":null}]}`,
 		`{"token":"ghs_x","expires_at":"2030-01-01T00:00:00Z","repositories":null,"permissions":null}`,
 		`{"token":5}`, `null`, `[]`, `{}`, `"ghs_x"`, ``,
+		// A stateless-size token (520 characters) and ids up to 2^53-1.
+		`{"token":"` + statelessToken + `","expires_at":"2030-01-01T00:00:00Z","repository_selection":"selected","repositories":[{"id":9007199254740991,"name":"big"},{"id":812345001,"name":"widgets"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -162,7 +164,7 @@ func FuzzDecodeToken(f *testing.F) {
 func FuzzDecodeInstallation(f *testing.F) {
 	for _, s := range []string{
 		`{"id":1,"account":{"login":"octocat","id":1,"type":"User"},"repository_selection":"all","app_id":1,"suspended_at":null}`,
-		`{"id":100,"account":{"login":"acme","id":7000100,"type":"Organization"},"repository_selection":"selected","app_id":1001,"suspended_at":"2024-05-06T07:08:09Z","permissions":{"contents":"write"},"events":[]}`,
+		`{"id":41000001,"account":{"login":"acme","id":131000001,"type":"Organization"},"repository_selection":"selected","app_id":1001,"suspended_at":"2024-05-06T07:08:09Z","permissions":{"contents":"write"},"events":[]}`,
 		`{"id":1,"suspended_at":"2024-05-06T07:08:09.123456789+02:00"}`,
 		`{"id":-1,"account":null}`,
 		`{"id":1e3}`, `{"id":"1"}`, `{"suspended_at":"yesterday"}`, `[]`, `null`, `{}`,
@@ -191,6 +193,10 @@ func FuzzDecodeInstallation(f *testing.F) {
 	})
 }
 
+// statelessToken is an installation token of the size of GitHub's
+// stateless ones: "ghs_" and 516 characters.
+var statelessToken = "ghs_" + strings.Repeat("Ab1Cd2Ef3G", 51) + "H4iJ5k"
+
 // ghsLike finds installation-token-like sequences, as an attacker would
 // look for them in an error message.
 var ghsLike = regexp.MustCompile(`gh[pousr]_[A-Za-z0-9_]{10,}|github_pat_[A-Za-z0-9_]{10,}`)
@@ -211,6 +217,10 @@ func FuzzDecodeError(f *testing.F) {
 		strings.Repeat("é", 200),
 		"ghs_" + strings.Repeat("a", 296) + "ghs_" + strings.Repeat("b", 40),
 		"", " ", "null", `"` + tok + `"`,
+		`{"message":"This installation has been suspended","documentation_url":"https://docs.github.com/rest/reference/apps#create-an-installation-access-token-for-an-app","status":"403"}`,
+		`{"message":"token ` + statelessToken + ` refused"}`,
+		strings.Repeat("x", 250) + statelessToken,
+		`{"message":"` + strings.Repeat("y", 280) + statelessToken + `"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -259,6 +269,10 @@ func FuzzLinkNext(f *testing.F) {
 		`<https://ghe.eXAmplE.Com#>;rel=neXt`,
 		`</app/installations?page=2>; rel="next"`,
 		`<https://ghe.example.com/a,b>; rel="next"`,
+		`<https://ghe.public.example/api/v3/app/installations?per_page=100&page=2>; rel="next"`,
+		`<https://ghe.example.com/api/v3/../../x>; rel="next"`,
+		`<https://ghe.example.com/api/v3/%2e%2e/x>; rel="next"`,
+		`<https://ghe.example.com/api/v3x/x>; rel="next"`,
 		`<>; rel="next"`, `<; rel="next"`, `>; rel="next"`, `<<x>>; rel="next"`,
 		`<https://ghe.example.com/x>; rel="prev next"`, `<https://ghe.example.com/x>; rel`, `<https://ghe.example.com/x>`,
 		`;;,,<`, ``,
@@ -289,8 +303,9 @@ func FuzzLinkNext(f *testing.F) {
 		if err != nil || page == "" {
 			return
 		}
-		if page != next {
-			t.Fatalf("nextPage %q, linkNext %q", page, next)
+		// The page is always on the configured scheme, host and path.
+		if !strings.HasPrefix(page, base+"/") {
+			t.Fatalf("nextPage %q (link %q) is not under %s/", page, next, base)
 		}
 		// Where would the next request go? Never off the API's host.
 		mu.Lock()

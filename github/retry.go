@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"time"
 )
 
@@ -44,7 +45,10 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 
 // decide says whether a failed attempt is retried, and after how long.
 // Retried: 5xx answers, rate limits GitHub asks to wait out within the cap,
-// and transport failures, except a mint that may have reached GitHub.
+// and transport failures. A mint is retried only when it certainly created
+// nothing: after 503, a rate limit, or a dial that failed; never after
+// another 5xx (GitHub's edge may answer 500, 502 or 504 after the token was
+// created) or a transport failure once the request may have left.
 // Never retried: other 4xx, cancellation, undecodable answers.
 func (p RetryPolicy) decide(req request, attempt int, err error) (time.Duration, bool) {
 	if attempt >= p.MaxAttempts || errors.Is(err, context.Canceled) {
@@ -59,6 +63,9 @@ func (p RetryPolicy) decide(req request, attempt int, err error) (time.Duration,
 			}
 			return max(apiErr.RetryAfter, p.BaseDelay) + p.jitter(p.BaseDelay), true
 		case apiErr.StatusCode >= 500:
+			if req.mint && mayHaveMinted(apiErr.StatusCode) {
+				return 0, false
+			}
 			return p.backoff(attempt), true
 		}
 		return 0, false
@@ -71,6 +78,12 @@ func (p RetryPolicy) decide(req request, attempt int, err error) (time.Duration,
 		return p.backoff(attempt), true
 	}
 	return 0, false
+}
+
+// mayHaveMinted tells whether a mint answered status may have created the
+// token: any server error but 503, an explicit refusal to serve.
+func mayHaveMinted(status int) bool {
+	return status >= 500 && status != http.StatusServiceUnavailable
 }
 
 // backoff is "full jitter": uniform in [0, min(MaxDelay, BaseDelay*2^(n-1))].

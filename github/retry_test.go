@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -290,7 +291,7 @@ func TestRateLimitHugeRetryAfter(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Minting is never sent twice when GitHub may have minted already.
 
-func TestMintRetriedOn5xxMintsOnce(t *testing.T) {
+func TestMintRetriedOn503MintsOnce(t *testing.T) {
 	s := newDouble(t)
 	in := s.AddInstallation("acme", "Organization", "widgets")
 	c := newClient(t, s)
@@ -316,6 +317,60 @@ func TestMintRetriedOn5xxMintsOnce(t *testing.T) {
 	}
 }
 
+// A mint answered 500, 502 or 504 may have been created at GitHub (its edge
+// can fail after the token was made): it is not sent again, the error says
+// the outcome is unknown, and the token GitHub made is an orphan that
+// expires by itself.
+func TestMintNotResentAfterAmbiguous5xx(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			s := newDouble(t)
+			in := s.AddInstallation("acme", "Organization", "widgets")
+			c := newClient(t, s)
+			s.FailNextAfterEffect(1, status)
+			tok, err := c.CreateToken(t.Context(), in.ID, TokenRequest{Repositories: []string{"widgets"}})
+			if tok != nil || err == nil {
+				t.Fatalf("CreateToken = %v, %v; want an error", tok, err)
+			}
+			if !IsAmbiguousMint(err) {
+				t.Errorf("IsAmbiguousMint(%v) = false", err)
+			}
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != status || !apiErr.MintOutcomeUnknown || !apiErr.AppAuth {
+				t.Errorf("error %#v", apiErr)
+			}
+			if !strings.Contains(err.Error(), "outcome is unknown") {
+				t.Errorf("message %q does not say the outcome is unknown", err)
+			}
+			if n := s.CallCount(http.MethodPost, fmt.Sprintf("/app/installations/%d/access_tokens", in.ID)); n != 1 {
+				t.Errorf("%d POSTs, want exactly 1", n)
+			}
+			live := s.LiveTokens()
+			if len(live) != 1 || live[0].InstallationID != in.ID {
+				t.Fatalf("double holds %d live tokens, want the 1 orphan it minted", len(live))
+			}
+			if strings.Contains(err.Error(), live[0].Value) || strings.Contains(err.Error(), "ghs_") {
+				t.Error("the error carries a token")
+			}
+			if IsAppRefused(err) {
+				t.Error("a 5xx is reported as GitHub refusing the App")
+			}
+		})
+	}
+
+	// A GET answered the same way is retried: it created nothing.
+	s := newDouble(t)
+	in := s.AddInstallation("acme", "Organization", "widgets")
+	c := newClient(t, s)
+	s.FailNextAfterEffect(1, http.StatusBadGateway)
+	if _, err := c.Installation(t.Context(), in.ID); err != nil {
+		t.Fatalf("lookup after one 502: %v", err)
+	}
+	if n := s.CallCount(http.MethodGet, fmt.Sprintf("/app/installations/%d", in.ID)); n != 2 {
+		t.Errorf("%d GETs, want 2", n)
+	}
+}
+
 func TestMintTimeoutNotResent(t *testing.T) {
 	s := newDouble(t)
 	in := s.AddInstallation("acme", "Organization", "widgets")
@@ -337,6 +392,9 @@ func TestMintTimeoutNotResent(t *testing.T) {
 	}
 	if !te.Sent {
 		t.Errorf("Sent = false for a request that reached the server")
+	}
+	if !te.MintOutcomeUnknown || !IsAmbiguousMint(err) {
+		t.Errorf("a timed-out mint is not reported as ambiguous: %v", err)
 	}
 	if te.Endpoint != "POST /app/installations/{id}/access_tokens" {
 		t.Errorf("Endpoint %q", te.Endpoint)
@@ -376,6 +434,9 @@ func TestMintUndecodableAnswerNotResent(t *testing.T) {
 	if n := hits.Load(); n != 1 {
 		t.Fatalf("mint sent %d times, want 1", n)
 	}
+	if !IsAmbiguousMint(err) {
+		t.Errorf("an unreadable 201 is not reported as ambiguous: %v", err)
+	}
 }
 
 func closedPortURL(t *testing.T) string {
@@ -409,6 +470,9 @@ func TestMintDialFailureRetried(t *testing.T) {
 	}
 	if te.Timeout() {
 		t.Error("Timeout() = true for a refused connection")
+	}
+	if IsAmbiguousMint(err) {
+		t.Error("a mint that never left is reported as ambiguous")
 	}
 	if n := attempts.Load(); n != int64(fastRetry.MaxAttempts) {
 		t.Fatalf("%d attempts, want %d (a dial failure is safe to retry)", n, fastRetry.MaxAttempts)
@@ -566,7 +630,13 @@ func TestDecide(t *testing.T) {
 		"5xx third attempt":     {get, 3, &APIError{StatusCode: 500}, true, 0, 40 * time.Millisecond},
 		"5xx last attempt":      {get, 4, &APIError{StatusCode: 503}, false, 0, 0},
 		"5xx past last attempt": {get, 9, &APIError{StatusCode: 503}, false, 0, 0},
-		"5xx on mint":           {mint, 1, &APIError{StatusCode: 502}, true, 0, 10 * time.Millisecond},
+		"503 on mint":           {mint, 1, &APIError{StatusCode: 503}, true, 0, 10 * time.Millisecond},
+		"500 on mint":           {mint, 1, &APIError{StatusCode: 500}, false, 0, 0},
+		"502 on mint":           {mint, 1, &APIError{StatusCode: 502}, false, 0, 0},
+		"504 on mint":           {mint, 1, &APIError{StatusCode: 504}, false, 0, 0},
+		"501 on mint":           {mint, 1, &APIError{StatusCode: 501}, false, 0, 0},
+		"429 on mint":           {mint, 1, &APIError{StatusCode: 429, RateLimited: true, RetryAfter: time.Second}, true, time.Second, time.Second + 10*time.Millisecond},
+		"502 on GET":            {get, 1, &APIError{StatusCode: 502}, true, 0, 10 * time.Millisecond},
 		"404":                   {get, 1, &APIError{StatusCode: 404}, false, 0, 0},
 		"422 on mint":           {mint, 1, &APIError{StatusCode: 422}, false, 0, 0},
 		"rate limited":          {get, 1, &APIError{StatusCode: 429, RateLimited: true, RetryAfter: time.Second}, true, time.Second, time.Second + 10*time.Millisecond},

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -26,6 +27,9 @@ const adminPrefix = "/_double/"
 //	GET  /_double/faults         injected answer counts (FaultCounts)
 //	POST /_double/faults         set faults (FaultSettings); absent fields are left alone
 //	POST /_double/reset          clear faults and recorded calls
+//	POST /_double/installations/{id}/suspend    SuspendInstallation(id, true)
+//	POST /_double/installations/{id}/unsuspend  SuspendInstallation(id, false)
+//	POST /_double/repositories/move  MoveRepository: {"from":"owner/name","to":"owner/name"}
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 func (s *Server) newAdminHandler() http.Handler {
@@ -65,6 +69,35 @@ func (s *Server) newAdminHandler() http.Handler {
 			return
 		}
 		if err := s.ApplyFaults(fs); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	suspend := func(suspended bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+			if err != nil || !s.setSuspended(id, suspended) {
+				writeError(w, http.StatusNotFound, "no such installation", "")
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}
+	mux.HandleFunc("POST /_double/installations/{id}/suspend", suspend(true))
+	mux.HandleFunc("POST /_double/installations/{id}/unsuspend", suspend(false))
+	mux.HandleFunc("POST /_double/repositories/move", func(w http.ResponseWriter, r *http.Request) {
+		var mv struct {
+			From string `json:"from"`
+			To   string `json:"to"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&mv); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid move: "+err.Error(), "")
+			return
+		}
+		if err := s.MoveRepository(mv.From, mv.To); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error(), "")
 			return
 		}
@@ -117,6 +150,9 @@ type FaultSettings struct {
 	FailureRate   *float64 `json:"failure_rate"` // SetFailureRate
 	FailureStatus *int     `json:"failure_status"`
 	FailNext      *int     `json:"fail_next"` // FailNext
+	// FailNextAfterEffect answers FailureStatus if given, else 502, after
+	// the request took effect (FailNextAfterEffect).
+	FailNextAfterEffect *int `json:"fail_next_after_effect"`
 	// RateLimitRate and RateLimitNext send a Retry-After of RetryAfterS
 	// (default none); RateLimitNext answers RateLimitStatus (default 429).
 	RateLimitRate   *float64 `json:"rate_limit_rate"` // SetRateLimitRate
@@ -161,6 +197,13 @@ func (s *Server) ApplyFaults(fs FaultSettings) error {
 	}
 	if fs.FailNext != nil {
 		s.FailNext(*fs.FailNext, failStatus)
+	}
+	if fs.FailNextAfterEffect != nil {
+		st := http.StatusBadGateway
+		if fs.FailureStatus != nil {
+			st = *fs.FailureStatus
+		}
+		s.FailNextAfterEffect(*fs.FailNextAfterEffect, st)
 	}
 	if fs.RateLimitRate != nil {
 		s.SetRateLimitRate(*fs.RateLimitRate, retryAfter)

@@ -32,6 +32,9 @@ const (
 	msgBadJSON        = "Problems parsing JSON"
 	msgRepoNotFound   = "There is at least one repository that does not exist or is not accessible to the parent installation."
 	msgPermsNotGrant  = "The permissions requested are not granted to this installation."
+	msgSuspended      = "This installation has been suspended"
+	msgMoved          = "Moved Permanently"
+	redirectDocs      = "https://docs.github.com/rest/using-the-rest-api/best-practices-for-using-the-rest-api#follow-redirects"
 )
 
 // permissionLevels orders the permission levels a token may ask for.
@@ -56,6 +59,7 @@ var routes = []route{
 	{http.MethodGet, []string{"users", "*", "installation"}, true, (*Server).getUserInstallation},
 	{http.MethodGet, []string{"orgs", "*", "installation"}, true, (*Server).getOrgInstallation},
 	{http.MethodGet, []string{"repos", "*", "*", "installation"}, true, (*Server).getRepoInstallation},
+	{http.MethodGet, []string{"repositories", "*", "installation"}, true, (*Server).getRepoIDInstallation},
 	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
 }
 
@@ -152,15 +156,31 @@ func (s *Server) stripPrefix(p string) (string, bool) {
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
-	s.setCommonHeaders(w)
+	s.setCommonHeaders(w, r)
 	if r.Header.Get("User-Agent") == "" {
 		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
 		return
 	}
 	if f, ok := s.takeFault(); ok {
+		if f.afterEffect {
+			// Serve the request for its effect and drop its answer.
+			s.route(discardWriter{h: http.Header{}}, r, path, inPrefix)
+		}
 		s.writeFault(w, r, path, f)
 		return
 	}
+	s.route(w, r, path, inPrefix)
+}
+
+// discardWriter swallows an answer.
+type discardWriter struct{ h http.Header }
+
+func (d discardWriter) Header() http.Header         { return d.h }
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+
+// route answers a request on the GitHub API, outside fault injection.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
 	if !inPrefix {
 		writeError(w, http.StatusNotFound, msgNotFound, docsRoot)
 		return
@@ -185,16 +205,30 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 
 // setCommonHeaders sets the headers GitHub puts on every answer, including
 // a rate-limit budget that decreases with each request but, unless a rate
-// limit is injected, never runs out.
-func (s *Server) setCommonHeaders(w http.ResponseWriter) {
+// limit is injected, never runs out. As on GitHub, the App's own calls (App
+// JWT, or no credentials) and each installation's calls (its tokens) draw
+// on separate budgets, all of the "core" resource.
+func (s *Server) setCommonHeaders(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
-	s.mu.Lock()
-	if !now.Before(s.rateReset) {
-		s.rateReset = now.Add(rateLimitWindow).Truncate(time.Second)
-		s.rateRemaining = rateLimitLimit
+	key := "app"
+	if cred, ok := installationToken(r); ok && strings.Count(cred, ".") != 2 { // a token, not a JWT
+		key = "installation:unknown"
+		if t, found := s.LookupToken(cred); found {
+			key = "installation:" + strconv.FormatInt(t.InstallationID, 10)
+		}
 	}
-	s.rateRemaining = max(s.rateRemaining-1, 1)
-	remaining, reset := s.rateRemaining, s.rateReset
+	s.mu.Lock()
+	b := s.budgets[key]
+	if b == nil {
+		b = &rateBudget{}
+		s.budgets[key] = b
+	}
+	if !now.Before(b.reset) {
+		b.reset = now.Add(rateLimitWindow).Truncate(time.Second)
+		b.remaining = rateLimitLimit
+	}
+	b.remaining = max(b.remaining-1, 1)
+	remaining, reset := b.remaining, b.reset
 	s.mu.Unlock()
 
 	h := w.Header()
@@ -233,9 +267,18 @@ func errorBody(status int, message, doc string) map[string]any {
 	return body
 }
 
-// apiBase is the absolute API base URL as the client reached it.
+// apiBase is the absolute API base URL for links in answers: the public
+// one (WithPublicURL), else the one the client reached.
 func (s *Server) apiBase(r *http.Request) string {
-	return "http://" + r.Host + s.prefix
+	if s.linkBase != "" {
+		return s.linkBase
+	}
+	return s.requestBase(r)
+}
+
+// requestBase is the absolute API base URL as the client reached it.
+func (s *Server) requestBase(r *http.Request) string {
+	return s.scheme + "://" + r.Host + s.prefix
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request, _ []string) {
@@ -352,6 +395,20 @@ func (s *Server) getOrgInstallation(w http.ResponseWriter, r *http.Request, args
 }
 
 func (s *Server) getRepoInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	// A renamed or transferred repository redirects to its id, unless a
+	// repository has taken the old name since.
+	s.mu.Lock()
+	var movedID int64
+	if in := s.installationForAccount(args[0]); in == nil || !hasRepo(in, args[1]) {
+		movedID = s.moved[strings.ToLower(args[0]+"/"+args[1])]
+	}
+	s.mu.Unlock()
+	if movedID != 0 {
+		loc := fmt.Sprintf("%s/repositories/%d/installation", s.requestBase(r), movedID)
+		w.Header().Set("Location", loc)
+		writeJSON(w, http.StatusMovedPermanently, map[string]any{"message": msgMoved, "url": loc, "documentation_url": redirectDocs})
+		return
+	}
 	s.answerInstallation(w, r, "#get-a-repository-installation-for-the-authenticated-app", func() *Installation {
 		if in := s.installationForAccount(args[0]); in != nil {
 			if _, ok := in.repoByName(args[1]); ok {
@@ -360,6 +417,30 @@ func (s *Server) getRepoInstallation(w http.ResponseWriter, r *http.Request, arg
 		}
 		return nil
 	})
+}
+
+// getRepoIDInstallation serves GET /repositories/{id}/installation, where
+// GitHub redirects the lookup of a renamed or transferred repository.
+func (s *Server) getRepoIDInstallation(w http.ResponseWriter, r *http.Request, args []string) {
+	s.answerInstallation(w, r, "#get-a-repository-installation-for-the-authenticated-app", func() *Installation {
+		id, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil {
+			return nil
+		}
+		for _, in := range s.installations {
+			for _, repo := range in.Repositories {
+				if repo.ID == id {
+					return in
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func hasRepo(in *Installation, name string) bool {
+	_, ok := in.repoByName(name)
+	return ok
 }
 
 // answerInstallation answers the installation find returns (find runs with
@@ -423,6 +504,9 @@ func (s *Server) mint(id int64, req tokenRequest, base string) (int, any) {
 	in := s.installations[id]
 	if in == nil {
 		return http.StatusNotFound, errorBody(http.StatusNotFound, msgNotFound, mintDocs)
+	}
+	if in.SuspendedAt != nil {
+		return http.StatusForbidden, errorBody(http.StatusForbidden, msgSuspended, mintDocs)
 	}
 	if len(req.Repositories)+len(req.RepositoryIDs) > maxTokenRepos {
 		return http.StatusUnprocessableEntity, errorBody(http.StatusUnprocessableEntity,

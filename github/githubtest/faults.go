@@ -19,6 +19,9 @@ type FaultCounts struct {
 	// InjectedRateLimits counts answers injected by RateLimitNext and
 	// SetRateLimitRate.
 	InjectedRateLimits int `json:"injected_rate_limits"`
+	// InjectedAfterEffect counts answers injected by FailNextAfterEffect:
+	// the request took effect, then failed.
+	InjectedAfterEffect int `json:"injected_after_effect"`
 }
 
 // faults is the fault-injection state; guarded by Server.mu.
@@ -38,6 +41,9 @@ type faults struct {
 
 	revokeStatus int
 
+	failAfterNext       int // FailNextAfterEffect
+	failAfterNextStatus int
+
 	counts FaultCounts
 }
 
@@ -46,6 +52,9 @@ type fault struct {
 	status     int
 	rateLimit  bool
 	retryAfter time.Duration
+	// afterEffect: the request is served first (a mint mints, a revoke
+	// revokes), its answer dropped, and the fault answered instead.
+	afterEffect bool
 }
 
 // SetLatency makes every request wait d before it is answered. A request
@@ -63,6 +72,19 @@ func (s *Server) FailNext(n int, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.failNext, s.faults.failNextStatus = n, status
+}
+
+// FailNextAfterEffect makes the next n requests to any API endpoint take
+// effect and then answer status (e.g. 500, 502 or 504, as GitHub's edge can
+// after the request reached GitHub) with a GitHub-style error body. A mint
+// issues its token, which stays recorded as issued and live (an orphan the
+// client never saw); a revoke revokes. A request that would have been
+// refused (bad JWT, unknown installation) has no effect, and answers status
+// all the same. FailNext's requests come first.
+func (s *Server) FailNextAfterEffect(n int, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.failAfterNext, s.faults.failAfterNextStatus = n, status
 }
 
 // SetFailureRate makes each request fail with status with probability p,
@@ -127,7 +149,8 @@ func (s *Server) revokeStatus() int {
 }
 
 // takeFault decides whether this request gets an injected answer and counts
-// it. Scripted faults (FailNext, then RateLimitNext) come before random ones.
+// it. Scripted faults (FailNext, FailNextAfterEffect, then RateLimitNext)
+// come before random ones.
 func (s *Server) takeFault() (fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,6 +160,10 @@ func (s *Server) takeFault() (fault, bool) {
 		f.failNext--
 		f.counts.Injected5xx++
 		return fault{status: f.failNextStatus}, true
+	case f.failAfterNext > 0:
+		f.failAfterNext--
+		f.counts.InjectedAfterEffect++
+		return fault{status: f.failAfterNextStatus, afterEffect: true}, true
 	case f.rateLimitNext > 0:
 		f.rateLimitNext--
 		f.counts.InjectedRateLimits++

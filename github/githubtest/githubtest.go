@@ -5,8 +5,12 @@
 // answers 201/401/403/404/422 with GitHub-shaped JSON bodies, paginates
 // installations with GitHub's Link header, issues "ghs_" tokens with an
 // expires_at, revokes them on DELETE /installation/token, and lets tests
-// inject latency, server errors and rate limits. Every request is recorded
-// for assertions.
+// inject latency, server errors (also after the request took effect, as
+// GitHub's edge can answer 502 for a token it created), rate limits,
+// suspended installations and renamed or transferred repositories (301 to
+// /repositories/{id}/installation). Ids are as long as github.com's and
+// tokens as long as its stateless installation tokens. Every request is
+// recorded for assertions.
 //
 // Besides the GitHub API (optionally under a path prefix such as "/api/v3",
 // as on GitHub Enterprise Server), the server answers a small admin API under
@@ -19,6 +23,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -41,11 +46,19 @@ const (
 	DefaultTokenLifetime = time.Hour
 )
 
-// First IDs handed out; both increase by one per object.
+// First IDs handed out; both increase by one per object. They have as many
+// digits as real ids on github.com, so that a client that mangles large
+// numbers (float formatting, 32-bit parsing) fails against the double too.
+// WithFirstIDs starts elsewhere, e.g. near 2^53-1, the largest integer a JSON
+// number carries exactly.
 const (
-	firstInstallationID = 100
-	firstRepoID         = 5000
+	FirstInstallationID int64 = 41_000_001
+	FirstRepositoryID   int64 = 812_345_001
 )
+
+// MaxJSONInteger is 2^53-1, the largest integer that every JSON decoder
+// (including one that decodes numbers as float64) carries exactly.
+const MaxJSONInteger int64 = 1<<53 - 1
 
 // defaultPermissions are granted to an installation made by AddInstallation.
 var defaultPermissions = map[string]string{
@@ -65,6 +78,10 @@ type config struct {
 	lifetime time.Duration
 	key      *rsa.PrivateKey
 	addr     string
+	firstIns int64
+	firstRep int64
+	tlsCert  *tls.Certificate
+	linkBase string
 }
 
 // Option configures a Server.
@@ -93,6 +110,23 @@ func WithKey(k *rsa.PrivateKey) Option { return func(c *config) { c.key = k } }
 // WithAddr sets the listen address (default "127.0.0.1:0").
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 
+// WithPublicURL makes the Link headers of paginated answers, and the URLs
+// in answers' bodies, name publicURL (e.g. "https://ghe.example.com/api/v3")
+// instead of the URL the request came to, as a GitHub Enterprise Server
+// reached through an internal hostname does. Redirects (301) still name the
+// URL the request came to.
+func WithPublicURL(publicURL string) Option {
+	return func(c *config) { c.linkBase = strings.TrimRight(publicURL, "/") }
+}
+
+// WithFirstIDs sets the first installation and repository ids handed out
+// (default FirstInstallationID and FirstRepositoryID). Ids grow by one per
+// object; a test may start near MaxJSONInteger to check that the largest
+// exact JSON integers survive every hop.
+func WithFirstIDs(installation, repository int64) Option {
+	return func(c *config) { c.firstIns, c.firstRep = installation, repository }
+}
+
 // Installation is an installation of the App on an account.
 //
 // AddInstallation returns the Server's own record. A test may adjust its
@@ -107,10 +141,20 @@ type Installation struct {
 	// {"contents":"write","metadata":"read"}.
 	Permissions map[string]string `json:"permissions"`
 	Selection   string            `json:"selection"` // "all" or "selected"
+	// SuspendedAt is when the installation was suspended (see
+	// SuspendInstallation); nil while it is not.
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
 }
 
-// accountID is the GitHub id of the installation's account (deterministic).
-func (in *Installation) accountID() int64 { return 7_000_000 + in.ID }
+// accountID is the GitHub id of the installation's account (deterministic,
+// and as long as a real one).
+func (in *Installation) accountID() int64 {
+	const offset = 90_000_000
+	if in.ID > MaxJSONInteger-offset {
+		return in.ID - offset
+	}
+	return in.ID + offset
+}
 
 // repoByName finds a repository case-insensitively.
 func (in *Installation) repoByName(name string) (Repo, bool) {
@@ -131,7 +175,7 @@ type Repo struct {
 
 // Token is an installation access token the double issued.
 type Token struct {
-	Value          string // "ghs_" + 36 random alphanumerics
+	Value          string // "ghs_" + 516 random characters (TokenLength in all)
 	InstallationID int64
 	IssuedAt       time.Time
 	ExpiresAt      time.Time // second precision, as in the response
@@ -153,11 +197,17 @@ func (t Token) clone() Token {
 	return t
 }
 
+// rateBudget is one rate-limit budget (X-RateLimit-*).
+type rateBudget struct {
+	remaining int
+	reset     time.Time
+}
+
 // Call is one request the double received on the GitHub API.
 type Call struct {
 	Method string `json:"method"`
 	// Path is the request path without the path prefix and query, e.g.
-	// "/app/installations/100/access_tokens". A request outside the prefix
+	// "/app/installations/41000001/access_tokens". A request outside the prefix
 	// is recorded with its full path.
 	Path  string `json:"path"`
 	Query string `json:"query"` // raw query
@@ -185,6 +235,8 @@ type Server struct {
 	Key      *rsa.PrivateKey
 
 	prefix    string
+	scheme    string // "http", or "https" with WithTLS
+	linkBase  string // WithPublicURL
 	srv       *http.Server
 	admin     http.Handler
 	done      chan struct{} // closed by Close; aborts latency waits
@@ -196,13 +248,13 @@ type Server struct {
 	installations map[int64]*Installation
 	nextInstID    int64
 	nextRepoID    int64
+	moved         map[string]int64 // "owner/name" (lower case) of a renamed or transferred repository → its id
 	tokens        []*Token
 	tokenIndex    map[string]*Token
 	calls         []*Call
 	jwtsSeen      []string
 	jwtSeenSet    map[string]bool
-	rateRemaining int
-	rateReset     time.Time
+	budgets       map[string]*rateBudget // rate-limit budgets: "app", "installation:ID"
 	faults        faults
 }
 
@@ -214,6 +266,8 @@ func New(opts ...Option) (*Server, error) {
 		slug:     DefaultSlug,
 		lifetime: DefaultTokenLifetime,
 		addr:     "127.0.0.1:0",
+		firstIns: FirstInstallationID,
+		firstRep: FirstRepositoryID,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -234,22 +288,31 @@ func New(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("githubtest: listening on %s: %w", cfg.addr, err)
 	}
+	scheme := "http"
+	if cfg.tlsCert != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cfg.tlsCert}, MinVersion: tls.VersionTLS12})
+	}
 	s := &Server{
 		AppID:         cfg.appID,
 		ClientID:      cfg.clientID,
 		Slug:          cfg.slug,
 		Key:           cfg.key,
 		prefix:        prefix,
+		scheme:        scheme,
+		linkBase:      cfg.linkBase,
 		done:          make(chan struct{}),
 		createdAt:     time.Now().UTC().Truncate(time.Second),
 		lifetime:      cfg.lifetime,
 		installations: map[int64]*Installation{},
-		nextInstID:    firstInstallationID,
-		nextRepoID:    firstRepoID,
+		nextInstID:    cfg.firstIns,
+		nextRepoID:    cfg.firstRep,
 		tokenIndex:    map[string]*Token{},
+		moved:         map[string]int64{},
+		budgets:       map[string]*rateBudget{},
 		jwtSeenSet:    map[string]bool{},
 	}
-	s.URL = "http://" + dialableAddr(ln.Addr()) + prefix
+	s.URL = scheme + "://" + dialableAddr(ln.Addr()) + prefix
 	s.admin = s.newAdminHandler()
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.Serve(ln) //nolint:errcheck // always http.ErrServerClosed after Close
@@ -307,7 +370,8 @@ func (s *Server) KeyPEMPKCS8() []byte {
 
 // AddInstallation installs the App on account ("Organization" or "User") with
 // access to the named repositories, and returns the installation. IDs are
-// assigned from 100 upward and repository IDs from 5000 upward, both
+// assigned from FirstInstallationID upward and repository IDs from
+// FirstRepositoryID upward (or where WithFirstIDs says), both
 // deterministically. The installation gets the default permissions
 // (contents, issues, pull_requests and workflows write; metadata and actions
 // read) and repository selection "selected".
@@ -354,6 +418,71 @@ func (s *Server) RemoveInstallation(id int64) {
 			t.RevokedAt = now
 		}
 	}
+}
+
+// SuspendInstallation suspends (or, with suspended false, unsuspends) an
+// installation, as its owner or the App's owner can on GitHub. While it is
+// suspended, GitHub refuses to mint tokens for it (403 "This installation
+// has been suspended"); lookups still find it, with suspended_at and
+// suspended_by set. It panics if there is no such installation.
+func (s *Server) SuspendInstallation(id int64, suspended bool) {
+	if !s.setSuspended(id, suspended) {
+		panic(fmt.Sprintf("githubtest: no installation %d", id))
+	}
+}
+
+// setSuspended is SuspendInstallation; it reports false if there is no such
+// installation.
+func (s *Server) setSuspended(id int64, suspended bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := s.installations[id]
+	if in == nil {
+		return false
+	}
+	in.SuspendedAt = nil
+	if suspended {
+		now := time.Now().UTC().Truncate(time.Second)
+		in.SuspendedAt = &now
+	}
+	return true
+}
+
+// MoveRepository renames or transfers the repository from ("owner/name") to
+// to ("owner/name"), keeping its id, as GitHub does. The new owner must have
+// an installation of the App (it may be the same one). Afterwards, as on
+// GitHub, GET /repos/{old owner}/{old name}/installation answers 301 Moved
+// Permanently with a Location on /repositories/{id}/installation, which
+// answers the installation that now holds the repository. A repository
+// created later under the old name takes the name back.
+func (s *Server) MoveRepository(from, to string) error {
+	fromOwner, fromName, ok1 := strings.Cut(from, "/")
+	toOwner, toName, ok2 := strings.Cut(to, "/")
+	if !ok1 || !ok2 || fromName == "" || toName == "" || strings.Contains(toName, "/") {
+		return fmt.Errorf("githubtest: %q and %q must both be owner/name", from, to)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.installationForAccount(fromOwner)
+	if src == nil {
+		return fmt.Errorf("githubtest: no installation on %q", fromOwner)
+	}
+	repo, found := src.repoByName(fromName)
+	if !found {
+		return fmt.Errorf("githubtest: no repository %q", from)
+	}
+	dst := s.installationForAccount(toOwner)
+	if dst == nil {
+		return fmt.Errorf("githubtest: no installation on %q", toOwner)
+	}
+	if other, taken := dst.repoByName(toName); taken && other.ID != repo.ID {
+		return fmt.Errorf("githubtest: %q already exists", to)
+	}
+	src.Repositories = slices.DeleteFunc(src.Repositories, func(r Repo) bool { return r.ID == repo.ID })
+	repo.Name = toName
+	dst.Repositories = append(dst.Repositories, repo)
+	s.moved[strings.ToLower(from)] = repo.ID
+	return nil
 }
 
 // SetTokenLifetime sets the lifetime of tokens minted from now on.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -165,9 +166,9 @@ func TestJWTStrictness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.AddInstallation("acme", "Organization", "widgets")
+	acme := s.AddInstallation("acme", "Organization", "widgets")
 	var tok tokenAnswer
-	mint(t, s, 100, nil, http.StatusCreated).json(t, &tok)
+	mint(t, s, acme.ID, nil, http.StatusCreated).json(t, &tok)
 
 	// Each case builds its Authorization header when it runs, so that the
 	// claims are relative to the time of the request.
@@ -388,7 +389,7 @@ func TestListInstallationsPagination(t *testing.T) {
 	if pages != 3 || len(seen) != 75 {
 		t.Errorf("read %d pages, %d installations; want 3 and 75", pages, len(seen))
 	}
-	for id := int64(100); id < 175; id++ {
+	for id := githubtest.FirstInstallationID; id < githubtest.FirstInstallationID+75; id++ {
 		if seen[id] != 1 {
 			t.Errorf("installation %d seen %d times", id, seen[id])
 		}
@@ -424,28 +425,29 @@ func TestListInstallationsPagination(t *testing.T) {
 
 func TestInstallationLookups(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("Acme", "Organization", "Widgets", "gadgets")
-	s.AddInstallation("octo", "User", "dotfiles")
+	acme := s.AddInstallation("Acme", "Organization", "Widgets", "gadgets").ID
+	octo := s.AddInstallation("octo", "User", "dotfiles").ID
 	auth := "Bearer " + appJWT(t, s)
 	tests := []struct {
 		path   string
 		status int
 		id     int64
 	}{
-		{"/app/installations/100", 200, 100},
-		{"/app/installations/101", 200, 101},
+		{fmt.Sprintf("/app/installations/%d", acme), 200, acme},
+		{fmt.Sprintf("/app/installations/%d", octo), 200, octo},
+		{fmt.Sprintf("/app/installations/%d", octo+1), 404, 0},
 		{"/app/installations/999", 404, 0},
 		{"/app/installations/abc", 404, 0},
-		{"/orgs/acme/installation", 200, 100},
-		{"/orgs/ACME/installation", 200, 100},
+		{"/orgs/acme/installation", 200, acme},
+		{"/orgs/ACME/installation", 200, acme},
 		{"/orgs/octo/installation", 404, 0}, // a user, not an organization
 		{"/orgs/nobody/installation", 404, 0},
-		{"/users/OCTO/installation", 200, 101},
-		{"/users/acme/installation", 200, 100}, // /users names organizations too
+		{"/users/OCTO/installation", 200, octo},
+		{"/users/acme/installation", 200, acme}, // /users names organizations too
 		{"/users/nobody/installation", 404, 0},
-		{"/repos/acme/widgets/installation", 200, 100},
-		{"/repos/aCmE/WIDGETS/installation", 200, 100},
-		{"/repos/octo/dotfiles/installation", 200, 101},
+		{"/repos/acme/widgets/installation", 200, acme},
+		{"/repos/aCmE/WIDGETS/installation", 200, acme},
+		{"/repos/octo/dotfiles/installation", 200, octo},
 		{"/repos/acme/dotfiles/installation", 404, 0},
 		{"/repos/nobody/widgets/installation", 404, 0},
 	}
@@ -468,7 +470,7 @@ func TestInstallationLookups(t *testing.T) {
 			} `json:"account"`
 		}
 		r.json(t, &in)
-		if in.ID != tc.id || (tc.id == 100 && in.Account.Login != "Acme") {
+		if in.ID != tc.id || (tc.id == acme && in.Account.Login != "Acme") {
 			t.Errorf("GET %s: %+v, want id %d (login case preserved)", tc.path, in, tc.id)
 		}
 	}
@@ -480,7 +482,8 @@ func TestMintToken(t *testing.T) {
 	s := newServer(t)
 	acme := s.AddInstallation("acme", "Organization", "widgets", "gadgets", "tools")
 	other := s.AddInstallation("other", "Organization", "secret")
-	if acme.ID != 100 || other.ID != 101 || acme.Repositories[0].ID != 5000 || other.Repositories[0].ID != 5003 {
+	if acme.ID != githubtest.FirstInstallationID || other.ID != acme.ID+1 ||
+		acme.Repositories[0].ID != githubtest.FirstRepositoryID || other.Repositories[0].ID != acme.Repositories[2].ID+1 {
 		t.Fatalf("ids not deterministic: %+v %+v", acme, other)
 	}
 
@@ -489,8 +492,8 @@ func TestMintToken(t *testing.T) {
 		var tok tokenAnswer
 		r := mint(t, s, acme.ID, nil, http.StatusCreated)
 		r.json(t, &tok)
-		if !regexp.MustCompile(`^ghs_[A-Za-z0-9]{36}$`).MatchString(tok.Token) {
-			t.Errorf("token %q is not ghs_ and 36 alphanumerics", tok.Token)
+		if !regexp.MustCompile(`^ghs_[A-Za-z0-9]{516}$`).MatchString(tok.Token) || len(tok.Token) != githubtest.TokenLength {
+			t.Errorf("token of %d characters is not ghs_ and 516 alphanumerics", len(tok.Token))
 		}
 		exp, err := time.Parse(time.RFC3339, tok.ExpiresAt)
 		if err != nil || !strings.HasSuffix(tok.ExpiresAt, "Z") || strings.Contains(tok.ExpiresAt, ".") {
@@ -515,12 +518,12 @@ func TestMintToken(t *testing.T) {
 		var tok tokenAnswer
 		r := mint(t, s, acme.ID, map[string]any{
 			"repositories":   []string{"WIDGETS"},
-			"repository_ids": []int64{5002},
+			"repository_ids": []int64{acme.Repositories[2].ID},
 			"permissions":    map[string]string{"contents": "read", "issues": "write"},
 		}, http.StatusCreated)
 		r.json(t, &tok)
 		if tok.RepositorySelection != "selected" || len(tok.Repositories) != 2 ||
-			tok.Repositories[0].FullName != "acme/widgets" || tok.Repositories[0].ID != 5000 ||
+			tok.Repositories[0].FullName != "acme/widgets" || tok.Repositories[0].ID != acme.Repositories[0].ID ||
 			tok.Repositories[1].Name != "tools" || tok.Repositories[1].Owner.Login != "acme" {
 			t.Errorf("answer %s", r.body)
 		}
@@ -568,7 +571,7 @@ func TestMintToken(t *testing.T) {
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
 		{"unknown repository", acme.ID, map[string]any{"repositories": []string{"widgets", "nope"}}, 422,
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
-		{"foreign repository id", acme.ID, map[string]any{"repository_ids": []int64{5003}}, 422,
+		{"foreign repository id", acme.ID, map[string]any{"repository_ids": []int64{other.Repositories[0].ID}}, 422,
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
 		{"full name", acme.ID, map[string]any{"repositories": []string{"acme/widgets"}}, 422,
 			"There is at least one repository that does not exist or is not accessible to the parent installation."},
@@ -665,10 +668,10 @@ func TestRevoke(t *testing.T) {
 
 func TestFailNextHasNoSideEffects(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	s.FailNext(2, http.StatusBadGateway)
 	for range 2 {
-		r := mint(t, s, 100, nil, http.StatusBadGateway)
+		r := mint(t, s, id, nil, http.StatusBadGateway)
 		if r.message(t) == "" || r.Header.Get("Content-Type") != "application/json; charset=utf-8" {
 			t.Errorf("injected answer %v %s", r.Header, r.body)
 		}
@@ -677,7 +680,7 @@ func TestFailNextHasNoSideEffects(t *testing.T) {
 		t.Fatalf("%d tokens minted by failed requests", n)
 	}
 	var tok tokenAnswer
-	mint(t, s, 100, nil, http.StatusCreated).json(t, &tok)
+	mint(t, s, id, nil, http.StatusCreated).json(t, &tok)
 
 	// A failed revoke does not revoke either.
 	s.FailNext(1, http.StatusInternalServerError)
@@ -690,9 +693,9 @@ func TestFailNextHasNoSideEffects(t *testing.T) {
 	}
 
 	s.SetFailureRate(1, http.StatusServiceUnavailable)
-	mint(t, s, 100, nil, http.StatusServiceUnavailable)
+	mint(t, s, id, nil, http.StatusServiceUnavailable)
 	s.ResetFaults()
-	mint(t, s, 100, nil, http.StatusCreated)
+	mint(t, s, id, nil, http.StatusCreated)
 	if n := len(s.Tokens()); n != 2 {
 		t.Errorf("%d tokens, want 2", n)
 	}
@@ -708,9 +711,9 @@ func TestFailNextHasNoSideEffects(t *testing.T) {
 
 func TestRateLimitInjection(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	s.RateLimitNext(1, http.StatusForbidden, 1500*time.Millisecond)
-	r := mint(t, s, 100, nil, http.StatusForbidden)
+	r := mint(t, s, id, nil, http.StatusForbidden)
 	if got := r.Header.Get("Retry-After"); got != "2" {
 		t.Errorf("Retry-After %q, want 2 (whole seconds, rounded up)", got)
 	}
@@ -720,7 +723,7 @@ func TestRateLimitInjection(t *testing.T) {
 	if reset, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64); err != nil || reset < time.Now().Unix()+1 {
 		t.Errorf("X-RateLimit-Reset %q, want after the Retry-After", r.Header.Get("X-RateLimit-Reset"))
 	}
-	if msg := r.message(t); msg != "API rate limit exceeded for installation ID 100." {
+	if msg := r.message(t); msg != "API rate limit exceeded for installation ID "+strconv.FormatInt(id, 10)+"." {
 		t.Errorf("message %q", msg)
 	}
 	if len(s.Tokens()) != 0 {
@@ -800,15 +803,15 @@ func TestUserAgentRequired(t *testing.T) {
 
 func TestUnknownRoutes(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	auth := "Bearer " + appJWT(t, s)
 	for _, rq := range []struct{ method, path string }{
 		{"GET", "/nope"},
 		{"GET", "/"},
 		{"POST", "/app"},
 		{"GET", "/app/"},
-		{"GET", "/app/installations/100/access_tokens"},
-		{"DELETE", "/app/installations/100"},
+		{"GET", fmt.Sprintf("/app/installations/%d/access_tokens", id)},
+		{"DELETE", fmt.Sprintf("/app/installations/%d", id)},
 		{"GET", "/installation/token"},
 		{"DELETE", "/installation/token/"},
 		{"GET", "/repos/acme/installation"},
@@ -822,7 +825,7 @@ func TestUnknownRoutes(t *testing.T) {
 
 func TestPathPrefix(t *testing.T) {
 	s := newServer(t, githubtest.WithPathPrefix("/api/v3/"))
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	if !strings.HasSuffix(s.URL, "/api/v3") {
 		t.Fatalf("URL %q does not end in the prefix", s.URL)
 	}
@@ -838,11 +841,11 @@ func TestPathPrefix(t *testing.T) {
 		AccessTokensURL string `json:"access_tokens_url"`
 	}
 	do(t, http.MethodGet, s.URL+"/app/installations", auth, nil).json(t, &items)
-	if len(items) != 1 || items[0].AccessTokensURL != s.URL+"/app/installations/100/access_tokens" {
+	if len(items) != 1 || items[0].AccessTokensURL != s.URL+fmt.Sprintf("/app/installations/%d/access_tokens", id) {
 		t.Errorf("installations %+v", items)
 	}
-	mint(t, s, 100, nil, http.StatusCreated)
-	if n := s.CallCount(http.MethodPost, "/app/installations/100/access_tokens"); n != 1 {
+	mint(t, s, id, nil, http.StatusCreated)
+	if n := s.CallCount(http.MethodPost, fmt.Sprintf("/app/installations/%d/access_tokens", id)); n != 1 {
 		t.Errorf("CallCount without prefix = %d, want 1", n)
 	}
 	if n := s.CallCount(http.MethodGet, "/app"); n != 2 {
@@ -864,10 +867,10 @@ func TestPathPrefix(t *testing.T) {
 
 func TestAdminAPI(t *testing.T) {
 	s := newServer(t)
-	s.AddInstallation("acme", "Organization", "widgets")
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
 	root := s.URL
 	var tok tokenAnswer
-	mint(t, s, 100, map[string]any{"repositories": []string{"widgets"}}, http.StatusCreated).json(t, &tok)
+	mint(t, s, id, map[string]any{"repositories": []string{"widgets"}}, http.StatusCreated).json(t, &tok)
 
 	var tokens []struct {
 		Token          string     `json:"token"`
@@ -881,20 +884,20 @@ func TestAdminAPI(t *testing.T) {
 	do(t, http.MethodGet, root+"/_double/tokens", "", nil).json(t, &tokens)
 	sum := sha256.Sum256([]byte(tok.Token))
 	if len(tokens) != 1 || tokens[0].Token != tok.Token || tokens[0].TokenSHA256 != base64.StdEncoding.EncodeToString(sum[:]) ||
-		tokens[0].InstallationID != 100 || !tokens[0].Live || tokens[0].RevokedAt != nil || tokens[0].Repositories[0] != "widgets" {
+		tokens[0].InstallationID != id || !tokens[0].Live || tokens[0].RevokedAt != nil || tokens[0].Repositories[0] != "widgets" {
 		t.Errorf("tokens %+v", tokens)
 	}
 
 	var installs []githubtest.Installation
 	do(t, http.MethodGet, root+"/_double/installations", "", nil).json(t, &installs)
-	if len(installs) != 1 || installs[0].Account != "acme" || installs[0].Repositories[0].ID != 5000 {
+	if len(installs) != 1 || installs[0].Account != "acme" || installs[0].Repositories[0].ID != githubtest.FirstRepositoryID {
 		t.Errorf("installations %+v", installs)
 	}
 
 	wantStatus(t, do(t, http.MethodPost, root+"/_double/faults", "",
 		`{"fail_next":1,"failure_status":500,"rate_limit_next":1,"retry_after_s":3,"revoke_status":502}`), http.StatusNoContent)
-	mint(t, s, 100, nil, http.StatusInternalServerError)
-	if r := mint(t, s, 100, nil, http.StatusTooManyRequests); r.Header.Get("Retry-After") != "3" {
+	mint(t, s, id, nil, http.StatusInternalServerError)
+	if r := mint(t, s, id, nil, http.StatusTooManyRequests); r.Header.Get("Retry-After") != "3" {
 		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
 	wantStatus(t, do(t, http.MethodDelete, s.URL+"/installation/token", "Bearer "+tok.Token, nil), http.StatusBadGateway)
@@ -968,7 +971,7 @@ func TestConcurrentClients(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range rounds {
-				id := int64(100 + (w+i)%5)
+				id := githubtest.FirstInstallationID + int64((w+i)%5)
 				r, err := send(http.MethodPost, fmt.Sprintf("%s/app/installations/%d/access_tokens", s.URL, id), auth, nil)
 				if err != nil {
 					t.Error(err)
@@ -1021,5 +1024,300 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	if f.Injected5xx == 0 || f.InjectedRateLimits == 0 {
 		t.Errorf("Faults() = %+v: expected some of each", f)
+	}
+}
+
+func TestIDsUpToMaxJSONInteger(t *testing.T) {
+	// The default ids have as many digits as real ones.
+	s := newServer(t)
+	in := s.AddInstallation("acme", "Organization", "widgets")
+	if in.ID < 10_000_000 || in.Repositories[0].ID < 100_000_000 {
+		t.Errorf("default ids %d and %d are shorter than real ones", in.ID, in.Repositories[0].ID)
+	}
+
+	// Ids up to 2^53-1 work in lookups, mints and answers.
+	big := newServer(t, githubtest.WithFirstIDs(githubtest.MaxJSONInteger, githubtest.MaxJSONInteger-1))
+	a := big.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	if a.ID != githubtest.MaxJSONInteger || a.Repositories[1].ID != githubtest.MaxJSONInteger {
+		t.Fatalf("ids %d, %+v", a.ID, a.Repositories)
+	}
+	auth := "Bearer " + appJWT(t, big)
+	var got struct {
+		ID      int64 `json:"id"`
+		Account struct {
+			ID int64 `json:"id"`
+		} `json:"account"`
+	}
+	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", big.URL, a.ID), auth, nil).json(t, &got)
+	if got.ID != a.ID || got.Account.ID <= 0 {
+		t.Errorf("lookup answered %+v", got)
+	}
+	var tok tokenAnswer
+	mint(t, big, a.ID, map[string]any{"repository_ids": []int64{githubtest.MaxJSONInteger}}, http.StatusCreated).json(t, &tok)
+	if len(tok.Repositories) != 1 || tok.Repositories[0].ID != githubtest.MaxJSONInteger || tok.Repositories[0].Name != "gadgets" {
+		t.Errorf("mint answered %+v", tok.Repositories)
+	}
+}
+
+func TestFailNextAfterEffect(t *testing.T) {
+	s := newServer(t)
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+
+	// A mint that fails after the side effect: the token exists, is live,
+	// and the client never saw it.
+	s.FailNextAfterEffect(1, http.StatusBadGateway)
+	r := mint(t, s, acme.ID, map[string]any{"repositories": []string{"widgets"}}, http.StatusBadGateway)
+	if r.message(t) != "Bad Gateway" || strings.Contains(string(r.body), "ghs_") {
+		t.Errorf("answer %s", r.body)
+	}
+	live := s.LiveTokens()
+	if len(live) != 1 || live[0].InstallationID != acme.ID || live[0].Repositories[0] != "widgets" {
+		t.Fatalf("live tokens %+v, want the one minted before the failure", live)
+	}
+	orphan := live[0].Value
+
+	// A revoke that fails after the side effect: the token is revoked.
+	s.FailNextAfterEffect(1, http.StatusGatewayTimeout)
+	wantStatus(t, do(t, http.MethodDelete, s.URL+"/installation/token", "Bearer "+orphan, nil), http.StatusGatewayTimeout)
+	if tok, _ := s.LookupToken(orphan); tok.RevokedAt.IsZero() {
+		t.Error("the revoke failed after its effect, but the token is not revoked")
+	}
+
+	// A request that would have been refused has no effect, and answers
+	// the injected status all the same.
+	s.FailNextAfterEffect(1, http.StatusInternalServerError)
+	wantStatus(t, do(t, http.MethodPost, fmt.Sprintf("%s/app/installations/%d/access_tokens", s.URL, acme.ID), "Bearer nope", nil), http.StatusInternalServerError)
+	if n := len(s.Tokens()); n != 1 {
+		t.Errorf("%d tokens after an unauthenticated mint failed after effect, want 1", n)
+	}
+
+	// FailNext comes first and has no effect; then the after-effect ones.
+	s.FailNext(1, http.StatusServiceUnavailable)
+	s.FailNextAfterEffect(1, http.StatusBadGateway)
+	mint(t, s, acme.ID, nil, http.StatusServiceUnavailable)
+	mint(t, s, acme.ID, nil, http.StatusBadGateway)
+	mint(t, s, acme.ID, nil, http.StatusCreated)
+	if n := len(s.LiveTokens()); n != 2 {
+		t.Errorf("%d live tokens, want 2 (the after-effect one and the good one)", n)
+	}
+	if f := s.Faults(); f.Injected5xx != 1 || f.InjectedAfterEffect != 4 {
+		t.Errorf("Faults() = %+v", f)
+	}
+	calls := s.Calls()
+	statuses := make([]int, len(calls))
+	for i, c := range calls {
+		statuses[i] = c.Status
+	}
+	if fmt.Sprint(statuses) != "[502 504 500 503 502 201]" {
+		t.Errorf("recorded statuses %v", statuses)
+	}
+
+	// Through the admin API: 502 unless failure_status says otherwise.
+	wantStatus(t, do(t, http.MethodPost, s.URL+"/_double/faults", "", `{"fail_next_after_effect":1}`), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusBadGateway)
+	wantStatus(t, do(t, http.MethodPost, s.URL+"/_double/faults", "", `{"fail_next_after_effect":1,"failure_status":500}`), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusInternalServerError)
+	if n := len(s.LiveTokens()); n != 4 {
+		t.Errorf("%d live tokens, want 4", n)
+	}
+	var counts githubtest.FaultCounts
+	do(t, http.MethodGet, s.URL+"/_double/faults", "", nil).json(t, &counts)
+	if counts.InjectedAfterEffect != 6 {
+		t.Errorf("admin faults %+v", counts)
+	}
+}
+
+func TestSuspendedInstallation(t *testing.T) {
+	s := newServer(t)
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+	other := s.AddInstallation("other", "Organization", "tools")
+	auth := "Bearer " + appJWT(t, s)
+
+	s.SuspendInstallation(acme.ID, true)
+	r := mint(t, s, acme.ID, nil, http.StatusForbidden)
+	if msg := r.message(t); msg != "This installation has been suspended" {
+		t.Errorf("message %q", msg)
+	}
+	var body struct {
+		DocumentationURL string `json:"documentation_url"`
+	}
+	r.json(t, &body)
+	if !strings.HasSuffix(body.DocumentationURL, "#create-an-installation-access-token-for-an-app") {
+		t.Errorf("documentation_url %q", body.DocumentationURL)
+	}
+	mint(t, s, other.ID, nil, http.StatusCreated) // only that installation
+
+	// Lookups still find it, marked suspended.
+	var in struct {
+		ID          int64      `json:"id"`
+		SuspendedAt *time.Time `json:"suspended_at"`
+		SuspendedBy *struct {
+			Login string `json:"login"`
+		} `json:"suspended_by"`
+	}
+	do(t, http.MethodGet, s.URL+"/orgs/acme/installation", auth, nil).json(t, &in)
+	if in.ID != acme.ID || in.SuspendedAt == nil || in.SuspendedBy == nil || in.SuspendedBy.Login == "" {
+		t.Errorf("suspended installation answered %+v", in)
+	}
+
+	s.SuspendInstallation(acme.ID, false)
+	mint(t, s, acme.ID, nil, http.StatusCreated)
+	in.SuspendedAt = nil
+	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", s.URL, acme.ID), auth, nil).json(t, &in)
+	if in.SuspendedAt != nil {
+		t.Errorf("unsuspended installation has suspended_at %v", in.SuspendedAt)
+	}
+
+	// Through the admin API.
+	wantStatus(t, do(t, http.MethodPost, fmt.Sprintf("%s/_double/installations/%d/suspend", s.URL, acme.ID), "", nil), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusForbidden)
+	var installs []githubtest.Installation
+	do(t, http.MethodGet, s.URL+"/_double/installations", "", nil).json(t, &installs)
+	if installs[0].ID != acme.ID || installs[0].SuspendedAt == nil || installs[1].SuspendedAt != nil {
+		t.Errorf("admin installations %+v", installs)
+	}
+	wantStatus(t, do(t, http.MethodPost, fmt.Sprintf("%s/_double/installations/%d/unsuspend", s.URL, acme.ID), "", nil), http.StatusNoContent)
+	mint(t, s, acme.ID, nil, http.StatusCreated)
+	wantStatus(t, do(t, http.MethodPost, s.URL+"/_double/installations/999/suspend", "", nil), http.StatusNotFound)
+}
+
+func TestMoveRepository(t *testing.T) {
+	s := newServer(t, githubtest.WithPathPrefix("/api/v3"))
+	acme := s.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	evil := s.AddInstallation("evil", "Organization", "tools")
+	auth := "Bearer " + appJWT(t, s)
+	widgets := acme.Repositories[0].ID
+
+	if err := s.MoveRepository("acme/widgets", "evil/widgets2"); err != nil {
+		t.Fatal(err)
+	}
+	// The old name redirects, without following.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/repos/ACME/Widgets/installation", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "githubtest-test")
+	req.Header.Set("Authorization", auth)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wantLoc := fmt.Sprintf("%s/repositories/%d/installation", s.URL, widgets)
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != wantLoc {
+		t.Fatalf("GET old name: %d Location %q, want 301 %s", resp.StatusCode, resp.Header.Get("Location"), wantLoc)
+	}
+
+	// A client that follows the redirect (as Go's does) lands on the
+	// installation that now holds the repository: another account's.
+	var in struct {
+		ID      int64 `json:"id"`
+		Account struct {
+			Login string `json:"login"`
+		} `json:"account"`
+	}
+	do(t, http.MethodGet, s.URL+"/repos/acme/widgets/installation", auth, nil).json(t, &in)
+	if in.ID != evil.ID || in.Account.Login != "evil" {
+		t.Errorf("followed redirect to %+v, want evil's installation %d", in, evil.ID)
+	}
+	do(t, http.MethodGet, s.URL+"/repos/evil/widgets2/installation", auth, nil).json(t, &in)
+	if in.ID != evil.ID {
+		t.Errorf("new name found %+v", in)
+	}
+	wantStatus(t, do(t, http.MethodGet, fmt.Sprintf("%s/repositories/%d/installation", s.URL, widgets+1000), auth, nil), http.StatusNotFound)
+	wantStatus(t, do(t, http.MethodGet, fmt.Sprintf("%s/repositories/%d/installation", s.URL, widgets), "", nil), http.StatusUnauthorized)
+
+	// The repository keeps its id and moved with its installation: evil's
+	// tokens cover it, acme's do not.
+	mint(t, s, evil.ID, map[string]any{"repository_ids": []int64{widgets}}, http.StatusCreated)
+	mint(t, s, acme.ID, map[string]any{"repository_ids": []int64{widgets}}, http.StatusUnprocessableEntity)
+
+	// A repository created under the old name takes it back.
+	if err := s.MoveRepository("acme/gadgets", "acme/widgets"); err != nil {
+		t.Fatal(err)
+	}
+	do(t, http.MethodGet, s.URL+"/repos/acme/widgets/installation", auth, nil).json(t, &in)
+	if in.ID != acme.ID {
+		t.Errorf("old name, taken again, found %+v", in)
+	}
+
+	for _, bad := range [][2]string{{"acme", "evil/x"}, {"acme/nope", "evil/x"}, {"acme/widgets", "nobody/x"}, {"acme/widgets", "evil/tools"}} {
+		if err := s.MoveRepository(bad[0], bad[1]); err == nil {
+			t.Errorf("MoveRepository(%q, %q) succeeded", bad[0], bad[1])
+		}
+	}
+
+	// Through the admin API, which lives at the root.
+	root := strings.TrimSuffix(s.URL, "/api/v3")
+	wantStatus(t, do(t, http.MethodPost, root+"/_double/repositories/move", "", `{"from":"evil/tools","to":"acme/tools"}`), http.StatusNoContent)
+	do(t, http.MethodGet, s.URL+"/repos/evil/tools/installation", auth, nil).json(t, &in)
+	if in.ID != acme.ID {
+		t.Errorf("moved by the admin API, found %+v", in)
+	}
+	wantStatus(t, do(t, http.MethodPost, root+"/_double/repositories/move", "", `{"from":"evil/nope","to":"acme/x"}`), http.StatusBadRequest)
+}
+
+func TestInstallationPermissions(t *testing.T) {
+	s := newServer(t)
+	acme := s.AddInstallation("acme", "Organization", "widgets")
+	acme.Permissions = map[string]string{"contents": "read", "organization_pre_receive_hooks": "write"}
+	var in struct {
+		Permissions map[string]string `json:"permissions"`
+	}
+	do(t, http.MethodGet, fmt.Sprintf("%s/app/installations/%d", s.URL, acme.ID), "Bearer "+appJWT(t, s), nil).json(t, &in)
+	if fmt.Sprint(in.Permissions) != "map[contents:read organization_pre_receive_hooks:write]" {
+		t.Errorf("permissions %v", in.Permissions)
+	}
+}
+
+func TestPublicURLAndTLS(t *testing.T) {
+	ca, err := githubtest.NewTestCA("double CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const public = "https://ghe.example.com/api/v3"
+	s := newServer(t, githubtest.WithTLS(cert), githubtest.WithPathPrefix("/api/v3"), githubtest.WithPublicURL(public+"/"))
+	for i := range 3 {
+		s.AddInstallation(fmt.Sprintf("org-%d", i), "Organization", "repo")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca.CertPEM) {
+		t.Fatal("CA PEM does not parse")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/app/installations?per_page=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "githubtest-test")
+	req.Header.Set("Authorization", "Bearer "+appJWT(t, s))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var items []struct {
+		AccessTokensURL string `json:"access_tokens_url"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(s.URL, "https://127.0.0.1:") || resp.StatusCode != http.StatusOK {
+		t.Fatalf("URL %s, status %d", s.URL, resp.StatusCode)
+	}
+	if next := parseLinks(t, resp.Header.Get("Link"))["next"]; next != public+"/app/installations?per_page=1&page=2" {
+		t.Errorf("next link %q names not the public URL", next)
+	}
+	if len(items) != 1 || !strings.HasPrefix(items[0].AccessTokensURL, public+"/app/installations/") {
+		t.Errorf("items %+v", items)
+	}
+	// Plain http to a TLS double fails.
+	if r, err := send(http.MethodGet, strings.Replace(s.URL, "https://", "http://", 1)+"/app", "", nil); err == nil && r.StatusCode < 400 {
+		t.Error("plain http reached the TLS double")
 	}
 }

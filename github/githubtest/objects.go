@@ -15,7 +15,7 @@ const webRoot = "https://github.com"
 // repoTime is the creation time of every repository.
 var repoTime = time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// nodeID makes a GitHub legacy global node id, e.g. nodeID("010:Repository", 5000).
+// nodeID makes a GitHub legacy global node id, e.g. nodeID("010:Repository", 812345001).
 func nodeID(kind string, id int64) string {
 	return base64.StdEncoding.EncodeToString([]byte(kind + strconv.FormatInt(id, 10)))
 }
@@ -58,7 +58,7 @@ func (s *Server) installationJSON(in *Installation, base string) map[string]any 
 	if in.AccountType == "Organization" {
 		html = fmt.Sprintf("%s/organizations/%s/settings/installations/%d", webRoot, in.Account, in.ID)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id":                        in.ID,
 		"client_id":                 s.ClientID,
 		"account":                   accountJSON(in, base),
@@ -80,6 +80,13 @@ func (s *Server) installationJSON(in *Installation, base string) map[string]any 
 		"suspended_by":              nil,
 		"suspended_at":              nil,
 	}
+	if in.SuspendedAt != nil {
+		out["suspended_at"] = *in.SuspendedAt
+		out["suspended_by"] = map[string]any{
+			"login": "double-owner", "id": 1, "node_id": nodeID("04:User", 1), "type": "User", "site_admin": false,
+		}
+	}
+	return out
 }
 
 // repoJSON is GitHub's full repository object, as listed in a token answer.
@@ -172,12 +179,18 @@ func repoJSON(in *Installation, repo Repo, base string) map[string]any {
 
 const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// newTokenValue makes an unguessable installation token: "ghs_" and 36
+// TokenLength is the length of the installation tokens the double issues:
+// "ghs_" and 516 characters, the size of GitHub's stateless installation
+// tokens, so that a client (or a lease, a log scrubber, a file) that assumes
+// the old 40-character tokens fails against the double too.
+const TokenLength = 520
+
+// newTokenValue makes an unguessable installation token: "ghs_" and 516
 // alphanumerics from crypto/rand (rejection sampling keeps them uniform).
 func newTokenValue() string {
-	out := make([]byte, 0, 40)
+	out := make([]byte, 0, TokenLength)
 	out = append(out, "ghs_"...)
-	buf := make([]byte, 64)
+	buf := make([]byte, 640)
 	for len(out) < cap(out) {
 		rand.Read(buf) // never fails (see crypto/rand.Read)
 		for _, b := range buf {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
 // TestErrorStatuses: the engine's answers keep their HTTP status through
@@ -46,7 +48,7 @@ func TestErrorStatuses(t *testing.T) {
 	}
 
 	t.Run("bad role input is 400", func(t *testing.T) {
-		_, err := c.Logical().Write("github/roles/bad", map[string]any{"owner": "acme", "installation_id": 100})
+		_, err := c.Logical().Write("github/roles/bad", map[string]any{"owner": "acme", "installation_id": githubtest.FirstInstallationID})
 		check(t, err, http.StatusBadRequest)
 		if s, err := c.Logical().Read("github/roles/bad"); err != nil || s != nil {
 			t.Errorf("a refused role was stored (%v, %v)", s, err)

@@ -121,7 +121,9 @@ func lastLine(s string) string {
 
 // newDouble starts the in-process GitHub API double on 127.0.0.1 with the App
 // installed on the organization "acme" (repositories widgets, gadgets,
-// tools). It is closed when the test ends.
+// tools): the first installation, so its id is githubtest.FirstInstallationID
+// and its repositories' ids follow githubtest.FirstRepositoryID. It is closed
+// when the test ends.
 func newDouble(t testing.TB, opts ...githubtest.Option) *githubtest.Server {
 	t.Helper()
 	d := githubtest.NewT(t, opts...)

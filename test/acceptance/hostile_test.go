@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 	"github.com/hashicorp/vault/api"
 )
 
@@ -196,7 +197,7 @@ func TestHostileInputThroughVault(t *testing.T) {
 	v.enableEngine(t, "github")
 	v.configureEngine(t, "github", d, nil)
 	v.writeRole(t, "github", "web", map[string]any{"owner": "acme", "repositories": "widgets,gadgets", "permissions": "contents=read,pull_requests=write"})
-	v.writeRole(t, "github", "ids", map[string]any{"owner": "acme", "repository_ids": []any{5000}})
+	v.writeRole(t, "github", "ids", map[string]any{"owner": "acme", "repository_ids": []any{githubtest.FirstRepositoryID}})
 	v.writeRole(t, "github", "team-a-web", map[string]any{"owner": "acme", "repositories": "widgets", "permissions": "contents=read"})
 	store := mountStorage(t, v, "github")
 	if snap := store.snapshot(t); len(snap) != 4 {
@@ -298,7 +299,7 @@ func TestHostileInputThroughVault(t *testing.T) {
 		}, http.StatusRequestEntityTooLarge, []string{"too large"}, false},
 
 		// Installation selectors.
-		{"role two selectors", write(root, "roles/new", role(map[string]any{"installation_id": 100})), bad, []string{"installation_id, owner"}, false},
+		{"role two selectors", write(root, "roles/new", role(map[string]any{"installation_id": githubtest.FirstInstallationID})), bad, []string{"installation_id, owner"}, false},
 		{"role no selector", write(root, "roles/new", role(map[string]any{"owner": nil, "repositories": "widgets"})), bad, []string{"installation_id, owner, repository"}, false},
 		{"role installation_id 0", write(root, "roles/new", role(map[string]any{"owner": nil, "installation_id": 0})), bad, []string{"installation_id"}, false},
 		{"role installation_id text", write(root, "roles/new", role(map[string]any{"owner": nil, "installation_id": "acme"})), bad, []string{"installation_id"}, false},
@@ -309,7 +310,7 @@ func TestHostileInputThroughVault(t *testing.T) {
 		{"role 10,000 repositories (Vault's JSON array limit)", write(root, "roles/new", role(map[string]any{"repositories": list(vaultMaxJSONArray, "repo-%d")})), bad, []string{"repositories", "10000"}, false},
 		{"role 100,000 repositories (Vault refuses it: 500)", write(root, "roles/new", role(map[string]any{"repositories": list(100_000, "repo-%d")})), http.StatusInternalServerError, []string{"JSON array exceeds allowed element count"}, false},
 		{"role repository of another owner", write(root, "roles/new", role(map[string]any{"repositories": "evil/widgets"})), bad, []string{"repositories", "evil"}, false},
-		{"role repository of another owner, installation_id", write(root, "roles/new", role(map[string]any{"owner": nil, "installation_id": 100, "repositories": "evil/widgets"})), bad, []string{"repositories", "evil"}, true},
+		{"role repository of another owner, installation_id", write(root, "roles/new", role(map[string]any{"owner": nil, "installation_id": githubtest.FirstInstallationID, "repositories": "evil/widgets"})), bad, []string{"repositories", "evil"}, true},
 		{"role empty repository name", write(root, "roles/new", role(map[string]any{"repositories": "widgets,,tools"})), bad, []string{"repositories", "empty"}, false},
 		{"role empty name in a list", write(root, "roles/new", role(map[string]any{"repositories": []any{"widgets", ""}})), bad, []string{"repositories"}, false},
 		{"role repository 1 MB name", write(root, "roles/new", role(map[string]any{"repositories": strings.Repeat("r", 1<<20)})), bad, []string{"repositories"}, false},
@@ -334,7 +335,7 @@ func TestHostileInputThroughVault(t *testing.T) {
 
 		// Narrowing beyond the role: 403 naming what was asked.
 		{"narrow to a repository not in the role", write(root, "token/web", map[string]any{"repositories": "tools"}), forbidden, []string{"permission denied", `repository "tools"`}, false},
-		{"narrow to a repository id not in the role", write(root, "token/ids", map[string]any{"repository_ids": []any{5001}}), forbidden, []string{"permission denied", "repository id 5001"}, false},
+		{"narrow to a repository id not in the role", write(root, "token/ids", map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 1}}), forbidden, []string{"permission denied", fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID+1)}, false},
 		{"narrow to a permission not in the role", write(root, "token/web", map[string]any{"permissions": "issues=read"}), forbidden, []string{"permission denied", `permission "issues"`}, false},
 		{"narrow to a higher level", write(root, "token/web", map[string]any{"permissions": "contents=write"}), forbidden, []string{"permission denied", "contents=write"}, false},
 		{"narrow to another owner's repository", write(root, "token/web", map[string]any{"repositories": "evil/widgets"}), bad, []string{"repositories"}, false},

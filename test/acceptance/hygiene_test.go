@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
 // TestSecretHygieneThroughVault runs every flow of the engine in a real
@@ -93,14 +94,14 @@ func TestSecretHygieneThroughVault(t *testing.T) {
 	v.configureEngine(t, "github", d, nil)
 
 	v.writeRole(t, "github", "r", map[string]any{"owner": "acme", "repositories": "widgets,gadgets"})
-	v.writeRole(t, "github", "bad", map[string]any{"installation_id": 100, "repositories": "missing"})
+	v.writeRole(t, "github", "bad", map[string]any{"installation_id": githubtest.FirstInstallationID, "repositories": "missing"})
 
 	// Minting: read, narrow, ad-hoc, and one through the CLI.
 	m, err := tryMint(c, "github/token/r", nil)
 	minted("read token/r", m, err)
 	m, err = tryMint(c, "github/token/r", map[string]any{"repositories": "widgets"})
 	minted("narrow token/r", m, err)
-	m, err = tryMint(c, "github/token", map[string]any{"installation_id": 100, "permissions": "contents=read"})
+	m, err = tryMint(c, "github/token", map[string]any{"installation_id": githubtest.FirstInstallationID, "permissions": "contents=read"})
 	minted("ad-hoc token", m, err)
 	out, err := v.cli(nil, "read", "-format=json", "github/token/r")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
 // Load runs are bounded in time (LOAD_DURATION, default 3s per scenario) and
@@ -160,7 +161,7 @@ func TestLoadThroughVault(t *testing.T) {
 		v := startVault(t, vaultOptions{LogLevel: "warn"})
 		v.enableEngine(t, "github")
 		v.configureEngine(t, "github", dbl, nil)
-		v.writeRole(t, "github", "by-id", map[string]any{"installation_id": 100})
+		v.writeRole(t, "github", "by-id", map[string]any{"installation_id": githubtest.FirstInstallationID}) // acme, added first by newDouble
 		v.writeRole(t, "github", "by-owner", map[string]any{"owner": "org-0042"})
 		if err := v.Client.Sys().Mount("kv", &api.MountInput{Type: "kv", Options: map[string]string{"version": "1"}}); err != nil {
 			t.Fatal(err)

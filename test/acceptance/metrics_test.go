@@ -19,14 +19,14 @@ import (
 
 // metricsJSON is github/metrics read as JSON.
 type metricsJSON struct {
-	TokensMinted       int64                      `json:"tokens_minted"`
-	TokensFailed       map[string]int64           `json:"tokens_failed"`
-	TokensRevoked      int64                      `json:"tokens_revoked"`
-	RevocationsFailed  int64                      `json:"revocations_failed"`
-	CacheHits          int64                      `json:"installation_cache_hits"`
-	CacheMisses        int64                      `json:"installation_cache_misses"`
-	GitHubCalls        map[string]githubCallStats `json:"github_calls"`
-	RateLimitRemaining int64                      `json:"github_rate_limit_remaining"`
+	TokensMinted       int64                       `json:"tokens_minted"`
+	TokensFailed       map[string]int64            `json:"tokens_failed"`
+	TokensRevoked      int64                       `json:"tokens_revoked"`
+	RevocationsFailed  int64                       `json:"revocations_failed"`
+	CacheHits          int64                       `json:"installation_cache_hits"`
+	CacheMisses        int64                       `json:"installation_cache_misses"`
+	GitHubCalls        map[string]githubCallStats  `json:"github_calls"`
+	RateLimitRemaining map[string]map[string]int64 `json:"github_rate_limit_remaining"` // spender → resource → remaining
 }
 
 type githubCallStats struct {
@@ -147,8 +147,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("github_calls[%q] = %+v, want count %d and non-zero times", key, got, want)
 		}
 	}
-	if m.RateLimitRemaining < 0 {
-		t.Errorf("github_rate_limit_remaining %d: never recorded", m.RateLimitRemaining)
+	// The App's budget (JWT calls) and the installation's (revocations with
+	// the token) are kept apart; the App's may be 0 after the injected 429.
+	if _, ok := m.RateLimitRemaining["app"]["core"]; !ok || m.RateLimitRemaining["installation"]["core"] <= 0 {
+		t.Errorf("github_rate_limit_remaining %v: want app/core and a positive installation/core", m.RateLimitRemaining)
 	}
 
 	// Prometheus text, a plain GET with the token in X-Vault-Token.

@@ -36,6 +36,8 @@ func run() error {
 	appID := flag.Int64("app-id", githubtest.DefaultAppID, "App id")
 	installs := flag.String("installations", "acme:Organization:widgets,gadgets,tools",
 		`installations as "account:Type:repo,repo;account:Type:repo", Type being Organization or User`)
+	firstInst := flag.Int64("first-installation-id", githubtest.FirstInstallationID, "id of the first installation; the others follow")
+	firstRepo := flag.Int64("first-repository-id", githubtest.FirstRepositoryID, "id of the first repository; the others follow")
 	extra := flag.Int("extra-installations", 0, `add N organizations "org-0001"... each with one repository "repo"`)
 	flag.Parse()
 
@@ -63,6 +65,7 @@ func run() error {
 		githubtest.WithPathPrefix(*prefix),
 		githubtest.WithTokenLifetime(*lifetime),
 		githubtest.WithAppID(*appID),
+		githubtest.WithFirstIDs(*firstInst, *firstRepo),
 	)
 	if err != nil {
 		return err
