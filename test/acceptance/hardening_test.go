@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
 // TestJSONNumbersThroughVault: every integer and duration field accepts JSON
@@ -290,5 +292,67 @@ func TestUpgraderPolicy(t *testing.T) {
 	// And nothing beyond: it cannot read the App's config or mint.
 	if _, err := up.Logical().Read("github/config"); statusOf(err) != http.StatusForbidden {
 		t.Fatalf("upgrader reading github/config: %v", err)
+	}
+}
+
+// TestInstallationAccountThroughVault: a repository transferred to another
+// account answers its old name with a 301 to the new owner's installation;
+// the engine refuses to mint there and says where the repository lives now.
+func TestInstallationAccountThroughVault(t *testing.T) {
+	t.Parallel()
+	d := newDouble(t)
+	d.AddInstallation("evil-corp", "Organization", "stuff")
+	v := startVault(t, vaultOptions{})
+	v.enableEngine(t, "github")
+	v.configureEngine(t, "github", d, nil)
+	v.writeRole(t, "github", "tools", map[string]any{"repository": "acme/tools"})
+	if err := d.MoveRepository("acme/tools", "evil-corp/tools"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := v.Client.Logical().Read("github/token/tools")
+	if statusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "now lives under") || !strings.Contains(err.Error(), "evil-corp") {
+		t.Fatalf("mint of a moved repository: %v", err)
+	}
+	if n := len(d.Tokens()); n != 0 {
+		t.Fatalf("%d tokens minted on the other account's installation", n)
+	}
+}
+
+// TestCACertificateThroughVault: a GHES-like double over TLS under /api/v3,
+// its certificate from a CA made for the test, trusted only through the
+// mount's ca_certificate; a second mount without it does not trust it.
+func TestCACertificateThroughVault(t *testing.T) {
+	t.Parallel()
+	ca, err := githubtest.NewTestCA("acceptance GHES CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDouble(t, githubtest.WithTLS(cert), githubtest.WithPathPrefix("/api/v3"))
+	v := startVault(t, vaultOptions{})
+	v.enableEngine(t, "ghes")
+	v.enableEngine(t, "other")
+	base := map[string]any{"app_id": d.AppID, "private_key": string(d.KeyPEM()), "base_url": d.URL + "/"}
+	if _, err := v.Client.Logical().Write("other/config", base); statusOf(err) == 0 || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a mount without the CA trusted the server: %v", err)
+	}
+	base["ca_certificate"] = string(ca.CertPEM)
+	if _, err := v.Client.Logical().Write("ghes/config", base); err != nil {
+		t.Fatalf("config with ca_certificate: %v", err)
+	}
+	v.writeRole(t, "ghes", "r", map[string]any{"owner": "acme", "repositories": "widgets"})
+	m := mint(t, v.Client, "ghes/token/r")
+	if err := v.Client.Sys().Revoke(m.LeaseID); err != nil {
+		t.Fatal(err)
+	}
+	if tok := lookupToken(t, d, m.Data.Token); tok.RevokedAt.IsZero() {
+		t.Fatal("not revoked at the TLS double")
+	}
+	// The other mount still does not trust it: the CA is per mount.
+	if _, err := v.Client.Logical().Write("other/config", map[string]any{"app_id": d.AppID, "private_key": string(d.KeyPEM()), "base_url": d.URL}); err == nil {
+		t.Fatal("the CA leaked to another mount")
 	}
 }

@@ -122,7 +122,7 @@ func TestMetrics(t *testing.T) {
 
 	// JSON, through the API.
 	m := readMetricsJSON(t, c, "github")
-	t.Logf("github/metrics: minted %d, failed %v, revoked %d, revocations failed %d, cache hits %d misses %d, rate limit remaining %d",
+	t.Logf("github/metrics: minted %d, failed %v, revoked %d, revocations failed %d, cache hits %d misses %d, rate limit remaining %v",
 		m.TokensMinted, m.TokensFailed, m.TokensRevoked, m.RevocationsFailed, m.CacheHits, m.CacheMisses, m.RateLimitRemaining)
 	for _, k := range slices.Sorted(maps.Keys(m.GitHubCalls)) {
 		t.Logf("github/metrics: github_calls[%q] = %+v", k, m.GitHubCalls[k])
