@@ -7,7 +7,7 @@
 #   VAULT_VERSION=v1.20.4 bash scripts/build-vault.sh   # another version
 set -euo pipefail
 
-VAULT_VERSION="${VAULT_VERSION:-v1.21.2}"
+VAULT_VERSION="${VAULT_VERSION:-v1.21.1}"
 CACHE_ROOT="${VAULT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vault-plugin-github-app/vault}"
 dir="$CACHE_ROOT/$VAULT_VERSION"
 bin="$dir/vault"
@@ -22,10 +22,11 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # Vault's own go.mod replaces its SDK with the in-repository copy, so the
 # build needs the published SDK that matches that copy: the one its go.mod
-# requires (v1.21.0-v1.21.2: v0.20.0). v1.21.3 and v1.21.4 require v0.21.0
-# but their in-repository SDK matches no published one (v0.21.0 changed
-# ActivationFunc, v0.20.0 lacks keysutil changes), so they cannot be built
-# from the module proxy. VAULT_SDK_VERSION overrides the choice.
+# requires (v1.21.0-v1.21.2: v0.20.0). From v1.21.2 on the in-repository SDK
+# matches no published one (v1.21.2 calls TryRecordObservationWithRequest,
+# which SDK v0.20.0 lacks; v1.21.3 and v1.21.4 name v0.21.0, whose
+# ActivationFunc they do not compile with), so v1.21.1 is the newest patch
+# the module proxy can build. VAULT_SDK_VERSION overrides the choice.
 if [ -z "${VAULT_SDK_VERSION:-}" ]; then
   gomod="$(go mod download -json "github.com/hashicorp/vault@${VAULT_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
   VAULT_SDK_VERSION="$(awk '$1 == "github.com/hashicorp/vault/sdk" && $2 ~ /^v/ { print $2; exit }' "$gomod")"
