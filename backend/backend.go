@@ -54,6 +54,7 @@ type backend struct {
 	client *github.Client
 
 	roles    roleCache
+	bounds   boundCache
 	installs installCache
 	metrics  *metrics
 }
@@ -64,6 +65,7 @@ func newBackend(info BuildInfo) *backend {
 		httpClient: github.NewHTTPClient(),
 		now:        time.Now,
 		roles:      roleCache{entries: map[string]*role{}},
+		bounds:     boundCache{entries: map[string]*bound{}},
 		installs:   newInstallCache(installationCacheTTL),
 	}
 	b.metrics = newMetrics()
@@ -76,6 +78,7 @@ func newBackend(info BuildInfo) *backend {
 		Paths: framework.PathAppend(
 			pathConfig(b),
 			pathRoles(b),
+			pathBounds(b),
 			pathToken(b),
 			pathInstallations(b),
 			pathInfo(b),
@@ -105,6 +108,8 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.resetClient()
 	case strings.HasPrefix(key, rolePrefix):
 		b.forgetRole(strings.TrimPrefix(key, rolePrefix))
+	case strings.HasPrefix(key, boundPrefix):
+		b.bounds.drop(strings.TrimPrefix(key, boundPrefix))
 	}
 }
 

@@ -203,7 +203,7 @@ func TestRoleFieldsResetFromCLI(t *testing.T) {
 	want := map[string]any{
 		"installation_id": int64(0), "owner": "acme", "repository": "",
 		"repositories": []string{}, "repository_ids": []int64{}, "permissions": map[string]string(nil),
-		"ttl": "0s", "expiry_buffer": nil,
+		"ttl": "0s", "expiry_buffer": nil, "bound": "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reset:\n got %#v\nwant %#v", got, want)

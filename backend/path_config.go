@@ -27,7 +27,7 @@ https://HOST/api/v3. Partial updates keep the fields that are not sent.
 )
 
 func pathConfig(b *backend) []*framework.Path {
-	return []*framework.Path{{
+	paths := []*framework.Path{{
 		Pattern: configPath,
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
@@ -87,6 +87,10 @@ func pathConfig(b *backend) []*framework.Path {
 		HelpSynopsis:    pathConfigHelpSyn,
 		HelpDescription: pathConfigHelpDesc,
 	}}
+	for k, f := range ceilingFields() {
+		paths[0].Fields[k] = f
+	}
+	return paths
 }
 
 // operationPrefix names the engine in Vault's OpenAPI operation ids.
@@ -115,6 +119,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *f
 		"app_name":        cfg.AppName,
 		"key_fingerprint": github.Fingerprint(&cfg.key.PublicKey),
 	}
+	ceilingData(cfg, data)
 	return &logical.Response{Data: data}, nil
 }
 
@@ -264,7 +269,7 @@ func mergeConfig(cfg *appConfig, d *framework.FieldData) string {
 			cfg.ExpiryBuffer = buf
 		}
 	}
-	return ""
+	return mergeCeiling(cfg, d)
 }
 
 func validClientID(s string) bool {

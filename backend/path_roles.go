@@ -162,12 +162,18 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		copied := *old
 		r = &copied
 	}
+	if msg, err := b.applyBound(ctx, req.Storage, r, d); msg != "" || err != nil {
+		return errorOrMessage(msg, err)
+	}
 	msg, err := applyRoleFields(ctx, r, d, b.installationAccount(req.Storage))
 	if err != nil {
 		return nil, err
 	}
 	if msg != "" {
 		return logical.ErrorResponse(msg), nil
+	}
+	if r, msg, err = b.scopeForWrite(ctx, req.Storage, name, r); msg != "" || err != nil {
+		return errorOrMessage(msg, err)
 	}
 	entry, err := logical.StorageEntryJSON(rolePrefix+name, r)
 	if err != nil {

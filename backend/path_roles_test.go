@@ -30,6 +30,7 @@ func TestRoleCRUD(t *testing.T) {
 		"permissions":     map[string]string{"contents": "read", "pull_requests": "write"},
 		"ttl":             "30m0s",
 		"expiry_buffer":   nil,
+		"bound":           "",
 	}
 	if !reflect.DeepEqual(resp.Data, want) {
 		t.Fatalf("role read:\n got %#v\nwant %#v", resp.Data, want)

@@ -115,7 +115,7 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 	if r == nil {
 		return resp, err
 	}
-	return b.mint(ctx, req, name, r)
+	return b.scopedMint(ctx, req, name, r, nil)
 }
 
 func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -123,19 +123,14 @@ func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *
 	if r == nil {
 		return resp, err
 	}
-	narrowed, msg, err := r.narrow(name, d)
-	if err != nil {
-		b.metrics.failed("denied")
-		return nil, err
-	}
-	if msg != "" {
-		return logical.ErrorResponse(msg), nil
-	}
-	return b.mint(ctx, req, name, narrowed)
+	return b.scopedMint(ctx, req, name, r, d)
 }
 
 func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	r := &role{}
+	if msg, err := b.applyBound(ctx, req.Storage, r, d); msg != "" || err != nil {
+		return errorOrMessage(msg, err)
+	}
 	msg, err := applyRoleFields(ctx, r, d, b.installationAccount(req.Storage))
 	if err != nil {
 		return nil, err
@@ -143,7 +138,7 @@ func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, d *f
 	if msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
-	return b.mint(ctx, req, "", r)
+	return b.scopedMint(ctx, req, "", r, nil)
 }
 
 // mint mints a token for r and wraps it in a lease whose TTL follows the

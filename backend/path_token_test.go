@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -128,14 +127,14 @@ func TestTokenNarrowing(t *testing.T) {
 		data map[string]any
 		name string
 	}{
-		"extra repository":  {map[string]any{"repositories": "widgets,tools"}, `repository "tools"`},
-		"extra permission":  {map[string]any{"permissions": "pull_requests=read"}, `permission "pull_requests"`},
-		"higher level":      {map[string]any{"permissions": "issues=write"}, "issues=write"},
-		"repository id":     {map[string]any{"repository_ids": strconv.FormatInt(githubtest.FirstRepositoryID, 10)}, fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID)},
-		"other owner":       {map[string]any{"repositories": "evil/widgets"}, "repositories"},
-		"unknown level":     {map[string]any{"permissions": "contents=all"}, "permissions"},
-		"empty repo name":   {map[string]any{"repositories": []any{""}}, "repositories"},
-		"unknown permisson": {map[string]any{"permissions": "nope=read"}, "nope"},
+		"extra repository":           {map[string]any{"repositories": "widgets,tools"}, `repository "tools"`},
+		"extra permission":           {map[string]any{"permissions": "pull_requests=read"}, `permission "pull_requests"`},
+		"higher level":               {map[string]any{"permissions": "issues=write"}, "issues=write"},
+		"id of a repository outside": {map[string]any{"repository_ids": fmt.Sprint(e.acme.Repositories[2].ID)}, `repository "tools"`},
+		"other owner":                {map[string]any{"repositories": "evil/widgets"}, "repositories"},
+		"unknown level":              {map[string]any{"permissions": "contents=all"}, "permissions"},
+		"empty repo name":            {map[string]any{"repositories": []any{""}}, "repositories"},
+		"unknown permisson":          {map[string]any{"permissions": "nope=read"}, "nope"},
 	}
 	for name, tc := range denied {
 		t.Run(name, func(t *testing.T) {
@@ -145,10 +144,20 @@ func TestTokenNarrowing(t *testing.T) {
 			if err != nil && !errors.Is(err, logical.ErrPermissionDenied) {
 				t.Fatalf("want permission denied, got %v", err)
 			}
-			if len(e.gh.Tokens()) != before {
-				t.Fatal("a refused narrowing minted a token")
+			// Only the probe resolving ids to names may mint (scope.go).
+			for _, tk := range e.gh.Tokens()[before:] {
+				if !reflect.DeepEqual(tk.Permissions, map[string]string{"metadata": "read"}) || tk.RevokedAt.IsZero() {
+					t.Fatalf("a refused narrowing minted a token: %v", tk.Permissions)
+				}
 			}
 		})
+	}
+
+	// An id is resolved to its name and checked as that name: widgets' id,
+	// as a JSON number, narrows to widgets.
+	resp = e.ok(logical.UpdateOperation, "token/r", map[string]any{"repository_ids": []any{float64(e.acme.Repositories[0].ID)}})
+	if issued, _ := e.gh.LookupToken(resp.Data["token"].(string)); !reflect.DeepEqual(issued.Repositories, []string{"widgets"}) {
+		t.Fatalf("narrowing to widgets' id covers %v", issued.Repositories)
 	}
 }
 

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +24,7 @@ type role struct {
 	Permissions    map[string]string `json:"permissions,omitempty"`
 	TTL            time.Duration     `json:"ttl,omitempty"`
 	ExpiryBuffer   *time.Duration    `json:"expiry_buffer,omitempty"` // nil: the config's
+	Bound          string            `json:"bound,omitempty"`         // scope.go: the role lies inside it
 }
 
 // roleFields are the fields a role is written with; the ad-hoc token path
@@ -62,6 +62,10 @@ func roleFields() map[string]*framework.FieldSchema {
 		"expiry_buffer": {
 			Type:        framework.TypeDurationSecond,
 			Description: "Overrides the config's expiry_buffer for this role.",
+		},
+		"bound": {
+			Type:        framework.TypeString,
+			Description: "A bound (bounds/<name>) the role must lie inside; its empty repositories and permissions are then the bound's. Without an installation selector the role uses the bound's.",
 		},
 	}
 }
@@ -121,6 +125,7 @@ func (r *role) data() map[string]any {
 		"permissions":     r.Permissions,
 		"ttl":             r.TTL.String(),
 		"expiry_buffer":   nil, // the config's
+		"bound":           r.Bound,
 	}
 	if r.ExpiryBuffer != nil {
 		d["expiry_buffer"] = r.ExpiryBuffer.String()
@@ -243,60 +248,4 @@ func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, looku
 		}
 	}
 	return "", nil
-}
-
-// narrow returns the role cut down to the repositories and permissions the
-// request asks for. Asking for more than the role allows is refused with
-// a 403 (permissionDenied) naming what was asked; malformed input gets a
-// message.
-func (r *role) narrow(roleName string, d *framework.FieldData) (*role, string, error) {
-	out := *r
-	repoRaw, hasRepos := d.Raw["repositories"]
-	idRaw, hasIDs := d.Raw["repository_ids"]
-	if hasRepos || hasIDs {
-		names, _, msg := parseRepositories(repoRaw, r.owner())
-		if msg != "" {
-			return nil, msg, nil
-		}
-		ids, msg := parseRepositoryIDs(idRaw)
-		if msg != "" {
-			return nil, msg, nil
-		}
-		allowed := r.repositories()
-		limited := len(allowed) > 0 || len(r.RepositoryIDs) > 0
-		for _, n := range names {
-			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
-				return nil, "", permissionDenied("repository %q is not in role %q", n, roleName)
-			}
-		}
-		for _, id := range ids {
-			if limited && !slices.Contains(r.RepositoryIDs, id) {
-				return nil, "", permissionDenied("repository id %d is not in role %q", id, roleName)
-			}
-		}
-		if len(names)+len(ids) > 0 {
-			out.Repositories, out.RepositoryIDs = names, ids
-		}
-	}
-	if raw, ok := d.Raw["permissions"]; ok {
-		perms, msg := parsePermissions(raw)
-		if msg != "" {
-			return nil, msg, nil
-		}
-		if len(r.Permissions) > 0 {
-			for _, name := range sortedKeys(perms) {
-				have, ok := r.Permissions[name]
-				if !ok {
-					return nil, "", permissionDenied("permission %q is not in role %q", name, roleName)
-				}
-				if permissionLevels[perms[name]] > permissionLevels[have] {
-					return nil, "", permissionDenied("permission %s=%s exceeds role %q, which grants %s=%s", name, perms[name], roleName, name, have)
-				}
-			}
-		}
-		if len(perms) > 0 {
-			out.Permissions = perms
-		}
-	}
-	return &out, "", nil
 }

@@ -1,0 +1,157 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+const boundPrefix = "bounds/"
+
+// bound is an operator's limit for a team or project. A role that names it
+// (role.Bound) must lie inside it; scope.go decides what that means.
+type bound struct {
+	// Exactly one of InstallationID and Owner is set.
+	InstallationID int64  `json:"installation_id,omitempty"`
+	Owner          string `json:"owner,omitempty"`
+	// Repositories are bare names or glob patterns (*, ?), never empty;
+	// "*" is every repository of the installation.
+	Repositories   []string          `json:"repositories"`
+	MaxPermissions map[string]string `json:"max_permissions"`
+	MaxTTL         time.Duration     `json:"max_ttl,omitempty"` // 0: a token's life
+}
+
+func (bd *bound) selector() string {
+	if bd.Owner != "" {
+		return fmt.Sprintf("owner %q", bd.Owner)
+	}
+	return fmt.Sprintf("installation %d", bd.InstallationID)
+}
+
+// globs reports whether any repository entry is a pattern.
+func (bd *bound) globs() bool {
+	return slices.ContainsFunc(bd.Repositories, isGlob)
+}
+
+// allows returns the bound's spelling of repository name when the bound
+// covers it: a literal entry matched case-insensitively, or a pattern.
+func (bd *bound) allows(name string) (string, bool) {
+	for _, e := range bd.Repositories {
+		if !isGlob(e) && strings.EqualFold(e, name) {
+			return e, true
+		}
+	}
+	lower := strings.ToLower(name)
+	for _, e := range bd.Repositories {
+		if isGlob(e) {
+			if ok, _ := path.Match(strings.ToLower(e), lower); ok {
+				return name, true
+			}
+		}
+	}
+	return "", false
+}
+
+func (bd *bound) data() map[string]any {
+	return map[string]any{
+		"installation_id": bd.InstallationID,
+		"owner":           bd.Owner,
+		"repositories":    nonNil(bd.Repositories),
+		"max_permissions": bd.MaxPermissions,
+		"max_ttl":         bd.MaxTTL.String(),
+	}
+}
+
+func isGlob(s string) bool { return strings.ContainsAny(s, "*?") }
+
+var repoGlobRe = regexp.MustCompile(`^[A-Za-z0-9._*?-]{1,100}$`)
+
+// checkRepoGlob validates a bound's repository entry: a name, or a
+// pattern of name characters with * and ?.
+func checkRepoGlob(field, entry string) string {
+	if !isGlob(entry) {
+		return checkRepoName(field, entry)
+	}
+	if !repoGlobRe.MatchString(entry) {
+		return fmt.Sprintf("%s: %s is not a repository name or pattern (letters, digits, '.', '_', '-', '*', '?')", field, quoted(entry))
+	}
+	return ""
+}
+
+// boundCache keeps decoded bounds; writes, deletes and invalidations drop
+// entries, so a tightened bound applies to the next mint.
+type boundCache struct {
+	mu      sync.RWMutex
+	gen     uint64
+	entries map[string]*bound
+}
+
+func (c *boundCache) get(name string) (*bound, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	bd, ok := c.entries[name]
+	return bd, ok, c.gen
+}
+
+func (c *boundCache) putIf(name string, bd *bound, gen uint64) {
+	c.mu.Lock()
+	if c.gen == gen {
+		c.entries[name] = bd
+	}
+	c.mu.Unlock()
+}
+
+func (c *boundCache) drop(name string) {
+	c.mu.Lock()
+	c.gen++
+	delete(c.entries, name)
+	c.mu.Unlock()
+}
+
+// getBound returns a bound from the cache or storage; nil if there is none.
+func (b *backend) getBound(ctx context.Context, s logical.Storage, name string) (*bound, error) {
+	cached, ok, gen := b.bounds.get(name)
+	if ok {
+		return cached, nil
+	}
+	entry, err := s.Get(ctx, boundPrefix+name)
+	if err != nil {
+		return nil, fmt.Errorf("reading bound %q: %w", name, err)
+	}
+	if entry == nil {
+		return nil, nil
+	}
+	bd := &bound{}
+	if err := entry.DecodeJSON(bd); err != nil {
+		return nil, fmt.Errorf("decoding bound %q: %w", name, err)
+	}
+	b.bounds.putIf(name, bd, gen)
+	return bd, nil
+}
+
+// rolesUsingBound lists the roles that name bound name, sorted.
+func (b *backend) rolesUsingBound(ctx context.Context, s logical.Storage, name string) ([]string, error) {
+	names, err := s.List(ctx, rolePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing roles: %w", err)
+	}
+	var users []string
+	for _, n := range names {
+		r, err := b.getRole(ctx, s, n)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.Bound == name {
+			users = append(users, n)
+		}
+	}
+	slices.Sort(users)
+	return users, nil
+}

@@ -1,0 +1,287 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/ambient-code/vault-plugin-github-app/github"
+)
+
+const (
+	pathBoundsHelpSyn  = "Manage bounds: the most a team's or project's roles may reach."
+	pathBoundsHelpDesc = `
+A bound is an operator's limit for a team or project: one installation
+(owner or installation_id), the repositories (names, or patterns such as
+web-*; "*" for all), max_permissions and max_ttl. A role that names it
+(bound=<name>) must lie inside it, checked when the role is written, when a
+token is narrowed and again at every mint, so tightening a bound applies to
+the next mint (403 naming the field). Inside a bound a role's empty
+repositories are the bound's repositories (a bound with patterns other than
+"*" needs the role to name its repositories) and its empty permissions are
+the bound's max_permissions. Vault policies then pin bound=<name> only.
+A bound that roles name cannot be deleted.
+`
+)
+
+func checkBoundName(field, name string) string {
+	if !roleNameRe.MatchString(name) {
+		return fmt.Sprintf("%s: %s is not a valid bound name: use letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters", field, quoted(name))
+	}
+	return ""
+}
+
+func pathBounds(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern: boundPrefix + "?$",
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "bounds",
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{
+					Callback:     b.pathBoundsList,
+					Summary:      "List bounds.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
+				},
+			},
+			HelpSynopsis:    pathBoundsHelpSyn,
+			HelpDescription: pathBoundsHelpDesc,
+		},
+		{
+			Pattern: boundPrefix + namePattern,
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "bound",
+			},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {
+					Type:        framework.TypeString,
+					Description: "Bound name: letters, digits, '-' and '_'.",
+					Required:    true,
+				},
+				"installation_id": {
+					Type:        framework.TypeInt64,
+					Description: "The installation the bound's roles must use. Exactly one of installation_id or owner.",
+				},
+				"owner": {
+					Type:        framework.TypeString,
+					Description: "The account login whose installation the bound's roles must use (matched case-insensitively). Exactly one of installation_id or owner.",
+				},
+				"repositories": {
+					Type:        framework.TypeCommaStringSlice,
+					Description: "Repository names or patterns (* and ?, e.g. web-*) the bound's roles may reach; \"*\" is every repository of the installation. Required.",
+				},
+				"max_permissions": {
+					Type:        framework.TypeKVPairs,
+					Description: "The most the bound's roles may ask for, name to level, e.g. contents=write,metadata=read; also what a role inside the bound that names no permissions gets. Required.",
+				},
+				"max_ttl": {
+					Type:        framework.TypeDurationSecond,
+					Description: "The longest lease ttl the bound's roles may set; also the ttl of those that set none. 0: a token's life.",
+				},
+			},
+			ExistenceCheck: b.boundExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback:     b.pathBoundRead,
+					Summary:      "Read a bound.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read"},
+				},
+				logical.CreateOperation: &framework.PathOperation{
+					Callback:     b.pathBoundWrite,
+					Summary:      "Create a bound.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "write"},
+				},
+				logical.UpdateOperation: &framework.PathOperation{
+					Callback:     b.pathBoundWrite,
+					Summary:      "Update a bound; fields not sent keep their values. Roles outside it are refused at their next mint.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "write"},
+				},
+				logical.DeleteOperation: &framework.PathOperation{
+					Callback:     b.pathBoundDelete,
+					Summary:      "Delete a bound that no role names.",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete"},
+				},
+			},
+			HelpSynopsis:    pathBoundsHelpSyn,
+			HelpDescription: pathBoundsHelpDesc,
+		},
+	}
+}
+
+func (b *backend) boundExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	name := d.Get("name").(string)
+	if checkBoundName("name", name) != "" {
+		return false, nil
+	}
+	bd, err := b.getBound(ctx, req.Storage, name)
+	return bd != nil, err
+}
+
+func (b *backend) pathBoundsList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, boundPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing bounds: %w", err)
+	}
+	return logical.ListResponse(names), nil
+}
+
+func (b *backend) pathBoundRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if msg := checkBoundName("name", name); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	bd, err := b.getBound(ctx, req.Storage, name)
+	if err != nil || bd == nil {
+		return nil, err
+	}
+	return &logical.Response{Data: bd.data()}, nil
+}
+
+func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if msg := checkBoundName("name", name); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	old, err := b.getBound(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	bd := &bound{}
+	if old != nil {
+		copied := *old
+		bd = &copied
+	}
+	if msg := applyBoundFields(bd, d); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	c, err := b.ceiling(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	if err := within(bd.MaxPermissions, c.max, "the mount's max_permissions"); err != nil {
+		return nil, err
+	}
+	entry, err := logical.StorageEntryJSON(boundPrefix+name, bd)
+	if err != nil {
+		return nil, fmt.Errorf("encoding bound %q: %w", name, err)
+	}
+	if err := req.Storage.Put(ctx, entry); err != nil {
+		return nil, fmt.Errorf("storing bound %q: %w", name, err)
+	}
+	b.bounds.drop(name)
+	return nil, nil
+}
+
+// applyBoundFields merges the request into bd and validates the result.
+func applyBoundFields(bd *bound, d *framework.FieldData) string {
+	_, hasID := d.Raw["installation_id"]
+	_, hasOwner := d.Raw["owner"]
+	switch {
+	case hasID && hasOwner:
+		return "installation_id, owner: give exactly one installation selector, got 2"
+	case hasID:
+		id, msg := parseID("installation_id", d.Raw["installation_id"])
+		if msg != "" {
+			return msg
+		}
+		bd.InstallationID, bd.Owner = id, ""
+	case hasOwner:
+		owner, ok := d.Raw["owner"].(string)
+		if !ok {
+			return fmt.Sprintf("owner: want a login, got %s", jsonKind(d.Raw["owner"]))
+		}
+		if msg := checkOwner("owner", owner); msg != "" {
+			return msg
+		}
+		bd.Owner, bd.InstallationID = owner, 0
+	}
+	if bd.InstallationID == 0 && bd.Owner == "" {
+		return "installation_id, owner: one is required to say which installation the bound's roles use"
+	}
+
+	if raw, ok := d.Raw["repositories"]; ok {
+		list, msg := rawStrings("repositories", raw)
+		if msg != "" {
+			return msg
+		}
+		var repos []string
+		seen := map[string]bool{}
+		for _, e := range list {
+			if o, n, found := strings.Cut(e, "/"); found {
+				if bd.Owner == "" || !strings.EqualFold(o, bd.Owner) {
+					return fmt.Sprintf("repositories: %s: give bare names (or owner/name with the bound's owner)", quoted(e))
+				}
+				e = n
+			}
+			if e == "" {
+				return "repositories: contains an empty name"
+			}
+			if msg := checkRepoGlob("repositories", e); msg != "" {
+				return msg
+			}
+			if key := strings.ToLower(e); !seen[key] {
+				seen[key] = true
+				repos = append(repos, e)
+			}
+		}
+		if len(repos) > github.MaxRepositories {
+			return fmt.Sprintf("repositories: %d given; at most %d (use a pattern)", len(repos), github.MaxRepositories)
+		}
+		bd.Repositories = repos
+	}
+	if len(bd.Repositories) == 0 {
+		return `repositories: required: names or patterns ("*" for every repository of the installation)`
+	}
+
+	if raw, ok := d.Raw["max_permissions"]; ok {
+		parsed, msg := parsePermissions(raw)
+		if msg != "" {
+			return strings.Replace(msg, "permissions:", "max_permissions:", 1)
+		}
+		perms, msg := foldPermissions("max_permissions", parsed)
+		if msg != "" {
+			return msg
+		}
+		bd.MaxPermissions = perms
+	}
+	if len(bd.MaxPermissions) == 0 {
+		return "max_permissions: required: name=level pairs, e.g. contents=write,metadata=read"
+	}
+
+	if raw, ok := d.Raw["max_ttl"]; ok {
+		ttl, _, msg := parseDuration("max_ttl", raw)
+		if msg != "" {
+			return msg
+		}
+		if ttl < 0 || ttl > maxTokenLife {
+			return fmt.Sprintf("max_ttl: must be between 0 and %s (a token's life), got %s", maxTokenLife, ttl)
+		}
+		bd.MaxTTL = ttl
+	}
+	return ""
+}
+
+func (b *backend) pathBoundDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if msg := checkBoundName("name", name); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	users, err := b.rolesUsingBound(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) > 0 {
+		return logical.ErrorResponse("bound %q is named by roles %s: delete them or move them to another bound first", name, strings.Join(users, ", ")), nil
+	}
+	if err := req.Storage.Delete(ctx, boundPrefix+name); err != nil {
+		return nil, fmt.Errorf("deleting bound %q: %w", name, err)
+	}
+	b.bounds.drop(name)
+	return nil, nil
+}
