@@ -1,5 +1,6 @@
-# Platform operators of the github/ mount: the App config, every role,
-# ad-hoc minting, installations, plugin info and metrics, and lease
+# Platform operators of the github/ mount: the App config (with the
+# mount-wide max_permissions and default_permissions), every bound and
+# role, ad-hoc minting, installations, plugin info and metrics, and lease
 # lookup and revocation for the mount's tokens. Nothing outside the mount
 # except lease management under sys/leases/.../github/token/.
 # (Registering and upgrading the plugin needs more; see docs/upgrading.md.)
@@ -13,6 +14,15 @@ path "github/roles/" {
 }
 
 path "github/roles/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
+# Bounds: the most a team's or project's roles may reach.
+path "github/bounds/" {
+  capabilities = ["list"]
+}
+
+path "github/bounds/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
 

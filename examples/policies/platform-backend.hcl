@@ -1,20 +1,35 @@
-# The platform backend: writes one role per agentic session when the
-# session starts and removes it, with its tokens, when the session ends
-# (examples/runner/session-start.sh, session-end.sh). Session roles are
-# named ambient-session-<session>, so this policy cannot touch team roles,
-# the App config or ad-hoc minting, and it cannot mint tokens itself.
+# The platform backend of project <project>: writes one role per agentic
+# session when the session starts and removes it, with its tokens, when the
+# session ends (examples/runner/session-start.sh, session-end.sh).
+# Substitute <project>, the Kubernetes namespace the project's session pods
+# run in, which is also the name of the project's bound:
+#   sed 's/<project>/ambient-sessions/g' platform-backend.hcl | vault policy write platform-backend -
+#
+# What an operator sets first: the bound named <project>, the most any of
+# the project's sessions may reach, e.g.
+#   vault write github/bounds/ambient-sessions owner=acme repositories='*' \
+#     max_permissions=contents=write,pull_requests=write,metadata=read
+#
+# Session roles are named <namespace>_<serviceaccount> (the pod's service
+# account), e.g. ambient-sessions_ambient-session-s1; "_" cannot occur in a
+# namespace or service account name, so one project's glob never reaches
+# another's. Every write must carry bound=<project> (Vault checks
+# required_parameters on reads too: vault read ... bound=<project>); the
+# engine keeps the role inside the bound in every spelling, on the write
+# and at every mint. This policy cannot touch team roles, bounds, the App
+# config or ad-hoc minting, and it cannot mint tokens itself.
 
-path "github/roles/ambient-session-*" {
+path "github/roles/<project>_*" {
   capabilities = ["create", "read", "update", "delete"]
 
-  # To keep sessions on your own org(s), add for example:
-  # allowed_parameters = {
-  #   "owner" = ["acme"], "repositories" = [], "permissions" = [],
-  #   "ttl" = [], "expiry_buffer" = []
-  # }
+  required_parameters = ["bound"]
+  allowed_parameters = {
+    "bound" = ["<project>"]
+    "*"     = []
+  }
 }
 
-# vault lease revoke -prefix github/token/ambient-session-<session>
-path "sys/leases/revoke-prefix/github/token/ambient-session-*" {
+# vault lease revoke -prefix github/token/<project>_<serviceaccount>
+path "sys/leases/revoke-prefix/github/token/<project>_*" {
   capabilities = ["update", "sudo"]
 }

@@ -1,8 +1,9 @@
 # One agentic session, AppRole variant: the same rule as
 # session-templated.hcl, testable without Kubernetes (the acceptance tests
 # and examples/runner/agent-approle.hcl use it). An AppRole role named like
-# the session's GitHub role, e.g. ambient-session-s1, reads
-# github/token/ambient-session-s1 and nothing else.
+# the session's GitHub role, <namespace>_<session>, e.g.
+# ambient-sessions_ambient-session-s1, reads
+# github/token/ambient-sessions_ambient-session-s1 and nothing else.
 #
 # Placeholder: <APPROLE_ACCESSOR>, the accessor of the AppRole auth mount:
 #   acc=$(vault read -field=accessor sys/auth/approle)

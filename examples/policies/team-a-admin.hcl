@@ -1,21 +1,22 @@
-# Administrators of team "team-a", whose repositories live in the GitHub
-# organization "acme" (team-admin.hcl with <team> = team-a, <org> = acme;
-# loaded by the acceptance tests).
+# Administrators of team "team-a" (team-admin.hcl with <team> = team-a;
+# loaded by the acceptance tests). An operator writes the bound team-a
+# first, e.g. github/bounds/team-a owner=acme repositories=widgets,gadgets
+# max_permissions=contents=write,metadata=read.
 
-path "github/roles/team-a-*" {
+path "github/roles/team-a_*" {
   capabilities = ["create", "read", "update", "delete"]
 
+  required_parameters = ["bound"]
   allowed_parameters = {
-    "owner"          = ["acme"]
-    "repository"     = ["acme/*"]
-    "repositories"   = []
-    "repository_ids" = []
-    "permissions"    = []
-    "ttl"            = []
-    "expiry_buffer"  = []
+    "bound" = ["team-a"]
+    "*"     = []
   }
 }
 
-path "sys/leases/revoke-prefix/github/token/team-a-*" {
+# Revoke every token of one role at once (incident, offboarding):
+#   vault lease revoke -prefix github/token/team-a_web
+# revoke-prefix needs sudo; Vault appends "/" to the prefix, so
+# github/token/team-a_web does not reach github/token/team-a_web2.
+path "sys/leases/revoke-prefix/github/token/team-a_*" {
   capabilities = ["update", "sudo"]
 }

@@ -1,5 +1,5 @@
-# Team "team-a": mint tokens for roles named team-a-*.
+# Team "team-a": mint tokens for roles named team-a_*.
 # (team.hcl with <team> = team-a; loaded by the acceptance tests.)
-path "github/token/team-a-*" {
+path "github/token/team-a_*" {
   capabilities = ["read", "update"]
 }

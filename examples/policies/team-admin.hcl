@@ -1,39 +1,38 @@
-# Administrators of team <team>: manage the team's roles and revoke the
-# team's tokens. Substitute <team> and <org> (the GitHub organization the
-# team's repositories live in):
-#   sed -e 's/<team>/team-a/g' -e 's/<org>/acme/g' team-admin.hcl | vault policy write team-a-admin -
+# Administrators of team <team>: manage the team's roles inside the team's
+# bound, and revoke the team's tokens. Substitute <team>:
+#   sed 's/<team>/team-a/g' team-admin.hcl | vault policy write team-a-admin -
+#
+# What an operator sets first: the bound named <team>, the most the team's
+# roles may reach (see docs/policies.md), e.g.
+#   vault write github/bounds/team-a owner=acme repositories='web-*,api' \
+#     max_permissions=contents=write,pull_requests=write,metadata=read max_ttl=1h
+#
+# The policy pins one plain value, bound=<team>, and requires it on every
+# write; the engine enforces the rest (installation, repositories in every
+# spelling, permission names and levels, ttl) on the write and again at
+# every mint. Parameter rules alone cannot do that: see docs/policies.md.
+# Vault checks required_parameters on reads too, so the admin reads a role
+# with the bound as a parameter: vault read github/roles/<team>_web bound=<team>
 #
 # Not granted: minting (github/token/*: an admin who also works with the
-# repositories gets team.hcl as well), github/config (the App key),
+# repositories gets team.hcl as well), the bound itself, github/config,
 # github/token (ad-hoc minting), github/installations, and LIST on
-# github/roles/ (the engine lists every role of the mount, so it would show
-# other teams' role names; grant path "github/roles/" { capabilities =
-# ["list"] } if that is acceptable).
+# github/roles/ (the engine lists every role of the mount).
 
-path "github/roles/<team>-*" {
+path "github/roles/<team>_*" {
   capabilities = ["create", "read", "update", "delete"]
 
-  # Which installation a role may point at is the boundary between teams:
-  # without this, an admin could write a role for any org the App is
-  # installed on. Only owner=<org> or repository=<org>/... are allowed; an
-  # installation_id (or any field not listed) is refused with 403.
-  # Repositories within <org> cannot be limited by policy: a list value
-  # is matched as a whole, not per entry.
+  required_parameters = ["bound"]
   allowed_parameters = {
-    "owner"          = ["<org>"]
-    "repository"     = ["<org>/*"]
-    "repositories"   = []
-    "repository_ids" = []
-    "permissions"    = []
-    "ttl"            = []
-    "expiry_buffer"  = []
+    "bound" = ["<team>"]
+    "*"     = []
   }
 }
 
 # Revoke every token of one role at once (incident, offboarding):
-#   vault lease revoke -prefix github/token/<team>-web
+#   vault lease revoke -prefix github/token/<team>_web
 # revoke-prefix needs sudo; Vault appends "/" to the prefix, so
-# github/token/<team>-web does not reach github/token/<team>-web2.
-path "sys/leases/revoke-prefix/github/token/<team>-*" {
+# github/token/<team>_web does not reach github/token/<team>_web2.
+path "sys/leases/revoke-prefix/github/token/<team>_*" {
   capabilities = ["update", "sudo"]
 }
