@@ -1287,7 +1287,7 @@ func TestExamplesPolicies(t *testing.T) {
 	}
 	values := map[string]string{
 		"<team>":                "team-b",
-		"<org>":                 "acme",
+		"<project>":             "ambient-sessions",
 		"<APPROLE_ACCESSOR>":    auths["approle/"].Accessor,
 		"<KUBERNETES_ACCESSOR>": auths["kubernetes/"].Accessor,
 	}
@@ -1366,8 +1366,9 @@ func TestExamplesPolicies(t *testing.T) {
 		t.Fatalf("the README's commands: %v\n%s%s", err, out, errOut)
 	}
 	for name, want := range map[string]string{
-		"team-b":                 `path "github/token/team-b-*"`,
-		"team-b-admin":           `"owner"          = ["acme"]`,
+		"team-b":                 `path "github/token/team-b_*"`,
+		"team-b-admin":           `"bound" = ["team-b"]`,
+		"platform-backend":       `path "github/roles/ambient-sessions_*"`,
 		"github-session-approle": "identity.entity.aliases." + auths["approle/"].Accessor + ".metadata.role_name",
 	} {
 		got, err := v.Client.Sys().GetPolicy(name)

@@ -188,81 +188,94 @@ func TestSessionPolicyTemplated(t *testing.T) {
 }
 
 // TestSessionPolicyShippedFiles loads team-a.hcl, team-a-admin.hcl,
-// platform-backend.hcl and operator.hcl exactly as shipped and checks a
-// few allowed and denied requests for each. A second installation
-// ("other") makes the owner checks real: if policy let an other-owner
-// role through, the engine would accept it.
+// platform-backend.hcl (for project ambient-sessions) and operator.hcl as
+// shipped and checks what Vault's ACL allows and denies (403) for each.
+// The bounds the policies pin are those of newBoundsSetup; what the engine
+// refuses inside an allowed path is TestBoundsWideningTable's.
 func TestSessionPolicyShippedFiles(t *testing.T) {
 	t.Parallel()
-	d := newDouble(t)
-	d.AddInstallation("other", "Organization", "secret-repo")
-	v := startVault(t, vaultOptions{})
-	v.enableEngine(t, "github")
-	v.configureEngine(t, "github", d, nil)
-	v.writeRole(t, "github", "team-a-web", map[string]any{"owner": "acme", "repositories": "widgets"})
-	v.writeRole(t, "github", "team-b-web", map[string]any{"owner": "acme", "repositories": "gadgets"})
-	v.writeRole(t, "github", "ambient-session-s1", map[string]any{"owner": "acme", "repositories": "tools"})
+	s := newBoundsSetup(t)
+	v, d := s.v, s.d
+	v.writeRole(t, "github", "team-a_web", map[string]any{"bound": "team-a", "repositories": "widgets"})
+	v.writeRole(t, "github", "team-b_web", map[string]any{"owner": "acme", "repositories": "gadgets"})
+	v.writeRole(t, "github", "ambient-sessions_s1", map[string]any{"bound": "ambient-sessions", "repositories": "widgets"})
 
-	client := func(file string) *api.Client {
-		name := file[:len(file)-len(".hcl")]
-		return v.tokenWithPolicy(t, name, readExample(t, "policies", file))
+	client := func(file string, subst map[string]string) *api.Client {
+		return shippedPolicy(t, v, file, subst)
+	}
+	readBound := func(path, bound string) func(*api.Client) error {
+		return func(c *api.Client) error {
+			_, err := c.Logical().ReadWithData(path, map[string][]string{"bound": {bound}})
+			return err
+		}
 	}
 
-	checkPolicyCases(t, d, "team-a", client("team-a.hcl"), []policyCase{
-		{"read token/team-a-web", readOp("github/token/team-a-web"), true},
-		{"narrow token/team-a-web", writeOp("github/token/team-a-web", map[string]any{"permissions": "contents=read"}), true},
-		{"read token/team-b-web", readOp("github/token/team-b-web"), false},
-		{"read token/ambient-session-s1", readOp("github/token/ambient-session-s1"), false},
-		{"read roles/team-a-web", readOp("github/roles/team-a-web"), false},
-		{"write roles/team-a-new", writeOp("github/roles/team-a-new", map[string]any{"owner": "acme"}), false},
+	checkPolicyCases(t, d, "team-a", client("team-a.hcl", nil), []policyCase{
+		{"read token/team-a_web", readOp("github/token/team-a_web"), true},
+		{"narrow token/team-a_web", writeOp("github/token/team-a_web", map[string]any{"permissions": "contents=read"}), true},
+		{"read token/team-b_web", readOp("github/token/team-b_web"), false},
+		{"read token/ambient-sessions_s1", readOp("github/token/ambient-sessions_s1"), false},
+		{"read roles/team-a_web", readOp("github/roles/team-a_web"), false},
+		{"write roles/team-a_new", writeOp("github/roles/team-a_new", map[string]any{"bound": "team-a"}), false},
 		{"ad-hoc token", writeOp("github/token", map[string]any{"owner": "acme"}), false},
 		{"read config", readOp("github/config"), false},
+		{"read bounds/team-a", readOp("github/bounds/team-a"), false},
 	})
 
-	checkPolicyCases(t, d, "team-a-admin", client("team-a-admin.hcl"), []policyCase{
-		{"write roles/team-a-new owner=acme", writeOp("github/roles/team-a-new", map[string]any{"owner": "acme", "repositories": "widgets", "permissions": "contents=read", "ttl": "30m"}), true},
-		{"write roles/team-a-repo repository=acme/widgets", writeOp("github/roles/team-a-repo", map[string]any{"repository": "acme/widgets"}), true},
-		{"read roles/team-a-new", readOp("github/roles/team-a-new"), true},
-		{"delete roles/team-a-repo", deleteOp("github/roles/team-a-repo"), true},
-		{"revoke-prefix token/team-a-web", revokePrefixOp("github/token/team-a-web"), true},
-		{"write roles/team-a-evil owner=other", writeOp("github/roles/team-a-evil", map[string]any{"owner": "other"}), false},
-		{"write roles/team-a-evil repository=other/secret-repo", writeOp("github/roles/team-a-evil", map[string]any{"repository": "other/secret-repo"}), false},
-		{"write roles/team-a-evil installation_id", writeOp("github/roles/team-a-evil", map[string]any{"installation_id": 1}), false},
-		{"write roles/team-b-new", writeOp("github/roles/team-b-new", map[string]any{"owner": "acme"}), false},
+	checkPolicyCases(t, d, "team-a-admin", client("team-a-admin.hcl", nil), []policyCase{
+		{"write roles/team-a_new bound=team-a", writeOp("github/roles/team-a_new", map[string]any{"bound": "team-a", "repositories": "widgets", "permissions": "contents=read", "ttl": "20m"}), true},
+		{"write roles/team-a_repo repository=acme/widgets", writeOp("github/roles/team-a_repo", map[string]any{"bound": "team-a", "repository": "acme/widgets"}), true},
+		{"read roles/team-a_new bound=team-a", readBound("github/roles/team-a_new", "team-a"), true},
+		{"delete roles/team-a_repo", deleteOp("github/roles/team-a_repo"), true},
+		{"revoke-prefix token/team-a_web", revokePrefixOp("github/token/team-a_web"), true},
+		{"write roles/team-a_evil without bound", writeOp("github/roles/team-a_evil", map[string]any{"owner": "acme"}), false},
+		{"write roles/team-a_evil bound=team-a-b", writeOp("github/roles/team-a_evil", map[string]any{"bound": "team-a-b"}), false},
+		{"write roles/team-a_evil bound=ambient-sessions", writeOp("github/roles/team-a_evil", map[string]any{"bound": "ambient-sessions"}), false},
+		{"write roles/team-b_new", writeOp("github/roles/team-b_new", map[string]any{"bound": "team-a"}), false},
 		{"list roles/", listOp("github/roles/"), false},
-		{"read token/team-a-web", readOp("github/token/team-a-web"), false},
-		{"revoke-prefix token/team-b-web", revokePrefixOp("github/token/team-b-web"), false},
+		{"read token/team-a_web", readOp("github/token/team-a_web"), false},
+		{"revoke-prefix token/team-b_web", revokePrefixOp("github/token/team-b_web"), false},
 		{"read config", readOp("github/config"), false},
+		{"write bounds/team-a", writeOp("github/bounds/team-a", map[string]any{"repositories": "*"}), false},
+		{"ad-hoc token", writeOp("github/token", map[string]any{"bound": "team-a"}), false},
 	})
-	if s, err := v.Client.Logical().Read("github/roles/team-a-evil"); err != nil || s != nil {
-		t.Errorf("team-a-evil exists after refused writes (%v)", err)
+	if s, err := v.Client.Logical().Read("github/roles/team-a_evil"); err != nil || s != nil {
+		t.Errorf("team-a_evil exists after refused writes (%v)", err)
 	}
 
-	checkPolicyCases(t, d, "platform-backend", client("platform-backend.hcl"), []policyCase{
-		{"write roles/ambient-session-s9", writeOp("github/roles/ambient-session-s9", map[string]any{"owner": "acme", "repositories": "widgets", "permissions": "contents=write"}), true},
-		{"read roles/ambient-session-s9", readOp("github/roles/ambient-session-s9"), true},
-		{"delete roles/ambient-session-s9", deleteOp("github/roles/ambient-session-s9"), true},
-		{"revoke-prefix token/ambient-session-s1", revokePrefixOp("github/token/ambient-session-s1"), true},
-		{"read token/ambient-session-s1", readOp("github/token/ambient-session-s1"), false},
-		{"write roles/team-a-web", writeOp("github/roles/team-a-web", map[string]any{"owner": "acme"}), false},
-		{"revoke-prefix token/team-a-web", revokePrefixOp("github/token/team-a-web"), false},
+	checkPolicyCases(t, d, "platform-backend", client("platform-backend.hcl", map[string]string{"<project>": "ambient-sessions"}), []policyCase{
+		{"write roles/ambient-sessions_s9", writeOp("github/roles/ambient-sessions_s9", map[string]any{"bound": "ambient-sessions", "repositories": "acme/widgets", "permissions": "contents=write"}), true},
+		{"read roles/ambient-sessions_s9 bound=ambient-sessions", readBound("github/roles/ambient-sessions_s9", "ambient-sessions"), true},
+		{"delete roles/ambient-sessions_s9", deleteOp("github/roles/ambient-sessions_s9"), true},
+		{"revoke-prefix token/ambient-sessions_s1", revokePrefixOp("github/token/ambient-sessions_s1"), true},
+		{"write roles/ambient-sessions_s9 without bound", writeOp("github/roles/ambient-sessions_s9", map[string]any{"owner": "acme"}), false},
+		{"write roles/ambient-sessions_s9 bound=team-a", writeOp("github/roles/ambient-sessions_s9", map[string]any{"bound": "team-a"}), false},
+		{"read token/ambient-sessions_s1", readOp("github/token/ambient-sessions_s1"), false},
+		{"write roles/team-a_web", writeOp("github/roles/team-a_web", map[string]any{"bound": "ambient-sessions"}), false},
+		{"write roles/other_s1", writeOp("github/roles/other_s1", map[string]any{"bound": "ambient-sessions"}), false},
+		{"revoke-prefix token/team-a_web", revokePrefixOp("github/token/team-a_web"), false},
 		{"ad-hoc token", writeOp("github/token", map[string]any{"owner": "acme"}), false},
 		{"read config", readOp("github/config"), false},
 		{"list roles/", listOp("github/roles/"), false},
+		{"write bounds/ambient-sessions", writeOp("github/bounds/ambient-sessions", map[string]any{"repositories": "*"}), false},
 	})
 
-	operator := client("operator.hcl")
+	operator := client("operator.hcl", nil)
 	checkPolicyCases(t, d, "operator", operator, []policyCase{
 		{"read config", readOp("github/config"), true},
 		{"list roles/", listOp("github/roles/"), true},
 		{"write roles/anything", writeOp("github/roles/ops-test", map[string]any{"owner": "other"}), true},
-		{"read token/team-b-web", readOp("github/token/team-b-web"), true},
+		{"list bounds/", listOp("github/bounds/"), true},
+		{"read bounds/team-a", readOp("github/bounds/team-a"), true},
+		{"write bounds/ops", writeOp("github/bounds/ops", map[string]any{"owner": "other", "repositories": "*", "max_permissions": "contents=read"}), true},
+		{"delete bounds/ops", deleteOp("github/bounds/ops"), true},
+		{"read token/team-b_web", readOp("github/token/team-b_web"), true},
 		{"ad-hoc token", writeOp("github/token", map[string]any{"owner": "acme", "repositories": "widgets"}), true},
 		{"read installations", readOp("github/installations"), true},
 		{"read info", readOp("github/info"), true},
 		{"read metrics", readOp("github/metrics"), true},
-		{"list leases of team-a-web", listOp("sys/leases/lookup/github/token/team-a-web/"), true},
-		{"revoke-prefix token/team-a-web", revokePrefixOp("github/token/team-a-web"), true},
+		{"list leases of team-a_web", listOp("sys/leases/lookup/github/token/team-a_web/"), true},
+		{"revoke-prefix token/team-a_web", revokePrefixOp("github/token/team-a_web"), true},
 		{"write a policy", func(c *api.Client) error {
 			return c.Sys().PutPolicy("operator", `path "*" { capabilities = ["sudo"] }`)
 		}, false},
@@ -270,8 +283,7 @@ func TestSessionPolicyShippedFiles(t *testing.T) {
 		{"revoke-prefix auth/token/", revokePrefixOp("auth/token/"), false},
 	})
 	// The operator can look up a lease by id (vault lease lookup).
-	m := mint(t, v.Client, "github/token/team-a-web")
-	operator.SetMaxRetries(0)
+	m := mint(t, v.Client, "github/token/team-a_web")
 	if _, err := operator.Sys().Lookup(m.LeaseID); err != nil {
 		t.Errorf("operator looking up a lease: %v", err)
 	}
