@@ -101,9 +101,9 @@ func TestBoundsWideningTable(t *testing.T) {
 		return m
 	}
 	as := func(kv ...any) map[string]any {
-		m := ta(kv...)
-		if _, ok := m["bound"].(string); ok && m["bound"] == "team-a" {
-			m["bound"] = "ambient-sessions"
+		m := map[string]any{"bound": "ambient-sessions"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
 		}
 		return m
 	}
