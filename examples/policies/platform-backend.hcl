@@ -23,6 +23,7 @@ path "github/roles/<project>_*" {
   capabilities = ["create", "read", "update", "delete"]
 
   required_parameters = ["bound"]
+
   allowed_parameters = {
     "bound" = ["<project>"]
     "*"     = []

@@ -7,6 +7,7 @@ path "github/roles/team-a_*" {
   capabilities = ["create", "read", "update", "delete"]
 
   required_parameters = ["bound"]
+
   allowed_parameters = {
     "bound" = ["team-a"]
     "*"     = []

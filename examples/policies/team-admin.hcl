@@ -23,6 +23,7 @@ path "github/roles/<team>_*" {
   capabilities = ["create", "read", "update", "delete"]
 
   required_parameters = ["bound"]
+
   allowed_parameters = {
     "bound" = ["<team>"]
     "*"     = []
