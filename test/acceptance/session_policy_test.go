@@ -77,7 +77,7 @@ func approleLogin(t testing.TB, v *vaultServer, roleID, secretID string) *api.Cl
 // accessor), decides alone what a session's identity may do. Two sessions
 // log in with AppRole roles named like their GitHub roles; each mints its
 // own github/token/<session> (read and narrowing write) and gets 403 on the
-// other's, on ambient-session-s10 (no prefix match), on github/roles/...,
+// other's, on ambient-sessions_s10 (no prefix match), on github/roles/...,
 // github/config, ad-hoc github/token, installations and metrics. An
 // AppRole role whose name matches no GitHub role, and a token of another
 // auth method holding the same policy, can mint nothing: the template
@@ -89,15 +89,15 @@ func TestSessionPolicyTemplated(t *testing.T) {
 	v.enableEngine(t, "github")
 	v.configureEngine(t, "github", d, nil)
 	for _, r := range []struct{ name, repos string }{
-		{"ambient-session-s1", "widgets"},
-		{"ambient-session-s2", "gadgets"},
-		{"ambient-session-s10", "tools"},
+		{"ambient-sessions_s1", "widgets"},
+		{"ambient-sessions_s2", "gadgets"},
+		{"ambient-sessions_s10", "tools"},
 	} {
 		v.writeRole(t, "github", r.name, map[string]any{"owner": "acme", "repositories": r.repos, "permissions": "contents=write,metadata=read"})
 	}
 
-	rid1, sid1 := v.approle(t, "ambient-session-s1", "github-session-approle")
-	rid2, sid2 := v.approle(t, "ambient-session-s2", "github-session-approle")
+	rid1, sid1 := v.approle(t, "ambient-sessions_s1", "github-session-approle")
+	rid2, sid2 := v.approle(t, "ambient-sessions_s2", "github-session-approle")
 	ridX, sidX := v.approle(t, "stray", "github-session-approle")
 	putSessionPolicy(t, v)
 
@@ -111,7 +111,7 @@ func TestSessionPolicyTemplated(t *testing.T) {
 	noAlias := v.newClient(t, tok.Auth.ClientToken)
 
 	// What each session's own token says about it.
-	for name, c := range map[string]*api.Client{"ambient-session-s1": s1, "ambient-session-s2": s2} {
+	for name, c := range map[string]*api.Client{"ambient-sessions_s1": s1, "ambient-sessions_s2": s2} {
 		self, err := c.Auth().Token().LookupSelf()
 		if err != nil {
 			t.Fatal(err)
@@ -125,12 +125,12 @@ func TestSessionPolicyTemplated(t *testing.T) {
 	}
 
 	// Each session mints its own token, scoped to its own role.
-	for name, c := range map[string]*api.Client{"ambient-session-s1": s1, "ambient-session-s2": s2} {
+	for name, c := range map[string]*api.Client{"ambient-sessions_s1": s1, "ambient-sessions_s2": s2} {
 		m, err := tryMint(c, "github/token/"+name, nil)
 		if err != nil {
 			t.Fatalf("%s minting its own role: %v", name, err)
 		}
-		want := map[string][]string{"ambient-session-s1": {"widgets"}, "ambient-session-s2": {"gadgets"}}[name]
+		want := map[string][]string{"ambient-sessions_s1": {"widgets"}, "ambient-sessions_s2": {"gadgets"}}[name]
 		if got := lookupToken(t, d, m.Data.Token).Repositories; !slices.Equal(got, want) {
 			t.Errorf("%s's token covers %v, want %v", name, got, want)
 		}
@@ -143,7 +143,7 @@ func TestSessionPolicyTemplated(t *testing.T) {
 			{"narrow token/" + own, writeOp("github/token/"+own, map[string]any{"permissions": "contents=read"}), true},
 			{"read token/" + other, readOp("github/token/" + other), false},
 			{"narrow token/" + other, writeOp("github/token/"+other, map[string]any{"permissions": "contents=read"}), false},
-			{"read token/ambient-session-s10", readOp("github/token/ambient-session-s10"), false},
+			{"read token/ambient-sessions_s10", readOp("github/token/ambient-sessions_s10"), false},
 			{"read roles/" + own, readOp("github/roles/" + own), false},
 			{"widen roles/" + own, writeOp("github/roles/"+own, role), false},
 			{"delete roles/" + other, deleteOp("github/roles/" + other), false},
@@ -156,14 +156,14 @@ func TestSessionPolicyTemplated(t *testing.T) {
 			{"revoke-prefix token/" + other, revokePrefixOp("github/token/" + other), false},
 		}
 	}
-	checkPolicyCases(t, d, "s1", s1, sessionCases("ambient-session-s1", "ambient-session-s2"))
-	checkPolicyCases(t, d, "s2", s2, sessionCases("ambient-session-s2", "ambient-session-s1"))
+	checkPolicyCases(t, d, "s1", s1, sessionCases("ambient-sessions_s1", "ambient-sessions_s2"))
+	checkPolicyCases(t, d, "s2", s2, sessionCases("ambient-sessions_s2", "ambient-sessions_s1"))
 
 	// An AppRole role that names no GitHub role: the path resolves to
 	// github/token/stray, which does not exist; nothing else is allowed.
 	checkPolicyCases(t, d, "stray", stray, []policyCase{
-		{"read token/ambient-session-s1", readOp("github/token/ambient-session-s1"), false},
-		{"read token/ambient-session-s2", readOp("github/token/ambient-session-s2"), false},
+		{"read token/ambient-sessions_s1", readOp("github/token/ambient-sessions_s1"), false},
+		{"read token/ambient-sessions_s2", readOp("github/token/ambient-sessions_s2"), false},
 		{"ad-hoc token", writeOp("github/token", map[string]any{"owner": "acme"}), false},
 	})
 	if _, err := stray.Logical().Read("github/token/stray"); statusOf(err) != http.StatusBadRequest {
@@ -171,8 +171,8 @@ func TestSessionPolicyTemplated(t *testing.T) {
 	}
 	// Same policy, no AppRole alias: the templated path drops out.
 	checkPolicyCases(t, d, "no-alias", noAlias, []policyCase{
-		{"read token/ambient-session-s1", readOp("github/token/ambient-session-s1"), false},
-		{"read token/ambient-session-s2", readOp("github/token/ambient-session-s2"), false},
+		{"read token/ambient-sessions_s1", readOp("github/token/ambient-sessions_s1"), false},
+		{"read token/ambient-sessions_s2", readOp("github/token/ambient-sessions_s2"), false},
 	})
 
 	// All tokens minted belong to s1 and s2 (two reads and two narrowings
