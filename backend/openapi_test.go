@@ -23,6 +23,8 @@ func TestOpenAPI(t *testing.T) {
 		"/config":        {"get", "post", "delete"},
 		"/roles/":        {"get"},
 		"/roles/{name}":  {"get", "post", "delete"},
+		"/bounds/":       {"get"},
+		"/bounds/{name}": {"get", "post", "delete"},
 		"/token/{name}":  {"get", "post"},
 		"/token":         {"post"},
 		"/installations": {"get"},

@@ -107,6 +107,8 @@ func TestOpenAPI(t *testing.T) {
 		"/github/config":        {"get", "post", "delete"},
 		"/github/roles/":        {"get"}, // list: GET with list=true
 		"/github/roles/{name}":  {"get", "post", "delete"},
+		"/github/bounds/":       {"get"},
+		"/github/bounds/{name}": {"get", "post", "delete"},
 		"/github/token/{name}":  {"get", "post"},
 		"/github/token":         {"post"},
 		"/github/installations": {"get"},
@@ -187,8 +189,11 @@ func TestOpenAPI(t *testing.T) {
 		words         []string
 	}{
 		{"github/roles/x", "/github/roles/{name}",
-			[]string{"name", "installation_id", "owner", "repository", "repositories", "repository_ids", "permissions", "ttl", "expiry_buffer"},
+			[]string{"name", "installation_id", "owner", "repository", "repositories", "repository_ids", "permissions", "ttl", "expiry_buffer", "bound"},
 			[]string{"Manage roles", "installation"}},
+		{"github/bounds/x", "/github/bounds/{name}",
+			[]string{"name", "installation_id", "owner", "repositories", "max_permissions", "max_ttl"},
+			[]string{"Manage bounds", "bound=<name>"}},
 		{"github/token/x", "/github/token/{name}",
 			[]string{"name", "repositories", "repository_ids", "permissions"},
 			[]string{"Mint a GitHub installation access token", "narrows the token"}},
