@@ -2,9 +2,10 @@
 # for its own role only, github/token/<its namespace>_<its service account>.
 #
 # Placeholder: <KUBERNETES_ACCESSOR>, the accessor of the Kubernetes auth
-# mount (vault-k8s-auth.sh substitutes it):
+# mount (vault-k8s-auth.sh substitutes it). It occurs twice on the path
+# line, so sed needs the g flag:
 #   acc=$(vault read -field=accessor sys/auth/kubernetes)
-#   sed "s/<KUBERNETES_ACCESSOR>/$acc/" session-templated.hcl | vault policy write github-session -
+#   sed "s/<KUBERNETES_ACCESSOR>/$acc/g" session-templated.hcl | vault policy write github-session -
 #
 # The Kubernetes auth method records the service account's namespace and
 # name in the entity alias metadata at every login

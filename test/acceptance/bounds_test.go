@@ -389,6 +389,17 @@ func TestBoundsSessionNamespace(t *testing.T) {
 	if out, errOut, err := runExampleScript(t, env, "", examplePath("runner", "vault-k8s-auth.sh")); err != nil {
 		t.Fatalf("vault-k8s-auth.sh: %v\n%s%s", err, out, errOut)
 	}
+	// The policy names the accessor twice on one line: substitute every
+	// occurrence (sed needs the g flag), as its header says.
+	auths, err := v.Client.Sys().ListAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := substitute(t, "session-templated.hcl", readExample(t, "policies", "session-templated.hcl"),
+		map[string]string{"<KUBERNETES_ACCESSOR>": auths["kubernetes/"].Accessor})
+	if err := v.Client.Sys().PutPolicy("github-session", policy); err != nil {
+		t.Fatal(err)
+	}
 	v.writeRole(t, "github", "ambient-sessions_ambient-session-s1", map[string]any{"bound": "ambient-sessions", "repositories": "widgets"})
 	v.writeRole(t, "github", "other_ambient-session-s1", map[string]any{"owner": "acme", "repositories": "gadgets"})
 
