@@ -7,8 +7,9 @@
 #   session-end.sh SESSION
 #
 # Environment: VAULT_ADDR, VAULT_TOKEN (policies/platform-backend.hcl),
-# GITHUB_MOUNT (default github), ROLE_PREFIX (default ambient-session-),
-# SYNC=1 to wait until GitHub has revoked the tokens (fails if it has not).
+# GITHUB_MOUNT (default github), NAMESPACE (default ambient-sessions),
+# SERVICE_ACCOUNT (default ambient-session-SESSION), SYNC=1 to wait until
+# GitHub has revoked the tokens (fails if it has not).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -16,13 +17,13 @@ if [ $# -ne 1 ]; then
   exit 2
 fi
 mount=${GITHUB_MOUNT:-github}
-role="${ROLE_PREFIX:-ambient-session-}$1"
+role="${NAMESPACE:-ambient-sessions}_${SERVICE_ACCOUNT:-ambient-session-$1}"
 
 # Role first: the session's Agent cannot mint a new token in between.
 vault delete "$mount/roles/$role"
 
-# Vault appends "/" to the prefix: github/token/ambient-session-s1 does not
-# reach the leases of ambient-session-s10.
+# Vault appends "/" to the prefix: github/token/ambient-sessions_ambient-session-s1
+# does not reach the leases of ambient-sessions_ambient-session-s10.
 sync=()
 if [ "${SYNC:-}" = 1 ]; then
   sync=(-sync)

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # The platform backend's call when an agentic session starts: write the
-# session's role, narrowed to the repositories (and permissions) the
-# session needs. The session's pod (service account ambient-session-<session>)
-# then reads github/token/ambient-session-<session> through Vault Agent.
+# session's role, inside the project's bound, narrowed to the repositories
+# (and permissions) the session needs. The session's pod (namespace
+# NAMESPACE, service account ambient-session-<session>) then reads
+# github/token/<namespace>_ambient-session-<session> through Vault Agent.
 #
 #   session-start.sh SESSION OWNER/REPO [OWNER/REPO...]
 #
 # All repositories must belong to one owner (a token covers one
-# installation). Writing again (a restarted session) updates the role.
+# installation). Every run writes every field of the role, so the role is
+# exactly what this run asked for, whatever an earlier run (a restarted
+# session) wrote: a field left empty here is reset, not kept.
 #
 # Environment:
 #   VAULT_ADDR, VAULT_TOKEN  a token with policies/platform-backend.hcl
 #   GITHUB_MOUNT             the engine's mount (default github)
-#   ROLE_PREFIX              default ambient-session-; must match the service
-#                            account names and the Kubernetes auth role
+#   NAMESPACE                the project's namespace, which is also its bound's
+#                            name (default ambient-sessions)
+#   SERVICE_ACCOUNT          the pod's service account
+#                            (default ambient-session-SESSION)
 #   PERMISSIONS              default contents=write,pull_requests=write,metadata=read
-#                            (name=level, comma separated; "" for everything the App has)
-#   TTL                      optional lease cap, e.g. 30m (default: token life - buffer)
+#                            (name=level, comma separated; "" for the bound's
+#                            max_permissions)
+#   TTL                      optional lease cap, e.g. 30m ("": token life - buffer)
+#   EXPIRY_BUFFER            optional, e.g. 10m ("": the config's)
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -26,7 +33,8 @@ fi
 session=$1
 shift
 mount=${GITHUB_MOUNT:-github}
-role="${ROLE_PREFIX:-ambient-session-}${session}"
+namespace=${NAMESPACE:-ambient-sessions}
+role="${namespace}_${SERVICE_ACCOUNT:-ambient-session-$session}"
 permissions=${PERMISSIONS-contents=write,pull_requests=write,metadata=read}
 
 owner=${1%%/*}
@@ -44,13 +52,12 @@ for full in "$@"; do
 done
 csv=$(IFS=,; echo "${repos[*]}")
 
-args=("owner=$owner" "repositories=$csv")
-if [ -n "$permissions" ]; then
-  args+=("permissions=$permissions")
-fi
-if [ -n "${TTL:-}" ]; then
-  args+=("ttl=$TTL")
-fi
-
-vault write "$mount/roles/$role" "${args[@]}"
+vault write "$mount/roles/$role" \
+  bound="$namespace" \
+  owner="$owner" \
+  repositories="$csv" \
+  repository_ids= \
+  permissions="$permissions" \
+  ttl="${TTL:-}" \
+  expiry_buffer="${EXPIRY_BUFFER:-}"
 echo "session $session: role $mount/roles/$role; its pod reads $mount/token/$role"

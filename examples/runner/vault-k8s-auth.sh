@@ -39,13 +39,15 @@ if [ -n "${K8S_REVIEWER_JWT:-}" ]; then
 fi
 vault write auth/kubernetes/config "${config[@]}"
 
-# The session policy names the auth mount by its accessor.
+# The session policy names the auth mount by its accessor (twice on one
+# line: the namespace and the service account name).
 accessor=$(vault read -field=accessor sys/auth/kubernetes)
-sed "s/<KUBERNETES_ACCESSOR>/$accessor/" "$here/../policies/session-templated.hcl" |
+sed "s/<KUBERNETES_ACCESSOR>/$accessor/g" "$here/../policies/session-templated.hcl" |
   vault policy write github-session -
 
 # Every session pod logs in with this one role; the templated policy then
-# limits each to github/token/<its own service account name>.
+# limits each to github/token/<its namespace>_<its service account name>,
+# so a same-named service account in another namespace reaches nothing.
 #  - bound_service_account_names takes globs: only ambient-session-* accounts.
 #  - audience=vault: only projected tokens minted for Vault are accepted,
 #    not the pod's default API token.
