@@ -4,7 +4,6 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -49,14 +48,14 @@ type backend struct {
 	retry      github.RetryPolicy
 	now        func() time.Time
 
-	lock   sync.RWMutex // guards cfg and client
-	cfg    *appConfig
-	client *github.Client
+	// apps are the mount's GitHub Apps by name (app.go); each owns its
+	// config, client and installation lookups.
+	appsMu sync.Mutex
+	apps   map[string]*app
 
-	roles    roleCache
-	bounds   boundCache
-	installs installCache
-	metrics  *metrics
+	roles   roleCache
+	bounds  boundCache
+	metrics *metrics
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -64,19 +63,20 @@ func newBackend(info BuildInfo) *backend {
 		info:       info,
 		httpClient: github.NewHTTPClient(),
 		now:        time.Now,
+		apps:       map[string]*app{},
 		roles:      roleCache{entries: map[string]*role{}},
 		bounds:     boundCache{entries: map[string]*bound{}},
-		installs:   newInstallCache(installationCacheTTL),
 	}
 	b.metrics = newMetrics()
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configPath},
+			SealWrapStorage: []string{configPath, appPrefix},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
+			pathApps(b),
 			pathRoles(b),
 			pathBounds(b),
 			pathToken(b),
@@ -100,12 +100,17 @@ lease ends.
 `
 
 // invalidate drops what a replicated write or a performance standby made
-// stale: the config and client on "config", a role and its installation
-// lookup on "roles/<name>".
+// stale: one App's config, client and lookups on "config" (the App
+// "default") or "apps/<name>", a role and its installation lookup on
+// "roles/<name>", a bound on "bounds/<name>".
 func (b *backend) invalidate(_ context.Context, key string) {
+	if name, ok := appNameOfKey(key); ok {
+		if a := b.existingApp(name); a != nil {
+			a.reset()
+		}
+		return
+	}
 	switch {
-	case key == configPath:
-		b.resetClient()
 	case strings.HasPrefix(key, rolePrefix):
 		b.forgetRole(strings.TrimPrefix(key, rolePrefix))
 	case strings.HasPrefix(key, boundPrefix):
@@ -118,64 +123,16 @@ func (b *backend) invalidate(_ context.Context, key string) {
 // it in the shared plugin process.
 func (b *backend) clean(context.Context) {
 	b.httpClient.CloseIdleConnections()
-	b.lock.RLock()
-	defer b.lock.RUnlock()
-	if b.client != nil {
-		b.client.CloseIdleConnections()
-	}
+	b.eachApp((*app).closeIdle)
 }
 
-// resetClient forgets the cached config and client, and every installation
-// lookup made with them.
-func (b *backend) resetClient() {
-	b.lock.Lock()
-	old := b.client
-	b.cfg, b.client = nil, nil
-	b.lock.Unlock()
-	b.installs.clear()
-	if old != nil {
-		old.CloseIdleConnections()
-	}
-}
-
-var errNotConfigured = errors.New("the engine has no App configured: write config first")
-
-// getClient returns the mount's GitHub client, built once from the stored
-// config and kept until the config changes.
-func (b *backend) getClient(ctx context.Context, s logical.Storage) (*github.Client, *appConfig, error) {
-	b.lock.RLock()
-	c, cfg := b.client, b.cfg
-	b.lock.RUnlock()
-	if c != nil {
-		return c, cfg, nil
-	}
-
-	b.lock.Lock()
-	defer b.lock.Unlock()
-	if b.client != nil { // built while we waited for the lock
-		return b.client, b.cfg, nil
-	}
-	cfg, err := loadConfig(ctx, s)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg == nil {
-		return nil, nil, errNotConfigured
-	}
-	c, err = b.newClient(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	b.cfg, b.client = cfg, c
-	return c, cfg, nil
-}
-
-func (b *backend) newClient(cfg *appConfig) (*github.Client, error) {
+// newClient builds a GitHub client for cfg; observe counts its calls.
+func (b *backend) newClient(cfg *appConfig, observe func(github.CallInfo)) (*github.Client, error) {
 	gc := github.Config{
 		BaseURL:   cfg.BaseURL,
 		UserAgent: b.userAgent(),
 		Retry:     b.retry,
-		Observe:   b.metrics.observeCall,
+		Observe:   observe,
 		Now:       b.now,
 	}
 	if cfg.CACertificate != "" {

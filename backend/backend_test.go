@@ -107,6 +107,26 @@ func (e *testEnv) configure(extra map[string]any) {
 	e.ok(logical.UpdateOperation, "config", data)
 }
 
+// appClient is the client the App called name has built, or nil.
+func (e *testEnv) appClient(name string) *github.Client {
+	a := e.b.existingApp(name)
+	if a == nil {
+		return nil
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.client
+}
+
+// cachedLookups is how many installation lookups the App called name keeps.
+func (e *testEnv) cachedLookups(name string) int {
+	a := e.b.existingApp(name)
+	if a == nil {
+		return 0
+	}
+	return a.installs.len()
+}
+
 func (e *testEnv) writeRole(name string, data map[string]any) {
 	e.t.Helper()
 	e.ok(logical.UpdateOperation, "roles/"+name, data)

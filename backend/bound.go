@@ -26,6 +26,17 @@ type bound struct {
 	Repositories   []string          `json:"repositories"`
 	MaxPermissions map[string]string `json:"max_permissions"`
 	MaxTTL         time.Duration     `json:"max_ttl,omitempty"` // 0: a token's life
+	// App names the GitHub App (app.go) of the bound's installation; its
+	// roles mint through it. Empty is "default".
+	App string `json:"app,omitempty"`
+}
+
+// appName is the App the bound's roles mint through.
+func (bd *bound) appName() string {
+	if bd.App == "" {
+		return defaultApp
+	}
+	return bd.App
 }
 
 func (bd *bound) selector() string {
@@ -66,6 +77,7 @@ func (bd *bound) data() map[string]any {
 		"repositories":    nonNil(bd.Repositories),
 		"max_permissions": bd.MaxPermissions,
 		"max_ttl":         bd.MaxTTL.String(),
+		"app":             bd.appName(),
 	}
 }
 

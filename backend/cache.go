@@ -51,13 +51,20 @@ type installCache struct {
 }
 
 type installEntry struct {
-	id      int64
+	resolved
 	expires time.Time
+}
+
+// resolved is what a lookup found: the installation id and the login of
+// its account (shown on role reads).
+type resolved struct {
+	id      int64
+	account string
 }
 
 type lookup struct {
 	done chan struct{}
-	id   int64
+	res  resolved
 	err  error
 }
 
@@ -76,7 +83,7 @@ const lookupTimeout = 30 * time.Second
 // does not run on any one caller's context: a caller that gives up (its
 // client disconnected) returns at once with its own context's error, and the
 // lookup goes on, under its own timeout, for the others.
-func (c *installCache) get(ctx context.Context, key string, now time.Time, find func(context.Context) (int64, error)) (id int64, hit bool, err error) {
+func (c *installCache) get(ctx context.Context, key string, now time.Time, find func(context.Context) (resolved, error)) (id int64, hit bool, err error) {
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
 		c.mu.Unlock()
@@ -91,7 +98,7 @@ func (c *installCache) get(ctx context.Context, key string, now time.Time, find 
 	c.mu.Unlock()
 	select {
 	case <-l.done:
-		return l.id, false, l.err
+		return l.res.id, false, l.err
 	case <-ctx.Done():
 		return 0, false, ctx.Err()
 	}
@@ -99,18 +106,29 @@ func (c *installCache) get(ctx context.Context, key string, now time.Time, find 
 
 // run performs one shared lookup and stores its result unless the cache was
 // cleared meanwhile (generation gen is stale).
-func (c *installCache) run(ctx context.Context, key string, l *lookup, gen uint64, now time.Time, find func(context.Context) (int64, error)) {
+func (c *installCache) run(ctx context.Context, key string, l *lookup, gen uint64, now time.Time, find func(context.Context) (resolved, error)) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	l.id, l.err = find(ctx)
+	l.res, l.err = find(ctx)
 
 	c.mu.Lock()
 	delete(c.inflight, key)
 	if l.err == nil && gen == c.gen {
-		c.entries[key] = installEntry{id: l.id, expires: now.Add(c.ttl)}
+		c.entries[key] = installEntry{resolved: l.res, expires: now.Add(c.ttl)}
 	}
 	c.mu.Unlock()
 	close(l.done)
+}
+
+// peek returns the cached lookup of key, if it is fresh at now; it never
+// asks GitHub.
+func (c *installCache) peek(key string, now time.Time) (resolved, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
+		return e.resolved, true
+	}
+	return resolved{}, false
 }
 
 func (c *installCache) drop(key string) {

@@ -1,14 +1,9 @@
 package backend
 
 import (
-	"context"
 	"crypto/rsa"
 	"fmt"
 	"time"
-
-	"github.com/hashicorp/vault/sdk/logical"
-
-	"github.com/ambient-code/vault-plugin-github-app/github"
 )
 
 const (
@@ -20,7 +15,7 @@ const (
 	maxTokenLife = time.Hour
 )
 
-// appConfig is the stored config. The key is stored as PEM (seal-wrapped)
+// appConfig is one App's stored config (app.go says where). The key is stored as PEM (seal-wrapped)
 // and parsed once into key when loaded.
 type appConfig struct {
 	AppID      int64  `json:"app_id,omitempty"`
@@ -40,25 +35,6 @@ type appConfig struct {
 	DefaultPermissions map[string]string `json:"default_permissions,omitempty"`
 
 	key *rsa.PrivateKey `json:"-"`
-}
-
-// loadConfig reads and parses the stored config; nil when there is none.
-func loadConfig(ctx context.Context, s logical.Storage) (*appConfig, error) {
-	entry, err := s.Get(ctx, configPath)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	cfg := &appConfig{}
-	if err := entry.DecodeJSON(cfg); err != nil {
-		return nil, fmt.Errorf("decoding config: %w", err)
-	}
-	if cfg.key, err = github.ParsePrivateKey([]byte(cfg.PrivateKey)); err != nil {
-		return nil, fmt.Errorf("stored private_key %w", err)
-	}
-	return cfg, nil
 }
 
 func (c *appConfig) identity() string {

@@ -82,7 +82,7 @@ func TestAppRefusedIs502(t *testing.T) {
 
 	// Vault's clock an hour ahead: GitHub refuses the JWT (iat in the future).
 	e.b.now = func() time.Time { return time.Now().Add(time.Hour) }
-	e.b.resetClient()
+	e.b.app(defaultApp).reset()
 	_, err = e.req(logical.ReadOperation, "token/r", nil)
 	if codeOf(err) != http.StatusBadGateway || !strings.Contains(err.Error(), "clock") || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("skewed clock: %v", err)
@@ -113,7 +113,7 @@ func TestMovedRepositoryIsRefused(t *testing.T) {
 	if len(e.gh.Tokens()) != 0 {
 		t.Fatal("a token was minted on the other account's installation")
 	}
-	if e.b.installs.len() != 0 {
+	if e.cachedLookups(defaultApp) != 0 {
 		t.Fatal("the wrong installation was cached")
 	}
 }
@@ -152,6 +152,7 @@ func TestCACertificate(t *testing.T) {
 	if tok.Secret.InternalData["ca_certificate"] != strings.TrimSpace(string(ca.CertPEM)) {
 		t.Fatal("the lease does not carry the CA")
 	}
+	e.ok(logical.DeleteOperation, "roles/r", nil)
 	e.ok(logical.DeleteOperation, "config", nil)
 	if _, err := e.b.HandleRequest(context.Background(), &logical.Request{
 		Operation: logical.RevokeOperation, Path: "token/r", Storage: e.storage, Secret: tok.Secret,

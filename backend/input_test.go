@@ -203,7 +203,7 @@ func TestRoleFieldsResetFromCLI(t *testing.T) {
 	want := map[string]any{
 		"installation_id": int64(0), "owner": "acme", "repository": "",
 		"repositories": []string{}, "repository_ids": []int64{}, "permissions": map[string]string(nil),
-		"ttl": "0s", "expiry_buffer": nil, "bound": "",
+		"ttl": "0s", "expiry_buffer": nil, "bound": "", "app": "default",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reset:\n got %#v\nwant %#v", got, want)
@@ -347,11 +347,11 @@ func TestSharedLookupSurvivesLeaderCancel(t *testing.T) {
 	release := make(chan struct{})
 	var findCtxErr atomic.Value
 	started := make(chan struct{})
-	find := func(ctx context.Context) (int64, error) {
+	find := func(ctx context.Context) (resolved, error) {
 		close(started)
 		<-release
 		findCtxErr.Store(errString(ctx.Err()))
-		return 123456789, nil
+		return resolved{id: 123456789, account: "acme"}, nil
 	}
 	leaderCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -8,9 +9,46 @@ import (
 	"github.com/ambient-code/vault-plugin-github-app/github"
 )
 
-// metrics counts what the mount does. It belongs to one mount (mounts share
-// a multiplexed process, so nothing here is package-level).
+// metrics counts what the mount does, by App. It belongs to one mount
+// (mounts share a multiplexed process, so nothing here is package-level).
 type metrics struct {
+	mu    sync.Mutex
+	byApp map[string]*appMetrics
+}
+
+func newMetrics() *metrics {
+	return &metrics{byApp: map[string]*appMetrics{}}
+}
+
+// forApp returns the counters of the App called name, made on first use.
+// They outlive the App's config, so a deleted App's revocations still count.
+func (m *metrics) forApp(name string) *appMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	am := m.byApp[name]
+	if am == nil {
+		am = newAppMetrics()
+		m.byApp[name] = am
+	}
+	return am
+}
+
+// each runs f on every App's counters, in name order.
+func (m *metrics) each(f func(name string, am *appMetrics)) {
+	m.mu.Lock()
+	names := make([]string, 0, len(m.byApp))
+	for n := range m.byApp {
+		names = append(names, n)
+	}
+	m.mu.Unlock()
+	sort.Strings(names)
+	for _, n := range names {
+		f(n, m.forApp(n))
+	}
+}
+
+// appMetrics counts what one App of the mount does.
+type appMetrics struct {
 	mintedTotal    atomic.Int64
 	revokedTotal   atomic.Int64
 	revokeFailures atomic.Int64
@@ -33,23 +71,23 @@ type callMetrics struct {
 	MaxSeconds   float64
 }
 
-func newMetrics() *metrics {
-	return &metrics{
+func newAppMetrics() *appMetrics {
+	return &appMetrics{
 		failures:      map[string]int64{},
 		calls:         map[string]*callMetrics{},
 		rateRemaining: map[string]map[string]int64{},
 	}
 }
 
-func (m *metrics) minted() { m.mintedTotal.Add(1) }
+func (m *appMetrics) minted() { m.mintedTotal.Add(1) }
 
-func (m *metrics) failed(reason string) {
+func (m *appMetrics) failed(reason string) {
 	m.mu.Lock()
 	m.failures[reason]++
 	m.mu.Unlock()
 }
 
-func (m *metrics) revoked(ok bool) {
+func (m *appMetrics) revoked(ok bool) {
 	if ok {
 		m.revokedTotal.Add(1)
 	} else {
@@ -57,7 +95,7 @@ func (m *metrics) revoked(ok bool) {
 	}
 }
 
-func (m *metrics) cache(hit bool) {
+func (m *appMetrics) cache(hit bool) {
 	if hit {
 		m.cacheHits.Add(1)
 	} else {
@@ -65,7 +103,7 @@ func (m *metrics) cache(hit bool) {
 	}
 }
 
-func (m *metrics) observeCall(c github.CallInfo) {
+func (m *appMetrics) observeCall(c github.CallInfo) {
 	key := c.Endpoint + " " + strconv.Itoa(c.Status)
 	secs := c.Duration.Seconds()
 	m.mu.Lock()
@@ -105,8 +143,57 @@ func labelValue(v string) string {
 	return v
 }
 
-// snapshot is the metrics as response data.
+// snapshot is the metrics as response data: the mount's totals (the
+// lowest rate-limit remaining of any App for each budget), and under "apps"
+// each App's own.
 func (m *metrics) snapshot() map[string]any {
+	total := newAppMetrics()
+	apps := map[string]any{}
+	m.each(func(name string, am *appMetrics) {
+		apps[name] = am.snapshot()
+		total.add(am)
+	})
+	out := total.snapshot()
+	out["apps"] = apps
+	return out
+}
+
+// add adds o's counters to m (m is not shared).
+func (m *appMetrics) add(o *appMetrics) {
+	m.mintedTotal.Add(o.mintedTotal.Load())
+	m.revokedTotal.Add(o.revokedTotal.Load())
+	m.revokeFailures.Add(o.revokeFailures.Load())
+	m.cacheHits.Add(o.cacheHits.Load())
+	m.cacheMisses.Add(o.cacheMisses.Load())
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for k, v := range o.failures {
+		m.failures[k] += v
+	}
+	for k, v := range o.calls {
+		cm := m.calls[k]
+		if cm == nil {
+			cm = &callMetrics{}
+			m.calls[k] = cm
+		}
+		cm.Count += v.Count
+		cm.TotalSeconds += v.TotalSeconds
+		cm.MaxSeconds = max(cm.MaxSeconds, v.MaxSeconds)
+	}
+	for spender, byResource := range o.rateRemaining {
+		if m.rateRemaining[spender] == nil {
+			m.rateRemaining[spender] = map[string]int64{}
+		}
+		for resource, n := range byResource {
+			if have, ok := m.rateRemaining[spender][resource]; !ok || n < have {
+				m.rateRemaining[spender][resource] = n
+			}
+		}
+	}
+}
+
+// snapshot is one App's metrics as response data.
+func (m *appMetrics) snapshot() map[string]any {
 	m.mu.Lock()
 	failures := make(map[string]any, len(m.failures))
 	for k, v := range m.failures {

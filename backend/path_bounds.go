@@ -64,6 +64,10 @@ func pathBounds(b *backend) []*framework.Path {
 					Description: "Bound name: letters, digits, '-' and '_'.",
 					Required:    true,
 				},
+				"app": {
+					Type:        framework.TypeString,
+					Description: "The App (apps/<name>) of the bound's installation; the bound's roles mint through it. Default \"default\".",
+				},
 				"installation_id": {
 					Type:        framework.TypeInt64,
 					Description: "The installation the bound's roles must use. Exactly one of installation_id or owner.",
@@ -160,11 +164,20 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 	if msg := applyBoundFields(bd, d); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
-	c, err := b.ceiling(ctx, req.Storage)
+	if _, sent := d.Raw["app"]; sent || bd.appName() != defaultApp {
+		ok, err := appExists(ctx, req.Storage, bd.appName())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return logical.ErrorResponse("app: the engine has no App %q; write apps/%s first", bd.appName(), bd.appName()), nil
+		}
+	}
+	c, err := b.ceiling(ctx, req.Storage, bd.appName())
 	if err != nil {
 		return nil, err
 	}
-	if err := within(bd.MaxPermissions, c.max, "the mount's max_permissions"); err != nil {
+	if err := within(bd.MaxPermissions, c.max, fmt.Sprintf("the max_permissions of App %q", bd.appName())); err != nil {
 		return nil, err
 	}
 	entry, err := logical.StorageEntryJSON(boundPrefix+name, bd)
@@ -180,6 +193,19 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 
 // applyBoundFields merges the request into bd and validates the result.
 func applyBoundFields(bd *bound, d *framework.FieldData) string {
+	if _, ok := d.Raw["app"]; ok {
+		name := strings.TrimSpace(d.Get("app").(string))
+		if name == "" {
+			name = defaultApp
+		}
+		if msg := checkAppName("app", name); msg != "" {
+			return msg
+		}
+		bd.App = name
+		if name == defaultApp {
+			bd.App = ""
+		}
+	}
 	_, hasID := d.Raw["installation_id"]
 	_, hasOwner := d.Raw["owner"]
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 )
 
 const (
-	pathConfigHelpSyn  = "Configure the GitHub App: its id, private key and API URL."
+	pathConfigHelpSyn  = "Configure the GitHub App \"default\" (also apps/default): its id, private key and API URL."
 	pathConfigHelpDesc = `
 Writes the GitHub App's identity (app_id or client_id) and private key
 (PKCS#1 or PKCS#8 PEM, or base64 of it). Before anything is stored the
@@ -26,90 +27,172 @@ https://HOST/api/v3. Partial updates keep the fields that are not sent.
 `
 )
 
+// appFields are the fields an App is written with, at config (the App
+// "default") and at apps/<name>.
+func appFields() map[string]*framework.FieldSchema {
+	fields := map[string]*framework.FieldSchema{
+		"app_id": {
+			Type:        framework.TypeInt64,
+			Description: "The GitHub App's numeric id. Needed unless client_id is set.",
+		},
+		"client_id": {
+			Type:        framework.TypeString,
+			Description: "The GitHub App's client id (Iv1.… or Iv23…). When set it is the App JWT's issuer.",
+		},
+		"private_key": {
+			Type:         framework.TypeString,
+			Description:  "The App's private key: RSA, at least 2048 bits, PKCS#1 or PKCS#8 PEM (or base64 of the PEM). Never returned.",
+			DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
+		},
+		"base_url": {
+			Type:        framework.TypeString,
+			Description: "GitHub REST API URL. GitHub Enterprise Server: https://HOST/api/v3.",
+			Default:     github.DefaultBaseURL,
+		},
+		"ca_certificate": {
+			Type:        framework.TypeString,
+			Description: "PEM CA certificate(s) this App's client alone trusts for base_url (a GitHub Enterprise Server with a private CA); when set, only these are trusted. Empty: the system's roots.",
+		},
+		"expiry_buffer": {
+			Type:        framework.TypeDurationSecond,
+			Description: "How long before the token's expires_at its lease ends, so Vault Agent re-reads in time. Roles may override it.",
+			Default:     int(defaultExpiryBuffer.Seconds()),
+		},
+	}
+	for k, f := range ceilingFields() { // scope.go: the App's ceiling
+		fields[k] = f
+	}
+	return fields
+}
+
+// appOperations are the operations on one App; config and apps/<name> share
+// them, config being the App "default". name tells the App of a request.
+func (b *backend) appOperations(name func(*framework.FieldData) string, suffix string) map[logical.Operation]framework.OperationHandler {
+	with := func(f func(context.Context, *logical.Request, string, *framework.FieldData) (*logical.Response, error)) framework.OperationFunc {
+		return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+			n := name(d)
+			if msg := checkAppName("name", n); msg != "" {
+				return logical.ErrorResponse(msg), nil
+			}
+			return f(ctx, req, n, d)
+		}
+	}
+	return map[logical.Operation]framework.OperationHandler{
+		logical.ReadOperation: &framework.PathOperation{
+			Callback:     with(b.pathAppRead),
+			Summary:      "Read an App's configuration (never the key).",
+			DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read", OperationSuffix: suffix},
+		},
+		logical.CreateOperation: &framework.PathOperation{
+			Callback:     with(b.pathAppWrite),
+			Summary:      "Configure an App, checking the credentials with GitHub first.",
+			DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "configure", OperationSuffix: suffix},
+		},
+		logical.UpdateOperation: &framework.PathOperation{
+			Callback:     with(b.pathAppWrite),
+			Summary:      "Configure an App, checking the credentials with GitHub first.",
+			DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "configure", OperationSuffix: suffix},
+		},
+		logical.DeleteOperation: &framework.PathOperation{
+			Callback:     with(b.pathAppDelete),
+			Summary:      "Delete an App's configuration; refused while roles use it. Existing leases are still revoked at GitHub.",
+			DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete", OperationSuffix: suffix},
+		},
+	}
+}
+
 func pathConfig(b *backend) []*framework.Path {
-	paths := []*framework.Path{{
+	defaultName := func(*framework.FieldData) string { return defaultApp }
+	return []*framework.Path{{
 		Pattern: configPath,
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 		},
-		Fields: map[string]*framework.FieldSchema{
-			"app_id": {
-				Type:        framework.TypeInt64,
-				Description: "The GitHub App's numeric id. Needed unless client_id is set.",
-			},
-			"client_id": {
-				Type:        framework.TypeString,
-				Description: "The GitHub App's client id (Iv1.… or Iv23…). When set it is the App JWT's issuer.",
-			},
-			"private_key": {
-				Type:         framework.TypeString,
-				Description:  "The App's private key: RSA, at least 2048 bits, PKCS#1 or PKCS#8 PEM (or base64 of the PEM). Never returned.",
-				DisplayAttrs: &framework.DisplayAttributes{Sensitive: true},
-			},
-			"base_url": {
-				Type:        framework.TypeString,
-				Description: "GitHub REST API URL. GitHub Enterprise Server: https://HOST/api/v3.",
-				Default:     github.DefaultBaseURL,
-			},
-			"ca_certificate": {
-				Type:        framework.TypeString,
-				Description: "PEM CA certificate(s) this mount alone trusts for base_url (a GitHub Enterprise Server with a private CA); when set, only these are trusted. Empty: the system's roots.",
-			},
-			"expiry_buffer": {
-				Type:        framework.TypeDurationSecond,
-				Description: "How long before the token's expires_at its lease ends, so Vault Agent re-reads in time. Roles may override it.",
-				Default:     int(defaultExpiryBuffer.Seconds()),
-			},
+		Fields: appFields(),
+		ExistenceCheck: func(ctx context.Context, req *logical.Request, _ *framework.FieldData) (bool, error) {
+			return appExists(ctx, req.Storage, defaultApp)
 		},
-		ExistenceCheck: b.configExists,
-		Operations: map[logical.Operation]framework.OperationHandler{
-			logical.ReadOperation: &framework.PathOperation{
-				Callback:     b.pathConfigRead,
-				Summary:      "Read the App configuration (never the key).",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "read", OperationSuffix: "configuration"},
-			},
-			logical.CreateOperation: &framework.PathOperation{
-				Callback:     b.pathConfigWrite,
-				Summary:      "Configure the GitHub App, checking the credentials with GitHub first.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "configure"},
-			},
-			logical.UpdateOperation: &framework.PathOperation{
-				Callback:     b.pathConfigWrite,
-				Summary:      "Configure the GitHub App, checking the credentials with GitHub first.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "configure"},
-			},
-			logical.DeleteOperation: &framework.PathOperation{
-				Callback:     b.pathConfigDelete,
-				Summary:      "Delete the App configuration. Existing leases are still revoked at GitHub.",
-				DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "delete", OperationSuffix: "configuration"},
-			},
-		},
+		Operations:      b.appOperations(defaultName, "configuration"),
 		HelpSynopsis:    pathConfigHelpSyn,
 		HelpDescription: pathConfigHelpDesc,
 	}}
-	for k, f := range ceilingFields() {
-		paths[0].Fields[k] = f
+}
+
+const (
+	pathAppsHelpSyn  = "Configure the mount's GitHub Apps by name; config is the App \"default\"."
+	pathAppsHelpDesc = `
+apps/<name> holds one GitHub App: the fields of config (app_id or client_id,
+private_key, base_url, ca_certificate, expiry_buffer). The App "default" is
+config itself. Roles, the token path and installations choose an App with
+app (default "default"). Each App has its own client, JWT and installation
+lookups; writing or deleting one leaves the others alone. An App that roles
+use cannot be deleted. Names follow the rule of role names.
+`
+)
+
+func pathApps(b *backend) []*framework.Path {
+	fields := appFields()
+	fields["name"] = &framework.FieldSchema{
+		Type:        framework.TypeString,
+		Description: "App name: letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters. \"default\" is config.",
+		Required:    true,
 	}
-	return paths
+	named := func(d *framework.FieldData) string { return d.Get("name").(string) }
+	return []*framework.Path{
+		{
+			Pattern: appPrefix + "?$",
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "apps",
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{
+					Callback:     b.pathAppsList,
+					Summary:      "List the Apps (default when config is written).",
+					DisplayAttrs: &framework.DisplayAttributes{OperationVerb: "list"},
+				},
+			},
+			HelpSynopsis:    pathAppsHelpSyn,
+			HelpDescription: pathAppsHelpDesc,
+		},
+		{
+			Pattern: appPrefix + namePattern,
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+			},
+			Fields: fields,
+			ExistenceCheck: func(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+				name := named(d)
+				if checkAppName("name", name) != "" {
+					return false, nil
+				}
+				return appExists(ctx, req.Storage, name)
+			},
+			Operations:      b.appOperations(named, "app"),
+			HelpSynopsis:    pathAppsHelpSyn,
+			HelpDescription: pathAppsHelpDesc,
+		},
+	}
+}
+
+func (b *backend) pathAppsList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := listApps(ctx, req.Storage)
+	if err != nil {
+		return nil, err
+	}
+	return logical.ListResponse(names), nil
 }
 
 // operationPrefix names the engine in Vault's OpenAPI operation ids.
 const operationPrefix = "github-app"
 
-func (b *backend) configExists(ctx context.Context, req *logical.Request, _ *framework.FieldData) (bool, error) {
-	entry, err := req.Storage.Get(ctx, configPath)
-	if err != nil {
-		return false, fmt.Errorf("reading config: %w", err)
-	}
-	return entry != nil, nil
-}
-
-func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	cfg, err := loadConfig(ctx, req.Storage)
+func (b *backend) pathAppRead(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {
+	cfg, err := loadAppConfig(ctx, req.Storage, name)
 	if err != nil || cfg == nil {
 		return nil, err
 	}
 	data := map[string]any{
+		"name":            name,
 		"app_id":          cfg.AppID,
 		"client_id":       cfg.ClientID,
 		"base_url":        cfg.BaseURL,
@@ -123,8 +206,8 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, _ *f
 	return &logical.Response{Data: data}, nil
 }
 
-func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	cfg, err := loadConfig(ctx, req.Storage)
+func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name string, d *framework.FieldData) (*logical.Response, error) {
+	cfg, err := loadAppConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
@@ -138,9 +221,13 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	}
 
 	// Check the credentials with GitHub before anything is stored.
-	client, err := b.newClient(cfg)
+	a := b.app(name)
+	client, err := a.newClient(cfg)
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
+	}
+	if cfg.CACertificate != "" {
+		defer client.CloseIdleConnections() // a transport of its own
 	}
 	app, err := client.App(ctx)
 	if err != nil {
@@ -148,7 +235,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnauthorized {
 			return logical.ErrorResponse("GitHub rejected the App credentials (%s): %s", cfg.identity(), apiErr.Message), nil
 		}
-		return b.githubFailure(fmt.Sprintf("to check the App credentials (%s)", cfg.identity()), err)
+		return a.githubFailure(fmt.Sprintf("to check the App credentials (%s)", cfg.identity()), err)
 	}
 	if cfg.AppID != 0 && app.ID != 0 && app.ID != cfg.AppID {
 		return logical.ErrorResponse("app_id: %d does not match the App GitHub knows for these credentials (id %d)", cfg.AppID, app.ID), nil
@@ -158,15 +245,15 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	}
 	cfg.AppSlug, cfg.AppName = app.Slug, app.Name
 
-	entry, err := logical.StorageEntryJSON(configPath, cfg)
+	entry, err := logical.StorageEntryJSON(appStorageKey(name), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("encoding config: %w", err)
+		return nil, fmt.Errorf("encoding App %q: %w", name, err)
 	}
 	if err := req.Storage.Put(ctx, entry); err != nil {
-		return nil, fmt.Errorf("storing config: %w", err)
+		return nil, fmt.Errorf("storing App %q: %w", name, err)
 	}
-	b.resetClient()
-	b.Logger().Info("App configured", "app_id", cfg.AppID, "app_slug", cfg.AppSlug, "base_url", cfg.BaseURL)
+	a.reset()
+	b.Logger().Info("App configured", "app", name, "app_id", cfg.AppID, "app_slug", cfg.AppSlug, "base_url", cfg.BaseURL)
 	return nil, nil
 }
 
@@ -293,10 +380,52 @@ func parseBuffer(raw any) (buf time.Duration, set bool, msg string) {
 	return buf, set, msg
 }
 
-func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	if err := req.Storage.Delete(ctx, configPath); err != nil {
-		return nil, fmt.Errorf("deleting config: %w", err)
+func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {
+	users, err := b.appUsers(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
 	}
-	b.resetClient()
+	if len(users) > 0 {
+		return logical.ErrorResponse("app: App %q is still used by %s; delete them or move them to another App first", name, strings.Join(users, ", ")), nil
+	}
+	if err := req.Storage.Delete(ctx, appStorageKey(name)); err != nil {
+		return nil, fmt.Errorf("deleting App %q: %w", name, err)
+	}
+	if a := b.existingApp(name); a != nil {
+		b.forgetApp(a)
+	}
 	return nil, nil
+}
+
+// appUsers names what still uses the App: "role <name>" for each role and
+// "bound <name>" for each bound.
+func (b *backend) appUsers(ctx context.Context, s logical.Storage, name string) ([]string, error) {
+	roles, err := s.List(ctx, rolePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing roles: %w", err)
+	}
+	var users []string
+	for _, rn := range roles {
+		r, err := b.getRole(ctx, s, rn)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && r.appName() == name {
+			users = append(users, "role "+strconv.Quote(rn))
+		}
+	}
+	bounds, err := s.List(ctx, boundPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing bounds: %w", err)
+	}
+	for _, bn := range bounds {
+		bd, err := b.getBound(ctx, s, bn)
+		if err != nil {
+			return nil, err
+		}
+		if bd != nil && bd.appName() == name {
+			users = append(users, "bound "+strconv.Quote(bn))
+		}
+	}
+	return users, nil
 }

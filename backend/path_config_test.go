@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -56,8 +57,8 @@ func TestConfigWriteReadNeverReturnsKey(t *testing.T) {
 
 func TestConfigSealWrapped(t *testing.T) {
 	e := newTestBackend(t)
-	if got := e.b.SpecialPaths().SealWrapStorage; len(got) != 1 || got[0] != "config" {
-		t.Fatalf("SealWrapStorage %v, want [config]", got)
+	if got := e.b.SpecialPaths().SealWrapStorage; !reflect.DeepEqual(got, []string{"config", "apps/"}) {
+		t.Fatalf("SealWrapStorage %v, want [config apps/]", got)
 	}
 }
 
@@ -149,12 +150,19 @@ func TestConfigDelete(t *testing.T) {
 	e.configure(nil)
 	e.writeRole("r", map[string]any{"installation_id": e.acme.ID})
 	e.ok(logical.ReadOperation, "token/r", nil)
+	// Refused while a role uses the App "default", naming the role.
+	resp, err := e.req(logical.DeleteOperation, "config", nil)
+	wantError(t, resp, err, `role "r"`)
+	e.ok(logical.DeleteOperation, "roles/r", nil)
 	e.ok(logical.DeleteOperation, "config", nil)
 	if resp := e.ok(logical.ReadOperation, "config", nil); resp != nil {
 		t.Fatalf("config still readable: %v", resp.Data)
 	}
-	resp, err := e.req(logical.ReadOperation, "token/r", nil)
-	wantError(t, resp, err, "write config first")
+	// A role that names no App may still be written before config, as in
+	// v0.1.x; it cannot mint.
+	e.writeRole("r", map[string]any{"installation_id": e.acme.ID})
+	resp, err = e.req(logical.ReadOperation, "token/r", nil)
+	wantError(t, resp, err, "write config")
 }
 
 func TestConfigValidation(t *testing.T) {

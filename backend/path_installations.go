@@ -2,7 +2,8 @@ package backend
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -14,6 +15,13 @@ func pathInstallations(b *backend) []*framework.Path {
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
 			OperationSuffix: "installations",
+		},
+		Fields: map[string]*framework.FieldSchema{
+			"app": {
+				Type:        framework.TypeString,
+				Description: "The App whose installations are listed; default \"default\".",
+				Query:       true,
+			},
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
@@ -27,9 +35,16 @@ func pathInstallations(b *backend) []*framework.Path {
 	}}
 }
 
-func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	client, _, err := b.getClient(ctx, req.Storage)
-	if errors.Is(err, errNotConfigured) {
+func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := strings.TrimSpace(d.Get("app").(string))
+	if name == "" {
+		name = defaultApp
+	}
+	if msg := checkAppName("app", name); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	a, client, _, err := b.clientFor(ctx, req.Storage, name)
+	if isNotConfigured(err) {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err != nil {
@@ -37,7 +52,7 @@ func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Reques
 	}
 	list, err := client.Installations(ctx)
 	if err != nil {
-		return b.githubFailure("to list the App's installations", err)
+		return a.githubFailure(fmt.Sprintf("to list the installations of App %q", name), err)
 	}
 	byLogin := make(map[string]any, len(list))
 	details := make([]map[string]any, 0, len(list))
@@ -51,5 +66,5 @@ func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Reques
 			"suspended":            inst.SuspendedAt != nil,
 		})
 	}
-	return &logical.Response{Data: map[string]any{"installations": byLogin, "details": details}}, nil
+	return &logical.Response{Data: map[string]any{"app": name, "installations": byLogin, "details": details}}, nil
 }

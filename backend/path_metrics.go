@@ -58,24 +58,60 @@ func (b *backend) pathMetricsRead(_ context.Context, _ *logical.Request, d *fram
 	}
 }
 
-// prometheus renders the counters in the Prometheus text format.
+// prometheus renders the counters in the Prometheus text format; every
+// sample carries the label app.
 func (m *metrics) prometheus() string {
+	all := map[string]map[string]float64{} // metric → labels → value
+	m.each(func(app string, am *appMetrics) {
+		am.samples(app, all)
+	})
 	var b strings.Builder
-	line := func(name, help, kind string, samples map[string]float64) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+	for _, mt := range metricTypes {
+		samples := all[mt.name]
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", mt.name, mt.help, mt.name, mt.kind)
 		keys := make([]string, 0, len(samples))
 		for k := range samples {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, labels := range keys {
-			fmt.Fprintf(&b, "%s%s %g\n", name, labels, samples[labels])
+			fmt.Fprintf(&b, "%s%s %g\n", mt.name, labels, samples[labels])
 		}
 	}
-	line("github_app_tokens_minted_total", "Installation tokens minted.", "counter", map[string]float64{"": float64(m.mintedTotal.Load())})
-	line("github_app_tokens_revoked_total", "Tokens revoked at GitHub.", "counter", map[string]float64{"": float64(m.revokedTotal.Load())})
-	line("github_app_revocations_failed_total", "Revocations that failed and will be retried by Vault.", "counter", map[string]float64{"": float64(m.revokeFailures.Load())})
-	line("github_app_installation_cache_total", "Installation lookups by result.", "counter", map[string]float64{
+	return b.String()
+}
+
+var metricTypes = []struct{ name, help, kind string }{
+	{"github_app_tokens_minted_total", "Installation tokens minted.", "counter"},
+	{"github_app_tokens_revoked_total", "Tokens revoked at GitHub.", "counter"},
+	{"github_app_revocations_failed_total", "Revocations that failed and will be retried by Vault.", "counter"},
+	{"github_app_installation_cache_total", "Installation lookups by result.", "counter"},
+	{"github_app_rate_limit_remaining", "X-RateLimit-Remaining of GitHub's last answer on each budget: spender app (App JWT calls) or installation (installation-token calls), by X-RateLimit-Resource.", "gauge"},
+	{"github_app_tokens_failed_total", "Token requests that failed, by reason.", "counter"},
+	{"github_app_github_calls_total", "HTTP attempts to GitHub by endpoint and status (0: no answer).", "counter"},
+	{"github_app_github_call_seconds_total", "Time spent in HTTP attempts to GitHub by endpoint and status.", "counter"},
+}
+
+// samples adds the App's samples to all, labelled app.
+func (m *appMetrics) samples(app string, all map[string]map[string]float64) {
+	line := func(name string, samples map[string]float64) {
+		if all[name] == nil {
+			all[name] = map[string]float64{}
+		}
+		for labels, v := range samples {
+			l := fmt.Sprintf("app=%q", app)
+			if labels != "" {
+				l += "," + strings.TrimPrefix(labels, "{")
+			} else {
+				l += "}"
+			}
+			all[name]["{"+l] = v
+		}
+	}
+	line("github_app_tokens_minted_total", map[string]float64{"": float64(m.mintedTotal.Load())})
+	line("github_app_tokens_revoked_total", map[string]float64{"": float64(m.revokedTotal.Load())})
+	line("github_app_revocations_failed_total", map[string]float64{"": float64(m.revokeFailures.Load())})
+	line("github_app_installation_cache_total", map[string]float64{
 		`{result="hit"}`: float64(m.cacheHits.Load()), `{result="miss"}`: float64(m.cacheMisses.Load()),
 	})
 	m.mu.Lock()
@@ -96,9 +132,8 @@ func (m *metrics) prometheus() string {
 		count[labels], sum[labels] = float64(c.Count), c.TotalSeconds
 	}
 	m.mu.Unlock()
-	line("github_app_rate_limit_remaining", "X-RateLimit-Remaining of GitHub's last answer on each budget: spender app (App JWT calls) or installation (installation-token calls), by X-RateLimit-Resource.", "gauge", rate)
-	line("github_app_tokens_failed_total", "Token requests that failed, by reason.", "counter", failed)
-	line("github_app_github_calls_total", "HTTP attempts to GitHub by endpoint and status (0: no answer).", "counter", count)
-	line("github_app_github_call_seconds_total", "Time spent in HTTP attempts to GitHub by endpoint and status.", "counter", sum)
-	return b.String()
+	line("github_app_rate_limit_remaining", rate)
+	line("github_app_tokens_failed_total", failed)
+	line("github_app_github_calls_total", count)
+	line("github_app_github_call_seconds_total", sum)
 }

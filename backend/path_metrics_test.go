@@ -48,12 +48,12 @@ func TestMetrics(t *testing.T) {
 	prom := e.ok(logical.ReadOperation, "metrics", map[string]any{"format": "prometheus"})
 	body := string(prom.Data[logical.HTTPRawBody].([]byte))
 	for _, want := range []string{
-		"github_app_tokens_minted_total 2\n",
-		`github_app_tokens_failed_total{reason="rate_limited"} 1`,
-		`github_app_github_calls_total{endpoint="POST /app/installations/{id}/access_tokens",status="201"} 2`,
-		`github_app_installation_cache_total{result="hit"} 2`,
-		`github_app_rate_limit_remaining{resource="core",spender="app"} 0` + "\n",
-		`github_app_rate_limit_remaining{resource="core",spender="installation"} 4999` + "\n",
+		`github_app_tokens_minted_total{app="default"} 2` + "\n",
+		`github_app_tokens_failed_total{app="default",reason="rate_limited"} 1`,
+		`github_app_github_calls_total{app="default",endpoint="POST /app/installations/{id}/access_tokens",status="201"} 2`,
+		`github_app_installation_cache_total{app="default",result="hit"} 2`,
+		`github_app_rate_limit_remaining{app="default",resource="core",spender="app"} 0` + "\n",
+		`github_app_rate_limit_remaining{app="default",resource="core",spender="installation"} 4999` + "\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("prometheus output lacks %q:\n%s", want, body)
@@ -81,15 +81,15 @@ func TestRateLimitGaugeLabels(t *testing.T) {
 	if strings.Contains(m.prometheus(), "github_app_rate_limit_remaining{") {
 		t.Fatal("a gauge sample before any call")
 	}
-	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 4000, RateLimitResource: "core", Spender: github.SpenderApp})
-	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 12, RateLimitResource: `x"} 1` + "\nevil 2", Spender: github.SpenderApp})
-	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 7, Spender: github.SpenderApp})
-	m.observeCall(github.CallInfo{Endpoint: "GET /app", Status: 0, RateLimitRemaining: -1, Spender: github.SpenderInstallation})
+	m.forApp(defaultApp).observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 4000, RateLimitResource: "core", Spender: github.SpenderApp})
+	m.forApp(defaultApp).observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 12, RateLimitResource: `x"} 1` + "\nevil 2", Spender: github.SpenderApp})
+	m.forApp(defaultApp).observeCall(github.CallInfo{Endpoint: "GET /app", Status: 200, RateLimitRemaining: 7, Spender: github.SpenderApp})
+	m.forApp(defaultApp).observeCall(github.CallInfo{Endpoint: "GET /app", Status: 0, RateLimitRemaining: -1, Spender: github.SpenderInstallation})
 	prom := m.prometheus()
 	for _, want := range []string{
-		`github_app_rate_limit_remaining{resource="core",spender="app"} 4000` + "\n",
-		`github_app_rate_limit_remaining{resource="other",spender="app"} 12` + "\n",
-		`github_app_rate_limit_remaining{resource="unknown",spender="app"} 7` + "\n",
+		`github_app_rate_limit_remaining{app="default",resource="core",spender="app"} 4000` + "\n",
+		`github_app_rate_limit_remaining{app="default",resource="other",spender="app"} 12` + "\n",
+		`github_app_rate_limit_remaining{app="default",resource="unknown",spender="app"} 7` + "\n",
 	} {
 		if !strings.Contains(prom, want) {
 			t.Errorf("prometheus output lacks %q:\n%s", want, prom)

@@ -25,6 +25,16 @@ Writes merge: a field that is not sent keeps its value; a field sent empty
 repositories and permissions to none (the installation's full scope), ttl to
 0 (the token's life minus the buffer), expiry_buffer to the config's.
 `
+	pathRoleCheckHelpDesc = `
+Reading roles/<name>/check resolves the role's installation without the
+cache, reads what the installation was granted, mints a token with exactly
+the role's scope through the role's App and revokes it at once; no lease is
+made. It reports the installation id, account and account type, the
+repositories (name and id) and permissions granted, the repository selection,
+and warnings: a permission the role asks for that the installation lacks, or
+at a level above the installation's. When GitHub refuses, the answer is a 400
+with GitHub's message and the field it concerns.
+`
 	// namePattern matches any name so that a bad one gets a 400 naming the
 	// field rather than Vault's "unsupported path".
 	namePattern = `(?P<name>.+)`
@@ -37,7 +47,34 @@ func pathRoles(b *backend) []*framework.Path {
 		Description: "Role name: letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters.",
 		Required:    true,
 	}
+	fields["check"] = &framework.FieldSchema{
+		Type:        framework.TypeBool,
+		Description: "Check the role with GitHub before storing it (as roles/<name>/check does); nothing is stored if GitHub refuses.",
+	}
 	return []*framework.Path{
+		{
+			// Before roles/<name>, whose pattern would take it.
+			Pattern: rolePrefix + `(?P<name>[^/]+)/check$`,
+			DisplayAttrs: &framework.DisplayAttributes{
+				OperationPrefix: operationPrefix,
+				OperationSuffix: "role",
+			},
+			Fields: map[string]*framework.FieldSchema{
+				"name": {Type: framework.TypeString, Description: "Role to check.", Required: true},
+			},
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ReadOperation: &framework.PathOperation{
+					Callback: b.pathRoleCheck,
+					// It mints (and revokes) a token at GitHub: the active
+					// node does it.
+					ForwardPerformanceStandby: true,
+					Summary:                   "Check a role with GitHub: resolve its installation afresh, mint a token with exactly its scope and revoke it at once. No lease.",
+					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "check"},
+				},
+			},
+			HelpSynopsis:    "Check a role with GitHub before a session needs it.",
+			HelpDescription: pathRoleCheckHelpDesc,
+		},
 		{
 			Pattern: rolePrefix + "?$",
 			DisplayAttrs: &framework.DisplayAttributes{
@@ -120,10 +157,13 @@ func (b *backend) getRole(ctx context.Context, s logical.Storage, name string) (
 	return r, nil
 }
 
-// forgetRole drops a role and the installation lookup it depends on.
+// forgetRole drops a role and the installation lookup it depends on (in
+// its App's cache).
 func (b *backend) forgetRole(name string) {
 	if r, ok, _ := b.roles.get(name); ok && r.installKey() != "" {
-		b.installs.drop(r.installKey())
+		if a := b.existingApp(r.appName()); a != nil {
+			a.installs.drop(r.installKey())
+		}
 	}
 	b.roles.drop(name)
 }
@@ -145,7 +185,33 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return &logical.Response{Data: r.data()}, nil
+	data := r.data()
+	if a := b.existingApp(r.appName()); a != nil && r.installKey() != "" {
+		if res, ok := a.installs.peek(r.installKey(), b.now()); ok {
+			data["installation_id_resolved"] = res.id
+			data["account"] = res.account
+		}
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if msg := checkRoleName(name); msg != "" {
+		return logical.ErrorResponse(msg), nil
+	}
+	r, err := b.getRole(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return logical.ErrorResponse("role %q does not exist", name), nil
+	}
+	data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
+	if err != nil {
+		return nil, err
+	}
+	return roleCheckResponse(data, refusal), nil
 }
 
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -172,8 +238,30 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
+	if _, sent := d.Raw["app"]; sent || r.appName() != defaultApp {
+		// An implicit "default" stays allowed before config is written,
+		// as in v0.1.x.
+		ok, err := appExists(ctx, req.Storage, r.appName())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return logical.ErrorResponse("app: the engine has no App %q; write apps/%s first", r.appName(), r.appName()), nil
+		}
+	}
 	if r, msg, err = b.scopeForWrite(ctx, req.Storage, name, r); msg != "" || err != nil {
 		return errorOrMessage(msg, err)
+	}
+	var checked map[string]any
+	if d.Get("check").(bool) {
+		data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
+		if err != nil {
+			return nil, err
+		}
+		if refusal != "" {
+			return logical.ErrorResponse("check: the role was not stored: %s", refusal), nil
+		}
+		checked = data
 	}
 	entry, err := logical.StorageEntryJSON(rolePrefix+name, r)
 	if err != nil {
@@ -183,7 +271,14 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, fmt.Errorf("storing role %q: %w", name, err)
 	}
 	b.forgetRole(name)
-	if warnings := permissionWarnings(r.Permissions); len(warnings) > 0 {
+	warnings := permissionWarnings(r.Permissions)
+	if checked != nil {
+		for _, w := range checked["warnings"].([]string) {
+			warnings = append(warnings, "check: "+w)
+		}
+		return &logical.Response{Data: map[string]any{"check": checked}, Warnings: warnings}, nil
+	}
+	if len(warnings) > 0 {
 		return &logical.Response{Warnings: warnings}, nil
 	}
 	return nil, nil
@@ -207,8 +302,8 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 
 // installationAccount looks up the account login of an installation.
 func (b *backend) installationAccount(s logical.Storage) ownerLookup {
-	return func(ctx context.Context, id int64) (string, error) {
-		client, _, err := b.getClient(ctx, s)
+	return func(ctx context.Context, app string, id int64) (string, error) {
+		_, client, _, err := b.clientFor(ctx, s, app)
 		if err != nil {
 			return "", err
 		}

@@ -31,6 +31,7 @@ func TestRoleCRUD(t *testing.T) {
 		"ttl":             "30m0s",
 		"expiry_buffer":   nil,
 		"bound":           "",
+		"app":             "default",
 	}
 	if !reflect.DeepEqual(resp.Data, want) {
 		t.Fatalf("role read:\n got %#v\nwant %#v", resp.Data, want)

@@ -48,7 +48,7 @@ func pathToken(b *backend) []*framework.Path {
 			Fields: map[string]*framework.FieldSchema{
 				"name": {
 					Type:        framework.TypeString,
-					Description: "Role to mint the token for.",
+					Description: "Role to mint the token for (through the role's App).",
 					Required:    true,
 				},
 				"repositories":   adhoc["repositories"],
@@ -144,32 +144,32 @@ func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, d *f
 // mint mints a token for r and wraps it in a lease whose TTL follows the
 // token's expires_at minus the expiry buffer.
 func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, r *role) (*logical.Response, error) {
-	client, cfg, err := b.getClient(ctx, req.Storage)
-	if errors.Is(err, errNotConfigured) {
-		b.metrics.failed("not_configured")
+	a, client, cfg, err := b.clientFor(ctx, req.Storage, r.appName())
+	if isNotConfigured(err) {
+		a.metrics.failed("not_configured")
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err != nil {
-		b.metrics.failed("internal")
+		a.metrics.failed("internal")
 		return nil, err
 	}
 
-	id, hit, err := b.installationID(ctx, client, r)
+	id, hit, err := a.installationID(ctx, client, r)
 	if err != nil {
-		return b.githubFailure("to find the installation for "+r.selector(), err)
+		return a.githubFailure("to find the installation for "+r.selector(), err)
 	}
 	tok, err := client.CreateToken(ctx, id, r.tokenRequest())
 	if err != nil && hit && github.IsNotFound(err) {
 		// The cached installation is gone (the App was reinstalled): look
 		// it up again. A 404 minted nothing, so this mints at most once.
-		b.installs.drop(r.installKey())
-		if id, _, err = b.installationID(ctx, client, r); err != nil {
-			return b.githubFailure("to find the installation for "+r.selector(), err)
+		a.installs.drop(r.installKey())
+		if id, _, err = a.installationID(ctx, client, r); err != nil {
+			return a.githubFailure("to find the installation for "+r.selector(), err)
 		}
 		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
 	}
 	if err != nil {
-		resp, ferr := b.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
+		resp, ferr := a.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
 		if resp.IsError() && githubStatus(err) == http.StatusUnprocessableEntity {
 			// GitHub's 422 does not say which permission or repository it
 			// refused; say what was asked.
@@ -192,8 +192,8 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
 			b.Logger().Warn("revoking a token that got no lease failed", "installation_id", id, "hashed_token", github.HashToken(tok.Token), "error", rerr)
 		}
-		b.metrics.failed("no_lease_time")
-		return logical.ErrorResponse("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the config or role", buffer, id, life.Round(time.Second)), nil
+		a.metrics.failed("no_lease_time")
+		return logical.ErrorResponse("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the App %q or of the role", buffer, id, life.Round(time.Second), a.name), nil
 	}
 
 	data := map[string]any{
@@ -205,14 +205,16 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		"repository_selection": tok.RepositorySelection,
 		"hashed_token":         github.HashToken(tok.Token),
 	}
+	// Revocation needs only what the lease keeps: the host and CA that
+	// issued the token, even after the role, or the App itself, is gone.
 	internal := map[string]any{
 		"token":           tok.Token,
 		"base_url":        client.BaseURL(),
 		"installation_id": id,
 		"role":            roleName,
+		"app":             a.name,
 	}
 	if cfg.CACertificate != "" {
-		// Revocation must trust the same CA, even after the config changes.
 		internal["ca_certificate"] = cfg.CACertificate
 	}
 	resp := b.Secret(secretTokenType).Response(data, internal)
@@ -220,59 +222,74 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
 	resp.Secret.Renewable = false
-	b.metrics.minted()
-	b.Logger().Debug("minted token", "role", roleName, "installation_id", id, "hashed_token", data["hashed_token"], "expires_at", data["expires_at"], "lease_ttl", ttl)
+	a.metrics.minted()
+	b.Logger().Debug("minted token", "app", a.name, "role", roleName, "installation_id", id, "hashed_token", data["hashed_token"], "expires_at", data["expires_at"], "lease_ttl", ttl)
 	return resp, nil
 }
 
-// installationID resolves the role's installation; hit reports a cached id.
-func (b *backend) installationID(ctx context.Context, client *github.Client, r *role) (id int64, hit bool, err error) {
+// installationID resolves the role's installation through the App's cache;
+// hit reports a cached id.
+func (a *app) installationID(ctx context.Context, client *github.Client, r *role) (id int64, hit bool, err error) {
 	if r.InstallationID > 0 {
 		return r.InstallationID, false, nil
 	}
-	id, hit, err = b.installs.get(ctx, r.installKey(), b.now(), func(ctx context.Context) (int64, error) {
-		var inst *github.Installation
-		var err error
-		if r.Owner != "" {
-			inst, err = client.OwnerInstallation(ctx, r.Owner)
-		} else {
-			owner, repo, _ := strings.Cut(r.Repository, "/")
-			inst, err = client.RepositoryInstallation(ctx, owner, repo)
-		}
+	id, hit, err = a.installs.get(ctx, r.installKey(), a.b.now(), func(ctx context.Context) (resolved, error) {
+		inst, err := lookupInstallation(ctx, client, r)
 		if err != nil {
-			return 0, err
+			return resolved{}, err
 		}
-		// GitHub follows a renamed or transferred repository (301), and a
-		// login can be renamed and taken by another account: the answer
-		// must be the role owner's installation, or it is not cached.
-		if owner := r.owner(); !strings.EqualFold(inst.Account.Login, owner) {
-			return 0, &movedError{role: r, account: inst.Account.Login, id: inst.ID}
-		}
-		return inst.ID, nil
+		return resolved{id: inst.ID, account: inst.Account.Login}, nil
 	})
-	b.metrics.cache(hit)
+	a.metrics.cache(hit)
 	return id, hit, err
+}
+
+// lookupInstallation asks GitHub for the role's installation, by id, owner
+// or repository, without any cache.
+func lookupInstallation(ctx context.Context, client *github.Client, r *role) (*github.Installation, error) {
+	var inst *github.Installation
+	var err error
+	switch {
+	case r.InstallationID > 0:
+		return client.Installation(ctx, r.InstallationID)
+	case r.Owner != "":
+		inst, err = client.OwnerInstallation(ctx, r.Owner)
+	default:
+		owner, repo, _ := strings.Cut(r.Repository, "/")
+		inst, err = client.RepositoryInstallation(ctx, owner, repo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// GitHub follows a renamed or transferred repository (301), and a
+	// login can be renamed and taken by another account: the answer
+	// must be the role owner's installation, or it is not used.
+	if owner := r.owner(); !strings.EqualFold(inst.Account.Login, owner) {
+		return nil, &movedError{role: r, account: inst.Account.Login, id: inst.ID}
+	}
+	return inst, nil
 }
 
 // githubFailure turns a GitHub error into Vault's answer: GitHub's refusals
 // (4xx) are the caller's to fix (400 with GitHub's message), rate limits
 // are 502 "upstream rate limited", anything else is a 502.
-func (b *backend) githubFailure(what string, err error) (*logical.Response, error) {
+func (a *app) githubFailure(what string, err error) (*logical.Response, error) {
+	b := a.b
 	var moved *movedError
 	if errors.As(err, &moved) {
-		b.metrics.failed("installation_moved")
+		a.metrics.failed("installation_moved")
 		return logical.ErrorResponse(moved.Error()), nil
 	}
 	if github.IsAmbiguousMint(err) {
 		// GitHub may have created a token we never received: no lease can
 		// revoke it, and it expires at GitHub within the hour.
-		b.metrics.failed("mint_ambiguous")
+		a.metrics.failed("mint_ambiguous")
 		b.Logger().Warn("GitHub's answer to a mint was lost or a server error; a token may exist at GitHub without a lease until it expires", "what", what)
 		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
 	}
 	if github.IsAppRefused(err) {
 		// GitHub refused the App itself: nothing the caller can fix.
-		b.metrics.failed("app_refused")
+		a.metrics.failed("app_refused")
 		hint := "check that the App's key is still registered at GitHub, that Vault's clock is right, and that the installation is not suspended"
 		if github.IsSuspended(err) {
 			hint = "the installation is suspended: its owner must unsuspend the App in the account's settings"
@@ -280,19 +297,19 @@ func (b *backend) githubFailure(what string, err error) (*logical.Response, erro
 		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub refused the App's own credentials %s (HTTP %d): %s; %s", what, githubStatus(err), apiMessage(err), hint))
 	}
 	if wait, ok := github.IsRateLimited(err); ok {
-		b.metrics.failed("rate_limited")
+		a.metrics.failed("rate_limited")
 		return nil, upstreamRateLimited(what, wait)
 	}
 	var apiErr *github.APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
-		b.metrics.failed(fmt.Sprintf("github_%d", apiErr.StatusCode))
+		a.metrics.failed(fmt.Sprintf("github_%d", apiErr.StatusCode))
 		return logical.ErrorResponse("GitHub refused %s (HTTP %d): %s", what, apiErr.StatusCode, apiErr.Message), nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		b.metrics.failed("canceled")
+		a.metrics.failed("canceled")
 		return nil, fmt.Errorf("GitHub did not answer in time %s: %w", what, err)
 	}
-	b.metrics.failed("upstream")
+	a.metrics.failed("upstream")
 	return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
 }
 

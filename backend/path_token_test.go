@@ -366,7 +366,7 @@ func TestInvalidate(t *testing.T) {
 	e.configure(nil)
 	e.writeRole("r", map[string]any{"owner": "acme"})
 	e.ok(logical.ReadOperation, "token/r", nil)
-	if e.b.client == nil || e.b.installs.len() != 1 {
+	if e.appClient(defaultApp) == nil || e.cachedLookups(defaultApp) != 1 {
 		t.Fatal("nothing cached")
 	}
 	if _, ok, _ := e.b.roles.get("r"); !ok {
@@ -374,25 +374,25 @@ func TestInvalidate(t *testing.T) {
 	}
 
 	e.b.invalidate(context.Background(), "roles/other")
-	if _, ok, _ := e.b.roles.get("r"); !ok || e.b.installs.len() != 1 {
+	if _, ok, _ := e.b.roles.get("r"); !ok || e.cachedLookups(defaultApp) != 1 {
 		t.Fatal("invalidating another role dropped r")
 	}
 	e.b.invalidate(context.Background(), "roles/r")
-	if _, ok, _ := e.b.roles.get("r"); ok || e.b.installs.len() != 0 {
+	if _, ok, _ := e.b.roles.get("r"); ok || e.cachedLookups(defaultApp) != 0 {
 		t.Fatal("roles/r invalidation kept the role or its lookup")
 	}
-	if e.b.client == nil {
+	if e.appClient(defaultApp) == nil {
 		t.Fatal("role invalidation dropped the client")
 	}
 
 	e.ok(logical.ReadOperation, "token/r", nil)
 	e.b.invalidate(context.Background(), "config")
-	if e.b.client != nil || e.b.cfg != nil || e.b.installs.len() != 0 {
+	if e.appClient(defaultApp) != nil || e.cachedLookups(defaultApp) != 0 {
 		t.Fatal("config invalidation kept the client, config or lookups")
 	}
 	// A replicated config change (another key) is picked up on next use.
 	_, other := rsaKeyPEM(t, 2048)
-	cfg, _ := loadConfig(context.Background(), e.storage)
+	cfg, _ := loadAppConfig(context.Background(), e.storage, defaultApp)
 	cfg.PrivateKey = other
 	entry, _ := logical.StorageEntryJSON("config", cfg)
 	if err := e.storage.Put(context.Background(), entry); err != nil {

@@ -23,14 +23,30 @@ type role struct {
 	RepositoryIDs  []int64           `json:"repository_ids,omitempty"`
 	Permissions    map[string]string `json:"permissions,omitempty"`
 	TTL            time.Duration     `json:"ttl,omitempty"`
-	ExpiryBuffer   *time.Duration    `json:"expiry_buffer,omitempty"` // nil: the config's
+	ExpiryBuffer   *time.Duration    `json:"expiry_buffer,omitempty"` // nil: the App's
 	Bound          string            `json:"bound,omitempty"`         // scope.go: the role lies inside it
+	// App names the GitHub App (app.go) the role mints through; empty (a
+	// role written before there were several) is "default". Inside a bound
+	// it is the bound's App.
+	App string `json:"app,omitempty"`
+}
+
+// appName is the App the role mints through.
+func (r *role) appName() string {
+	if r.App == "" {
+		return defaultApp
+	}
+	return r.App
 }
 
 // roleFields are the fields a role is written with; the ad-hoc token path
 // takes them too.
 func roleFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
+		"app": {
+			Type:        framework.TypeString,
+			Description: "The App (apps/<name>) tokens are minted through; default \"default\", the App at config.",
+		},
 		"installation_id": {
 			Type:        framework.TypeInt64,
 			Description: "The installation to mint tokens for. Exactly one of installation_id, owner or repository.",
@@ -124,8 +140,9 @@ func (r *role) data() map[string]any {
 		"repository_ids":  nonNil(r.RepositoryIDs),
 		"permissions":     r.Permissions,
 		"ttl":             r.TTL.String(),
-		"expiry_buffer":   nil, // the config's
+		"expiry_buffer":   nil, // the App's
 		"bound":           r.Bound,
+		"app":             r.appName(),
 	}
 	if r.ExpiryBuffer != nil {
 		d["expiry_buffer"] = r.ExpiryBuffer.String()
@@ -142,7 +159,7 @@ func nonNil[T any](s []T) []T {
 
 // ownerLookup tells the account login of an installation, for checking
 // owner/name repositories of an installation_id role.
-type ownerLookup func(ctx context.Context, installationID int64) (string, error)
+type ownerLookup func(ctx context.Context, app string, installationID int64) (string, error)
 
 // applyRoleFields merges the request's role fields into r and validates the
 // result. It returns a message naming the bad field, or "".
@@ -154,6 +171,19 @@ type ownerLookup func(ctx context.Context, installationID int64) (string, error)
 // config's. Sending one selector (installation_id, owner, repository)
 // replaces the other two.
 func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, lookupOwner ownerLookup) (string, error) {
+	if _, ok := d.Raw["app"]; ok {
+		name := strings.TrimSpace(d.Get("app").(string))
+		if name == "" {
+			name = defaultApp
+		}
+		if msg := checkAppName("app", name); msg != "" {
+			return msg, nil
+		}
+		r.App = name
+		if name == defaultApp {
+			r.App = "" // stored as v0.1.x stored it
+		}
+	}
 	var sent []string
 	for _, f := range []string{"installation_id", "owner", "repository"} {
 		if _, ok := d.Raw[f]; ok {
@@ -195,7 +225,7 @@ func applyRoleFields(ctx context.Context, r *role, d *framework.FieldData, looku
 			return msg, nil
 		}
 		if len(owners) > 0 && r.InstallationID != 0 {
-			account, err := lookupOwner(ctx, r.InstallationID)
+			account, err := lookupOwner(ctx, r.appName(), r.InstallationID)
 			if github.IsNotFound(err) {
 				return fmt.Sprintf("installation_id: GitHub knows no installation %d of this App", r.InstallationID), nil
 			}

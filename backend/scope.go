@@ -35,15 +35,15 @@ import (
 	"github.com/ambient-code/vault-plugin-github-app/github"
 )
 
-// ceiling is the mount-wide limit: the config's max_permissions (empty:
-// everything the App was granted) and default_permissions.
+// ceiling is an App's limit: its max_permissions (empty: everything the
+// App was granted) and default_permissions.
 type ceiling struct {
 	max, defaults map[string]string
 }
 
-func (b *backend) ceiling(ctx context.Context, s logical.Storage) (ceiling, error) {
-	_, cfg, err := b.getClient(ctx, s)
-	if errors.Is(err, errNotConfigured) {
+func (b *backend) ceiling(ctx context.Context, s logical.Storage, appName string) (ceiling, error) {
+	_, _, cfg, err := b.clientFor(ctx, s, appName)
+	if isNotConfigured(err) {
 		return ceiling{}, nil
 	}
 	if err != nil {
@@ -128,10 +128,6 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	eff.Repositories = slices.Clone(r.Repositories)
 	eff.RepositoryIDs = slices.Clone(r.RepositoryIDs)
 
-	c, err := b.ceiling(ctx, s)
-	if err != nil {
-		return nil, "", err
-	}
 	if r.Bound != "" {
 		bd, err := b.getBound(ctx, s, r.Bound)
 		if err != nil {
@@ -140,9 +136,16 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		if bd == nil {
 			return nil, "", permissionDenied("bound: %s names bound %q, which does not exist", label(roleName), r.Bound)
 		}
+		if r.appName() != bd.appName() {
+			return nil, "", permissionDenied("app: %s uses App %q, outside bound %q (App %q)", label(roleName), r.appName(), r.Bound, bd.appName())
+		}
 		if msg, err := b.inside(ctx, s, roleName, &eff, r.Bound, bd); msg != "" || err != nil {
 			return nil, msg, err
 		}
+	}
+	c, err := b.ceiling(ctx, s, r.appName())
+	if err != nil {
+		return nil, "", err
 	}
 	if len(eff.Permissions) == 0 {
 		switch {
@@ -152,7 +155,7 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 			eff.Permissions = maps.Clone(c.max)
 		}
 	}
-	if err := within(eff.Permissions, c.max, "the mount's max_permissions"); err != nil {
+	if err := within(eff.Permissions, c.max, fmt.Sprintf("the max_permissions of App %q", r.appName())); err != nil {
 		return nil, "", err
 	}
 	if d != nil {
@@ -228,8 +231,8 @@ func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleN
 		account := r.owner()
 		if account == "" {
 			var err error
-			if account, err = b.installationAccount(s)(ctx, r.InstallationID); err != nil {
-				return lookupFailure(b.githubFailure(fmt.Sprintf("to find installation %d", r.InstallationID), err))
+			if account, err = b.installationAccount(s)(ctx, r.appName(), r.InstallationID); err != nil {
+				return lookupFailure(b.githubFailure(r.appName(), fmt.Sprintf("to find installation %d", r.InstallationID), err))
 			}
 		}
 		if !strings.EqualFold(account, bd.Owner) {
@@ -239,12 +242,12 @@ func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleN
 	}
 	id := r.InstallationID
 	if id == 0 {
-		client, _, err := b.getClient(ctx, s)
+		a, client, _, err := b.clientFor(ctx, s, r.appName())
 		if err != nil {
 			return notConfigured(err)
 		}
-		if id, _, err = b.installationID(ctx, client, r); err != nil {
-			return lookupFailure(b.githubFailure("to find the installation for "+r.selector(), err))
+		if id, _, err = a.installationID(ctx, client, r); err != nil {
+			return lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
 		}
 	}
 	if id != bd.InstallationID {
@@ -258,14 +261,14 @@ func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleN
 // answers with and revokes the token at once. Ids GitHub does not resolve
 // in the role's installation are refused.
 func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64) ([]string, string, error) {
-	client, _, err := b.getClient(ctx, s)
+	a, client, _, err := b.clientFor(ctx, s, r.appName())
 	if err != nil {
 		msg, err := notConfigured(err)
 		return nil, msg, err
 	}
-	id, _, err := b.installationID(ctx, client, r)
+	id, _, err := a.installationID(ctx, client, r)
 	if err != nil {
-		msg, err := lookupFailure(b.githubFailure("to find the installation for "+r.selector(), err))
+		msg, err := lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
 		return nil, msg, err
 	}
 	tok, err := client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
@@ -274,7 +277,7 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
 			return nil, "", permissionDenied("repository_ids: GitHub does not resolve %v to repositories of installation %d (HTTP %d)", ids, id, apiErr.StatusCode)
 		}
-		msg, err := lookupFailure(b.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err))
+		msg, err := lookupFailure(a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err))
 		return nil, msg, err
 	}
 	if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
@@ -299,9 +302,9 @@ func (b *backend) narrowScope(ctx context.Context, s logical.Storage, roleName s
 			return nil, msg, nil
 		}
 		if len(owners) > 0 && eff.owner() == "" {
-			account, err := b.installationAccount(s)(ctx, eff.InstallationID)
+			account, err := b.installationAccount(s)(ctx, eff.appName(), eff.InstallationID)
 			if err != nil {
-				msg, err := lookupFailure(b.githubFailure(fmt.Sprintf("to find installation %d", eff.InstallationID), err))
+				msg, err := lookupFailure(b.githubFailure(eff.appName(), fmt.Sprintf("to find installation %d", eff.InstallationID), err))
 				return nil, msg, err
 			}
 			for _, o := range owners {
@@ -400,6 +403,7 @@ func (b *backend) applyBound(ctx context.Context, s logical.Storage, r *role, d 
 		return fmt.Sprintf("bound: no bound named %q", name), nil
 	}
 	r.Bound = name
+	r.App = bd.App // a role inside a bound uses the bound's App
 	sent := false
 	for _, f := range []string{"installation_id", "owner", "repository"} {
 		if _, ok := d.Raw[f]; ok {
@@ -412,6 +416,12 @@ func (b *backend) applyBound(ctx context.Context, s logical.Storage, r *role, d 
 	return "", nil
 }
 
+// githubFailure answers a GitHub error met on behalf of the App called
+// appName, counted under that App.
+func (b *backend) githubFailure(appName, what string, err error) (*logical.Response, error) {
+	return (&app{name: appName, b: b, metrics: b.metrics.forApp(appName)}).githubFailure(what, err)
+}
+
 // lookupFailure turns githubFailure's answer into scope's (msg, err).
 func lookupFailure(resp *logical.Response, err error) (string, error) {
 	if err != nil {
@@ -421,7 +431,7 @@ func lookupFailure(resp *logical.Response, err error) (string, error) {
 }
 
 func notConfigured(err error) (string, error) {
-	if errors.Is(err, errNotConfigured) {
+	if isNotConfigured(err) {
 		return err.Error(), nil
 	}
 	return "", err
@@ -487,7 +497,7 @@ func (b *backend) scopedMint(ctx context.Context, req *logical.Request, roleName
 	eff, msg, err := b.scope(ctx, req.Storage, roleName, r, d)
 	if err != nil {
 		if errors.Is(err, logical.ErrPermissionDenied) {
-			b.metrics.failed("denied")
+			b.metrics.forApp(r.appName()).failed("denied")
 		}
 		return nil, err
 	}

@@ -46,7 +46,12 @@ func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *fram
 		return nil, fmt.Errorf("revoking token %s: the lease does not say which GitHub issued it", github.HashToken(token))
 	}
 	ca, _ := req.Secret.InternalData["ca_certificate"].(string)
-	client, own, err := b.revocationClient(ctx, req.Storage, baseURL, ca)
+	appName, _ := req.Secret.InternalData["app"].(string)
+	if appName == "" {
+		appName = defaultApp // a lease from v0.1.x
+	}
+	m := b.metrics.forApp(appName)
+	client, own, err := b.revocationClient(ctx, req.Storage, appName, baseURL, ca, m)
 	if err != nil {
 		return nil, err
 	}
@@ -55,23 +60,26 @@ func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *fram
 	}
 	hashed := github.HashToken(token)
 	if err := client.RevokeToken(ctx, token); err != nil {
-		b.metrics.revoked(false)
+		m.revoked(false)
 		b.Logger().Warn("revoking token at GitHub failed; Vault will retry", "hashed_token", hashed, "error", err)
 		return nil, fmt.Errorf("revoking token %s at GitHub: %w", hashed, err)
 	}
-	b.metrics.revoked(true)
-	b.Logger().Debug("revoked token", "hashed_token", hashed, "role", req.Secret.InternalData["role"])
+	m.revoked(true)
+	b.Logger().Debug("revoked token", "hashed_token", hashed, "app", appName, "role", req.Secret.InternalData["role"])
 	return nil, nil
 }
 
-// revocationClient is the mount's client when it talks to the lease's
-// GitHub with the lease's CA, or else a client without App credentials for
-// that base URL and CA (revocation authenticates with the token itself);
-// own reports the latter, whose connections the caller closes.
-func (b *backend) revocationClient(ctx context.Context, s logical.Storage, baseURL, ca string) (c *github.Client, own bool, err error) {
-	if c, cfg, err := b.getClient(ctx, s); err == nil && c.BaseURL() == baseURL && cfg.CACertificate == ca {
-		return c, false, nil
+// revocationClient is the lease's App's client when that App still talks
+// to the lease's GitHub with the lease's CA, or else a client without App
+// credentials for that base URL and CA (revocation authenticates with the
+// token itself), so a lease outlives its App; own reports the latter,
+// whose connections the caller closes.
+func (b *backend) revocationClient(ctx context.Context, s logical.Storage, appName, baseURL, ca string, m *appMetrics) (c *github.Client, own bool, err error) {
+	if checkAppName("app", appName) == "" {
+		if _, c, cfg, err := b.clientFor(ctx, s, appName); err == nil && c.BaseURL() == baseURL && cfg.CACertificate == ca {
+			return c, false, nil
+		}
 	}
-	c, err = b.newClient(&appConfig{BaseURL: baseURL, CACertificate: ca})
+	c, err = b.newClient(&appConfig{BaseURL: baseURL, CACertificate: ca}, m.observeCall)
 	return c, err == nil && ca != "", err // without a CA it shares the mount's transport
 }

@@ -638,13 +638,15 @@ type TokenRequest struct {
 }
 
 // Token is a minted installation access token. Repositories holds names
-// only, never GitHub's full repository objects.
+// only, never GitHub's full repository objects; RepositoryIDs holds their
+// ids, in the same order.
 type Token struct {
 	Token               string
 	ExpiresAt           time.Time
 	Permissions         map[string]string
 	RepositorySelection string
 	Repositories        []string
+	RepositoryIDs       []int64
 }
 
 // CreateToken mints an installation access token. One call never creates
@@ -685,6 +687,7 @@ type tokenJSON struct {
 	Permissions         map[string]string `json:"permissions"`
 	RepositorySelection string            `json:"repository_selection"`
 	Repositories        []struct {
+		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	} `json:"repositories"`
 }
@@ -701,8 +704,9 @@ func (t *tokenJSON) token(endpoint string) (*Token, error) {
 	}
 	if len(t.Repositories) > 0 {
 		out.Repositories = make([]string, len(t.Repositories))
+		out.RepositoryIDs = make([]int64, len(t.Repositories))
 		for i, r := range t.Repositories {
-			out.Repositories[i] = r.Name
+			out.Repositories[i], out.RepositoryIDs[i] = r.Name, r.ID
 		}
 	}
 	return out, nil

@@ -884,6 +884,9 @@ func TestCreateToken(t *testing.T) {
 	if !slices.Equal(tok.Repositories, []string{"widgets", "gadgets"}) {
 		t.Errorf("Token.Repositories = %q, want the names", tok.Repositories)
 	}
+	if want := []int64{in.Repositories[0].ID, gadgets.ID}; !slices.Equal(tok.RepositoryIDs, want) {
+		t.Errorf("Token.RepositoryIDs = %v, want %v (the names' ids, in order)", tok.RepositoryIDs, want)
+	}
 	if len(minted.Permissions) != 2 || minted.Permissions["contents"] != "read" || minted.Permissions["issues"] != "write" {
 		t.Errorf("double minted with permissions %v", minted.Permissions)
 	}

@@ -164,14 +164,14 @@ func TestMetrics(t *testing.T) {
 	t.Logf("GET /v1/github/metrics?format=prometheus: Content-Type %q, %d lines", resp.Header.Get("Content-Type"), strings.Count(body, "\n"))
 	for _, want := range []string{
 		"# TYPE github_app_tokens_minted_total counter\n",
-		"\ngithub_app_tokens_minted_total 3\n",
-		"\ngithub_app_tokens_revoked_total 1\n",
-		"\ngithub_app_revocations_failed_total 0\n",
-		"\n" + `github_app_tokens_failed_total{reason="denied"} 1` + "\n",
-		"\n" + `github_app_tokens_failed_total{reason="rate_limited"} 1` + "\n",
-		"\n" + `github_app_github_calls_total{endpoint="POST /app/installations/{id}/access_tokens",status="201"} 3` + "\n",
-		"\n" + `github_app_github_calls_total{endpoint="POST /app/installations/{id}/access_tokens",status="429"} 1` + "\n",
-		"\n" + `github_app_github_calls_total{endpoint="DELETE /installation/token",status="204"} 1` + "\n",
+		"\n" + `github_app_tokens_minted_total{app="default"} 3` + "\n",
+		"\n" + `github_app_tokens_revoked_total{app="default"} 1` + "\n",
+		"\n" + `github_app_revocations_failed_total{app="default"} 0` + "\n",
+		"\n" + `github_app_tokens_failed_total{app="default",reason="denied"} 1` + "\n",
+		"\n" + `github_app_tokens_failed_total{app="default",reason="rate_limited"} 1` + "\n",
+		"\n" + `github_app_github_calls_total{app="default",endpoint="POST /app/installations/{id}/access_tokens",status="201"} 3` + "\n",
+		"\n" + `github_app_github_calls_total{app="default",endpoint="POST /app/installations/{id}/access_tokens",status="429"} 1` + "\n",
+		"\n" + `github_app_github_calls_total{app="default",endpoint="DELETE /installation/token",status="204"} 1` + "\n",
 		"# TYPE github_app_rate_limit_remaining gauge\n",
 	} {
 		if !strings.Contains(body, want) {
@@ -202,7 +202,7 @@ func TestMetrics(t *testing.T) {
 	}
 	scraper := v.tokenWithPolicy(t, "metrics-scraper", `path "github/metrics" { capabilities = ["read"] }`)
 	scraper.SetMaxRetries(0)
-	if resp, body := getPrometheus(t, v, "github", scraper.Token()); resp.StatusCode != http.StatusOK || !strings.Contains(body, "github_app_tokens_minted_total 3\n") {
+	if resp, body := getPrometheus(t, v, "github", scraper.Token()); resp.StatusCode != http.StatusOK || !strings.Contains(body, `github_app_tokens_minted_total{app="default"} 3`+"\n") {
 		t.Errorf("GET ?format=prometheus with a scrape-only policy: HTTP %d", resp.StatusCode)
 	}
 	if _, err := scraper.Logical().Read("github/token/web"); statusOf(err) != http.StatusForbidden {

@@ -1,0 +1,146 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/ambient-code/vault-plugin-github-app/github"
+)
+
+// checkRole tries a role the way a session's first mint would, without a
+// lease, with the scope the one policy function (scope) gives it: it resolves the installation afresh (no cache), reads the
+// installation (GET /app/installations/{id}) for what it was granted, mints
+// a token with exactly the role's scope and revokes it at once.
+//
+// A refusal (GitHub's, or the App's missing) comes back as a message that
+// names the field it concerns; err is for what the caller cannot fix.
+func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName string, stored *role) (data map[string]any, refusal string, err error) {
+	// Exactly what a mint of the role would ask for: the one policy
+	// function's answer (bound, ceiling, defaults resolved).
+	r, msg, err := b.scope(ctx, s, roleName, stored, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if msg != "" {
+		return nil, msg, nil
+	}
+	a, client, _, err := b.clientFor(ctx, s, r.appName())
+	if isNotConfigured(err) {
+		return nil, (&appNotConfigured{name: r.appName()}).Error(), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+
+	inst, err := lookupInstallation(ctx, client, r)
+	if err != nil {
+		return a.checkRefusal(selectorField(r), "to find the installation for "+r.selector(), err, nil)
+	}
+	if r.InstallationID == 0 {
+		// The lookup by owner or repository answers with the installation
+		// too, but its grants are read where GitHub keeps them.
+		id := inst.ID
+		if inst, err = client.Installation(ctx, id); err != nil {
+			return a.checkRefusal("installation_id", fmt.Sprintf("to read installation %d", id), err, nil)
+		}
+	}
+
+	tr := r.tokenRequest()
+	warnings := grantWarnings(tr.Permissions, inst)
+	tok, err := client.CreateToken(ctx, inst.ID, tr)
+	if err != nil {
+		field := "permissions"
+		if strings.Contains(strings.ToLower(apiMessage(err)), "repositor") {
+			field = "repositories"
+		}
+		return a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
+	}
+	if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
+		b.Logger().Warn("revoking a role check's token failed; it expires by itself", "installation_id", inst.ID, "hashed_token", github.HashToken(tok.Token), "error", rerr)
+		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked (%v); it expires at GitHub at %s", rerr, tok.ExpiresAt.Format(time.RFC3339)))
+	}
+
+	repos := make([]map[string]any, len(tok.Repositories))
+	for i, name := range tok.Repositories {
+		repos[i] = map[string]any{"name": name, "id": tok.RepositoryIDs[i]}
+	}
+	return map[string]any{
+		"app":                  a.name,
+		"installation_id":      inst.ID,
+		"account":              inst.Account.Login,
+		"account_type":         inst.Account.Type,
+		"repositories":         repos,
+		"permissions":          tok.Permissions,
+		"repository_selection": tok.RepositorySelection,
+		"warnings":             nonNil(warnings),
+		"revoked":              true,
+	}, "", nil
+}
+
+// checkRefusal turns a GitHub error met by a role check into the check's
+// answer: GitHub's refusals name field (or "app" when GitHub refused the
+// App's own credentials) and carry GitHub's message and the warnings known
+// so far; anything else is answered as a mint's failure would be.
+func (a *app) checkRefusal(field, what string, err error, warnings []string) (map[string]any, string, error) {
+	var moved *movedError
+	if errors.As(err, &moved) {
+		return nil, moved.Error(), nil
+	}
+	status := githubStatus(err)
+	switch {
+	case github.IsAppRefused(err) && !github.IsSuspended(err):
+		return nil, fmt.Sprintf("app: GitHub refused the credentials of App %q %s (HTTP %d): %s", a.name, what, status, apiMessage(err)), nil
+	case status == http.StatusNotFound || status == http.StatusUnprocessableEntity || status == http.StatusForbidden:
+		msg := fmt.Sprintf("%s: GitHub refused %s (HTTP %d): %s", field, what, status, apiMessage(err))
+		if len(warnings) > 0 {
+			msg += "; " + strings.Join(warnings, "; ")
+		}
+		return nil, msg, nil
+	}
+	resp, ferr := a.githubFailure(what, err)
+	if ferr != nil {
+		return nil, "", ferr
+	}
+	return nil, resp.Error().Error(), nil
+}
+
+// selectorField is the role field that chose the installation.
+func selectorField(r *role) string {
+	switch {
+	case r.Owner != "":
+		return "owner"
+	case r.Repository != "":
+		return "repository"
+	}
+	return "installation_id"
+}
+
+// grantWarnings compares the permissions a role asks for with those the
+// installation was granted: a name it lacks, or a level above its own.
+func grantWarnings(asked map[string]string, inst *github.Installation) []string {
+	var out []string
+	for _, name := range sortedKeys(asked) {
+		granted, ok := inst.Permissions[name]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("permissions: the role asks for %s=%s, which installation %d (%s) was not granted", name, asked[name], inst.ID, inst.Account.Login))
+		case permissionLevels[asked[name]] > permissionLevels[granted]:
+			out = append(out, fmt.Sprintf("permissions: the role asks for %s=%s, above installation %d's %s=%s", name, asked[name], inst.ID, name, granted))
+		}
+	}
+	return out
+}
+
+// roleCheckResponse answers a check: its report, or a 400 with the refusal.
+func roleCheckResponse(data map[string]any, refusal string) *logical.Response {
+	if refusal != "" {
+		return logical.ErrorResponse(refusal)
+	}
+	return &logical.Response{Data: data}
+}
