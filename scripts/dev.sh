@@ -5,8 +5,12 @@
 # GitHub API double on loopback with a freshly generated App key, starts a
 # Vault dev server on 127.0.0.1 with the plugin registered by sha256 and
 # version, mounts it at github/, writes the config and a `demo` role, and
-# prints `vault read github/token/demo`. Then it waits: Ctrl-C (or
-# scripts/dev-stop.sh from another shell) stops every process it started.
+# prints `vault read github/token/demo`. With the double it runs two Apps:
+# the github.com-like double as the App `default`, and a second double shaped
+# like GitHub Enterprise Server (API under /api/v3, TLS with a CA generated
+# at start, trusted only through the App's ca_certificate) as the App `ghes`,
+# with the role `demo-ghes`. Then it waits: Ctrl-C (or scripts/dev-stop.sh
+# from another shell) stops every process it started.
 #
 # Environment:
 #   GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE
@@ -120,6 +124,17 @@ if [ -z "$real_app" ]; then
   owner=acme
   example_repo=widgets
   say "GitHub API double at $github_url (App $app_id, fresh key in .dev/app-key.pem)"
+
+  # The second App's GitHub: like GitHub Enterprise Server behind a private CA.
+  rm -f "$dev/ghes-key.pem" "$dev/ghes-ca.pem"
+  start github-double-ghes "$dev/bin/github-double" -addr 127.0.0.1:0 -prefix /api/v3 -tls \
+    -ca-out "$dev/ghes-ca.pem" -key-out "$dev/ghes-key.pem" -app-id 2002 -slug ghes-double-app \
+    -first-installation-id 52000001 -first-repository-id 923456001 \
+    -installations 'corp:Organization:infra,platform'
+  wait_for "the GHES-like double" 20 "$dev/github-double-ghes.pid" grep -q '^github-double listening on ' "$dev/github-double-ghes.log"
+  ghes_url="$(sed -n 's/^github-double listening on \([^ ]*\) .*/\1/p' "$dev/github-double-ghes.log")"
+  ghes_app_id="$(sed -n 's/^github-double listening on .* app_id=\([0-9]*\).*/\1/p' "$dev/github-double-ghes.log")"
+  say "GHES-like double at $ghes_url (App $ghes_app_id, TLS with the CA in .dev/ghes-ca.pem)"
 else
   github_url="${GITHUB_API_URL:-}"
   app_id="$GITHUB_APP_ID"
@@ -169,10 +184,21 @@ if [ -n "$real_app" ]; then
 fi
 v write "$mount/roles/demo" owner="$owner" "${role_args[@]+"${role_args[@]}"}" >/dev/null
 say "mounted at $mount/ with config and role demo (owner $owner)"
+if [ -z "$real_app" ]; then
+  v write "$mount/apps/ghes" app_id="$ghes_app_id" private_key=@"$dev/ghes-key.pem" \
+    base_url="$ghes_url" ca_certificate=@"$dev/ghes-ca.pem" >/dev/null
+  v write "$mount/roles/demo-ghes" app=ghes owner=corp repositories=infra permissions=contents=read >/dev/null
+  say "second App ghes (the GHES-like double, trusted through ca_certificate) with role demo-ghes (owner corp)"
+fi
 
 echo
 echo "\$ vault read $mount/token/demo"
 v read "$mount/token/demo"
+if [ -z "$real_app" ]; then
+  echo
+  echo "\$ vault read $mount/token/demo-ghes"
+  v read "$mount/token/demo-ghes"
+fi
 
 cat <<EOF
 
@@ -183,9 +209,22 @@ Use it from another shell:
   vault read $mount/token/demo
   vault write $mount/roles/team-a owner=$owner repositories=$example_repo permissions=contents=read
   vault list $mount/roles
+  vault read $mount/roles/demo/check
+EOF
+if [ -z "$real_app" ]; then
+  cat <<EOF
+  vault list $mount/apps
+  vault read $mount/apps/ghes
+  vault read $mount/token/demo-ghes
+  vault read $mount/roles/demo-ghes/check
+  vault write $mount/roles/corp-web app=ghes owner=corp repositories=platform permissions=contents=read check=true
+  vault read $mount/installations app=ghes
+EOF
+fi
+cat <<EOF
   vault lease revoke -prefix $mount/token/
 
-Logs in .dev/: vault.log$([ -z "$real_app" ] && echo ", github-double.log")
+Logs in .dev/: vault.log$([ -z "$real_app" ] && echo ", github-double.log, github-double-ghes.log")
 EOF
 
 if [ "${DEV_DETACH:-}" = 1 ]; then

@@ -1288,6 +1288,7 @@ func TestExamplesPolicies(t *testing.T) {
 	values := map[string]string{
 		"<team>":                "team-b",
 		"<project>":             "ambient-sessions",
+		"<app>":                 "ghes",
 		"<APPROLE_ACCESSOR>":    auths["approle/"].Accessor,
 		"<KUBERNETES_ACCESSOR>": auths["kubernetes/"].Accessor,
 	}

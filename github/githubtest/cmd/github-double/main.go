@@ -39,6 +39,9 @@ func run() error {
 	firstInst := flag.Int64("first-installation-id", githubtest.FirstInstallationID, "id of the first installation; the others follow")
 	firstRepo := flag.Int64("first-repository-id", githubtest.FirstRepositoryID, "id of the first repository; the others follow")
 	extra := flag.Int("extra-installations", 0, `add N organizations "org-0001"... each with one repository "repo"`)
+	tlsOn := flag.Bool("tls", false, "serve over TLS with a certificate for 127.0.0.1, ::1 and localhost from a CA generated at start (a GitHub Enterprise Server behind a private CA)")
+	caOut := flag.String("ca-out", "", "with -tls: write the generated CA certificate (PEM), which clients must trust, to this file")
+	slug := flag.String("slug", githubtest.DefaultSlug, "App slug")
 	flag.Parse()
 
 	specs, err := parseInstallations(*installs)
@@ -60,13 +63,34 @@ func run() error {
 		seen[key] = true
 	}
 
-	s, err := githubtest.New(
+	if *caOut != "" && !*tlsOn {
+		return errors.New("-ca-out needs -tls")
+	}
+	opts := []githubtest.Option{
 		githubtest.WithAddr(*addr),
 		githubtest.WithPathPrefix(*prefix),
 		githubtest.WithTokenLifetime(*lifetime),
 		githubtest.WithAppID(*appID),
+		githubtest.WithSlug(*slug),
 		githubtest.WithFirstIDs(*firstInst, *firstRepo),
-	)
+	}
+	if *tlsOn {
+		ca, err := githubtest.NewTestCA("github-double CA")
+		if err != nil {
+			return err
+		}
+		cert, err := ca.ServerCertificate()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, githubtest.WithTLS(cert))
+		if *caOut != "" {
+			if err := os.WriteFile(*caOut, ca.CertPEM, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	s, err := githubtest.New(opts...)
 	if err != nil {
 		return err
 	}
