@@ -368,8 +368,13 @@ func TestRoleCheck(t *testing.T) {
 			}
 		})
 	}
+	// A check may name the role's App (policies may require it); another
+	// App is refused.
+	e.ok(logical.ReadOperation, "roles/good/check", map[string]any{"app": "default"})
+	resp, err := e.req(logical.ReadOperation, "roles/good/check", map[string]any{"app": "ghes"})
+	wantError(t, resp, err, `app: role "good" uses App "default"`)
 	// The level above the installation's is named too.
-	resp, _ := e.req(logical.ReadOperation, "roles/lacks/check", nil)
+	resp, _ = e.req(logical.ReadOperation, "roles/lacks/check", nil)
 	if !strings.Contains(resp.Error().Error(), "metadata=write, above installation") {
 		t.Fatalf("no level warning: %v", resp.Error())
 	}

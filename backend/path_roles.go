@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -61,6 +62,11 @@ func pathRoles(b *backend) []*framework.Path {
 			},
 			Fields: map[string]*framework.FieldSchema{
 				"name": {Type: framework.TypeString, Description: "Role to check.", Required: true},
+				"app": {
+					Type:        framework.TypeString,
+					Description: "When given, the App the role must use (a policy may require app on reads); a role of another App is a 400.",
+					Query:       true,
+				},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
@@ -206,6 +212,9 @@ func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *fr
 	}
 	if r == nil {
 		return logical.ErrorResponse("role %q does not exist", name), nil
+	}
+	if app := strings.TrimSpace(d.Get("app").(string)); app != "" && app != r.appName() {
+		return logical.ErrorResponse("app: role %q uses App %q, not %q", name, r.appName(), app), nil
 	}
 	data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
 	if err != nil {

@@ -4,6 +4,7 @@ package acceptance
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,7 +78,7 @@ func TestUpgradeFromV010KeepsConfigAsDefaultApp(t *testing.T) {
 		t.Fatalf("apps/default %v differs from config %v (%v)", viaApps, cfg.Data, err)
 	}
 	for _, k := range []string{"app_id", "base_url", "expiry_buffer", "key_fingerprint", "app_slug"} {
-		if !reflect.DeepEqual(cfg.Data[k], before["config"].Data[k]) {
+		if !sameValue(cfg.Data[k], before["config"].Data[k]) {
 			t.Errorf("config %s: %v after the upgrade, %v before", k, cfg.Data[k], before["config"].Data[k])
 		}
 	}
@@ -91,7 +92,7 @@ func TestUpgradeFromV010KeepsConfigAsDefaultApp(t *testing.T) {
 			t.Fatalf("%s after the upgrade: %v %v", p, s, err)
 		}
 		for k, want := range before[p].Data {
-			if !reflect.DeepEqual(s.Data[k], want) {
+			if !sameValue(s.Data[k], want) {
 				t.Errorf("%s %s: %v after the upgrade, %v before", p, k, s.Data[k], want)
 			}
 		}
@@ -114,6 +115,23 @@ func TestUpgradeFromV010KeepsConfigAsDefaultApp(t *testing.T) {
 		t.Errorf("%d revocations by %s, want %d", n, pluginVersion, len(old))
 	}
 	t.Logf("upgraded %s → %s: config is App default (also apps/default), roles read app=default and mint, %d old leases revoked at GitHub by the new build", v010Version, pluginVersion, len(old))
+}
+
+// sameValue compares a field read before and after the upgrade. v0.1.0
+// read durations back as whole seconds (240), later versions as duration
+// strings ("4m0s"): the same duration either way is the same value.
+func sameValue(after, before any) bool {
+	if reflect.DeepEqual(after, before) {
+		return true
+	}
+	a, aok := after.(string)
+	b, bok := before.(json.Number)
+	if !aok || !bok {
+		return false
+	}
+	d, err := time.ParseDuration(a)
+	secs, err2 := b.Int64()
+	return err == nil && err2 == nil && d == time.Duration(secs)*time.Second
 }
 
 // buildV010Plugin builds the plugin from the v0.1.0 source (git archive of

@@ -104,16 +104,19 @@ func TestOpenAPI(t *testing.T) {
 	t.Logf("sys/internal/specs/openapi: OpenAPI %s, %d paths, %d bytes", doc.OpenAPI, len(doc.Paths), len(raw))
 
 	want := map[string][]string{
-		"/github/config":        {"get", "post", "delete"},
-		"/github/roles/":        {"get"}, // list: GET with list=true
-		"/github/roles/{name}":  {"get", "post", "delete"},
-		"/github/bounds/":       {"get"},
-		"/github/bounds/{name}": {"get", "post", "delete"},
-		"/github/token/{name}":  {"get", "post"},
-		"/github/token":         {"post"},
-		"/github/installations": {"get"},
-		"/github/info":          {"get"},
-		"/github/metrics":       {"get"},
+		"/github/config":             {"get", "post", "delete"},
+		"/github/roles/":             {"get"}, // list: GET with list=true
+		"/github/roles/{name}":       {"get", "post", "delete"},
+		"/github/roles/{name}/check": {"get"},
+		"/github/apps/":              {"get"}, // list
+		"/github/apps/{name}":        {"get", "post", "delete"},
+		"/github/token/{name}":       {"get", "post"},
+		"/github/token":              {"post"},
+		"/github/installations":      {"get"},
+		"/github/info":               {"get"},
+		"/github/metrics":            {"get"},
+		"/github/bounds/":            {"get"},
+		"/github/bounds/{name}":      {"get", "post", "delete"},
 	}
 	var engine []string
 	for p := range doc.Paths {
