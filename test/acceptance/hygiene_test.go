@@ -180,6 +180,15 @@ func TestSecretHygieneThroughVault(t *testing.T) {
 		return n == 0, fmt.Sprintf("%d tokens live after revoke -prefix", n)
 	})
 	t.Logf("revocation: %d DELETEs answered 500, then Vault's retry revoked the token", failedDeletes)
+	// The App cannot go while roles use it (the 400 names them); then it can.
+	if _, err := c.Logical().Delete("github/config"); statusOf(err) != 400 || !strings.Contains(err.Error(), `role "r"`) {
+		t.Fatalf("deleting config used by roles: %v", err)
+	}
+	for _, r := range []string{"r", "bad"} {
+		if _, err := c.Logical().Delete("github/roles/" + r); err != nil {
+			t.Fatalf("deleting role %s: %v", r, err)
+		}
+	}
 	if _, err := c.Logical().Delete("github/config"); err != nil {
 		t.Fatalf("deleting config: %v", err)
 	}
