@@ -411,3 +411,53 @@ func repoNamed(in *githubtest.Installation, name string) (githubtest.Repo, bool)
 	}
 	return githubtest.Repo{}, false
 }
+
+// A bound names its App; a role inside the bound uses the bound's App, and
+// each App has its own ceiling.
+func TestBoundNamesItsApp(t *testing.T) {
+	e := newTwoApps(t)
+	resp, err := e.req(logical.CreateOperation, "bounds/nowhere", map[string]any{"app": "nope", "owner": "corp", "repositories": "infra", "max_permissions": "contents=read"})
+	wantError(t, resp, err, "app")
+	e.ok(logical.CreateOperation, "bounds/corp", map[string]any{"app": "ghes", "owner": "corp", "repositories": "infra", "max_permissions": "contents=read,metadata=read"})
+	if got := e.ok(logical.ReadOperation, "bounds/corp", nil).Data["app"]; got != "ghes" {
+		t.Fatalf("bound app %v", got)
+	}
+
+	// No selector and no app: the bound's installation and App.
+	e.writeRole("corp_web", map[string]any{"bound": "corp"})
+	if got := e.ok(logical.ReadOperation, "roles/corp_web", nil).Data; got["app"] != "ghes" || got["owner"] != "corp" {
+		t.Fatalf("role inside the bound %v", got)
+	}
+	tok := e.ok(logical.ReadOperation, "token/corp_web", nil)
+	if _, ok := e.ghes.LookupToken(tok.Data["token"].(string)); !ok {
+		t.Fatal("the role inside bound corp did not mint through App ghes")
+	}
+	check := e.ok(logical.ReadOperation, "roles/corp_web/check", map[string]any{"bound": "corp", "app": "ghes"})
+	if !reflect.DeepEqual(check.Data["permissions"], map[string]string{"contents": "read", "metadata": "read"}) {
+		t.Fatalf("check mints the bound's scope: %v", check.Data)
+	}
+	resp, err = e.req(logical.ReadOperation, "roles/corp_web/check", map[string]any{"bound": "other"})
+	wantError(t, resp, err, "bound")
+
+	// Another App inside the bound is refused, in either order of fields.
+	for _, data := range []map[string]any{
+		{"bound": "corp", "app": "default"},
+		{"app": "default", "bound": "corp", "owner": "corp"},
+	} {
+		resp, err := e.req(logical.UpdateOperation, "roles/corp_other", data)
+		wantError(t, resp, err, "app")
+	}
+
+	// Each App's ceiling applies to its own roles only.
+	e.ok(logical.UpdateOperation, "apps/ghes", map[string]any{"max_permissions": "contents=read,metadata=read"})
+	resp, err = e.req(logical.UpdateOperation, "roles/ghes-writer", map[string]any{"app": "ghes", "owner": "corp", "permissions": "contents=write"})
+	wantError(t, resp, err, `max_permissions of App "ghes"`)
+	e.writeRole("dotcom-writer", map[string]any{"owner": "acme", "permissions": "contents=write"})
+
+	// The App cannot go while the bound uses it.
+	e.ok(logical.DeleteOperation, "roles/corp_web", nil)
+	resp, err = e.req(logical.DeleteOperation, "apps/ghes", nil)
+	wantError(t, resp, err, `bound "corp"`)
+	e.ok(logical.DeleteOperation, "bounds/corp", nil)
+	e.ok(logical.DeleteOperation, "apps/ghes", nil)
+}

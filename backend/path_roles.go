@@ -67,6 +67,11 @@ func pathRoles(b *backend) []*framework.Path {
 					Description: "When given, the App the role must use (a policy may require app on reads); a role of another App is a 400.",
 					Query:       true,
 				},
+				"bound": {
+					Type:        framework.TypeString,
+					Description: "When given, the bound the role must lie inside (a policy may require bound on reads); a role of another bound is a 400.",
+					Query:       true,
+				},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
@@ -215,6 +220,9 @@ func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *fr
 	}
 	if app := strings.TrimSpace(d.Get("app").(string)); app != "" && app != r.appName() {
 		return logical.ErrorResponse("app: role %q uses App %q, not %q", name, r.appName(), app), nil
+	}
+	if bd, ok := d.GetOk("bound"); ok && bd.(string) != r.Bound {
+		return logical.ErrorResponse("bound: role %q lies inside bound %q, not %q", name, r.Bound, bd.(string)), nil
 	}
 	data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
 	if err != nil {

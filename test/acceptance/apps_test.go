@@ -195,10 +195,13 @@ func TestApps(t *testing.T) {
 	if statusOf(err) != 400 || !strings.Contains(err.Error(), `"sess-ghes"`) || !strings.Contains(err.Error(), `"ghes-by-id"`) {
 		t.Fatalf("deleting a used App: %v", err)
 	}
-	for _, r := range []string{"sess-ghes", "ghes-by-id", "typo", "lacks", "team-c-x"} {
+	for _, r := range []string{"sess-ghes", "ghes-by-id", "typo", "lacks", "team-c_x"} {
 		if _, err := c.Delete("github/roles/" + r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := c.Delete("github/bounds/team-c"); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := c.Delete("github/apps/ghes"); err != nil {
 		t.Fatalf("deleting the unused App: %v", err)
@@ -247,37 +250,45 @@ func rejectedKeyCheck(t *testing.T, v *vaultServer) {
 }
 
 // teamAdminOfOneApp loads the shipped team-admin-app.hcl for team-c on App
-// ghes (org corp): the admin writes and checks team-c roles on ghes only.
+// ghes: inside the bound team-c (App ghes, org corp), the admin writes and
+// checks team-c_ roles on ghes only.
 func teamAdminOfOneApp(t *testing.T, v *vaultServer) {
 	t.Helper()
+	if _, err := v.Client.Logical().Write("github/bounds/team-c", map[string]any{
+		"app": "ghes", "owner": "corp", "repositories": "infra", "max_permissions": "contents=read,metadata=read",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Client.Logical().Write("github/bounds/team-x", map[string]any{"app": "nope", "owner": "corp", "repositories": "infra", "max_permissions": "contents=read"}); statusOf(err) != 400 || !strings.Contains(err.Error(), "app") {
+		t.Fatalf("a bound on a missing App: %v", err)
+	}
 	policy := substitute(t, "team-admin-app.hcl", readExample(t, "policies", "team-admin-app.hcl"),
-		map[string]string{"<team>": "team-c", "<org>": "corp", "<app>": "ghes"})
+		map[string]string{"<team>": "team-c", "<app>": "ghes"})
 	admin := v.tokenWithPolicy(t, "team-c-admin", policy)
 	admin.SetMaxRetries(0)
 	write := func(path string, data map[string]any) error { _, err := admin.Logical().Write(path, data); return err }
-	read := func(path string) error { _, err := admin.Logical().Read(path); return err }
-	readApp := func(path, app string) error {
-		_, err := admin.Logical().ReadWithData(path, map[string][]string{"app": {app}})
+	read := func(path string, params map[string][]string) error {
+		_, err := admin.Logical().ReadWithData(path, params)
 		return err
 	}
+	pinned := map[string][]string{"app": {"ghes"}, "bound": {"team-c"}}
 	for _, c := range []struct {
 		what    string
 		err     error
 		allowed bool
 	}{
-		{"write team-c-x on ghes", write("github/roles/team-c-x", map[string]any{"app": "ghes", "owner": "corp", "repositories": "infra"}), true},
-		{"check team-c-x", readApp("github/roles/team-c-x/check", "ghes"), true},
-		{"read team-c-x", readApp("github/roles/team-c-x", "ghes"), true},
-		{"read team-c-x without app", read("github/roles/team-c-x"), false},
-		{"read apps/ghes", read("github/apps/ghes"), true},
-		{"write team-c-y on default", write("github/roles/team-c-y", map[string]any{"app": "default", "owner": "corp"}), false},
-		{"move team-c-x to default", write("github/roles/team-c-x", map[string]any{"app": "default"}), false},
-		{"update team-c-x without app", write("github/roles/team-c-x", map[string]any{"ttl": "10m"}), false},
-		{"write team-d-x on ghes", write("github/roles/team-d-x", map[string]any{"app": "ghes", "owner": "corp"}), false},
+		{"write team-c_x on ghes", write("github/roles/team-c_x", map[string]any{"bound": "team-c", "app": "ghes", "repositories": "infra"}), true},
+		{"check team-c_x", read("github/roles/team-c_x/check", pinned), true},
+		{"read team-c_x", read("github/roles/team-c_x", pinned), true},
+		{"read apps/ghes", read("github/apps/ghes", nil), true},
+		{"read team-c_x without app", read("github/roles/team-c_x", map[string][]string{"bound": {"team-c"}}), false},
+		{"write team-c_y on default", write("github/roles/team-c_y", map[string]any{"bound": "team-c", "app": "default"}), false},
+		{"update team-c_x without app", write("github/roles/team-c_x", map[string]any{"bound": "team-c", "ttl": "10m"}), false},
+		{"write team-d_x", write("github/roles/team-d_x", map[string]any{"bound": "team-c", "app": "ghes"}), false},
 		{"write apps/ghes", write("github/apps/ghes", map[string]any{"expiry_buffer": "1m"}), false},
-		{"read apps/default", read("github/apps/default"), false},
-		{"read config", read("github/config"), false},
-		{"check sess-ghes", readApp("github/roles/sess-ghes/check", "ghes"), false},
+		{"read apps/default", read("github/apps/default", nil), false},
+		{"read config", read("github/config", nil), false},
+		{"check sess-ghes", read("github/roles/sess-ghes/check", pinned), false},
 	} {
 		if c.allowed && c.err != nil {
 			t.Errorf("team-admin-app: %s refused: %v", c.what, c.err)
@@ -286,8 +297,16 @@ func teamAdminOfOneApp(t *testing.T, v *vaultServer) {
 			t.Errorf("team-admin-app: %s: %v, want 403", c.what, c.err)
 		}
 	}
-	s, err := v.Client.Logical().Read("github/roles/team-c-x")
-	if err != nil || s == nil || s.Data["app"] != "ghes" || s.Data["ttl"] != "0s" {
-		t.Fatalf("team-c-x after the admin's writes: %v %v", s, err)
+	s, err := v.Client.Logical().Read("github/roles/team-c_x")
+	if err != nil || s == nil || s.Data["app"] != "ghes" || s.Data["bound"] != "team-c" || s.Data["ttl"] != "0s" {
+		t.Fatalf("team-c_x after the admin's writes: %v %v", s, err)
+	}
+	// A role inside the bound mints through the bound's App; another App
+	// is refused by the engine too (root sends it).
+	if _, err := v.Client.Logical().Write("github/roles/team-c_z", map[string]any{"bound": "team-c", "app": "default"}); statusOf(err) != 403 || !strings.Contains(err.Error(), "app") {
+		t.Fatalf("a role inside bound team-c on App default: %v", err)
+	}
+	if _, err := v.Client.Logical().Delete("github/apps/ghes"); statusOf(err) != 400 || !strings.Contains(err.Error(), `bound "team-c"`) {
+		t.Fatalf("deleting an App a bound uses: %v", err)
 	}
 }
