@@ -30,7 +30,7 @@ type appConfig struct {
 	AppSlug       string        `json:"app_slug,omitempty"`
 	AppName       string        `json:"app_name,omitempty"`
 
-	// The mount-wide ceiling (scope.go); nil: everything the App was granted.
+	// The App's ceiling (scope.go); nil: everything the App was granted.
 	MaxPermissions     map[string]string `json:"max_permissions,omitempty"`
 	DefaultPermissions map[string]string `json:"default_permissions,omitempty"`
 

@@ -437,7 +437,7 @@ func notConfigured(err error) (string, error) {
 	return "", err
 }
 
-// ceilingFields are the config's fields for the mount-wide ceiling.
+// ceilingFields are an App's fields for its ceiling (config and apps/<name>).
 func ceilingFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
 		"max_permissions": {

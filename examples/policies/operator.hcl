@@ -1,6 +1,6 @@
-# Platform operators of the github/ mount: the App config (with the
-# mount-wide max_permissions and default_permissions), every bound and
-# role, ad-hoc minting, installations, plugin info and metrics, and lease
+# Platform operators of the github/ mount: the Apps (config is the App
+# "default", apps/<name> the others, each with its max_permissions and
+# default_permissions), every bound and role and role checks, ad-hoc minting, installations, plugin info and metrics, and lease
 # lookup and revocation for the mount's tokens. Nothing outside the mount
 # except lease management under sys/leases/.../github/token/.
 # (Registering and upgrading the plugin needs more; see docs/upgrading.md.)
@@ -9,10 +9,20 @@ path "github/config" {
   capabilities = ["create", "read", "update", "delete"]
 }
 
+# The mount's other GitHub Apps (docs/multi-app.md).
+path "github/apps/" {
+  capabilities = ["list"]
+}
+
+path "github/apps/*" {
+  capabilities = ["create", "read", "update", "delete"]
+}
+
 path "github/roles/" {
   capabilities = ["list"]
 }
 
+# roles/<name>/check falls under this glob (read).
 path "github/roles/*" {
   capabilities = ["create", "read", "update", "delete"]
 }
