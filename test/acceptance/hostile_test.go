@@ -198,7 +198,7 @@ func TestHostileInputThroughVault(t *testing.T) {
 	v.configureEngine(t, "github", d, nil)
 	v.writeRole(t, "github", "web", map[string]any{"owner": "acme", "repositories": "widgets,gadgets", "permissions": "contents=read,pull_requests=write"})
 	v.writeRole(t, "github", "ids", map[string]any{"owner": "acme", "repository_ids": []any{githubtest.FirstRepositoryID}})
-	v.writeRole(t, "github", "team-a-web", map[string]any{"owner": "acme", "repositories": "widgets", "permissions": "contents=read"})
+	v.writeRole(t, "github", "team-a_web", map[string]any{"owner": "acme", "repositories": "widgets", "permissions": "contents=read"})
 	store := mountStorage(t, v, "github")
 	if snap := store.snapshot(t); len(snap) != 4 {
 		t.Fatalf("storage under %s has %d entries, want config and 3 roles: %v", store.prefix, len(snap), slices.Sorted(maps.Keys(snap)))
@@ -348,12 +348,12 @@ func TestHostileInputThroughVault(t *testing.T) {
 		{"ad-hoc ttl over 1h", write(root, "token", role(map[string]any{"ttl": 3601})), bad, []string{"ttl"}, false},
 
 		// Vault's ACLs: a team token whose policy allows only
-		// token/team-a-* (the team policy of policies_test.go).
-		{"team policy: write roles/team-a-web (ACL 403)", write(teamA, "roles/team-a-web", map[string]any{"permissions": "contents=admin"}), forbidden, []string{"permission denied"}, false},
+		// token/team-a_* (the team policy of policies_test.go).
+		{"team policy: write roles/team-a_web (ACL 403)", write(teamA, "roles/team-a_web", map[string]any{"permissions": "contents=admin"}), forbidden, []string{"permission denied"}, false},
 		{"team policy: read token/web (ACL 403)", read(teamA, "token/web"), forbidden, []string{"permission denied"}, false},
 		{"team policy: write config (ACL 403)", write(teamA, "config", config("app_id", 1)), forbidden, []string{"permission denied"}, false},
 		{"team policy: ad-hoc token (ACL 403)", write(teamA, "token", map[string]any{"owner": "acme"}), forbidden, []string{"permission denied"}, false},
-		{"team policy: narrow own role beyond it (engine 403)", write(teamA, "token/team-a-web", map[string]any{"repositories": "gadgets"}), forbidden, []string{"permission denied", `repository "gadgets"`}, false},
+		{"team policy: narrow own role beyond it (engine 403)", write(teamA, "token/team-a_web", map[string]any{"repositories": "gadgets"}), forbidden, []string{"permission denied", `repository "gadgets"`}, false},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("%d cases, want at least 40", len(cases))
