@@ -53,8 +53,8 @@ type backend struct {
 	appsMu sync.Mutex
 	apps   map[string]*app
 
-	roles   roleCache
-	bounds  boundCache
+	roles   entryCache[role]
+	bounds  entryCache[bound]
 	metrics *metrics
 }
 
@@ -64,8 +64,8 @@ func newBackend(info BuildInfo) *backend {
 		httpClient: github.NewHTTPClient(),
 		now:        time.Now,
 		apps:       map[string]*app{},
-		roles:      roleCache{entries: map[string]*role{}},
-		bounds:     boundCache{entries: map[string]*bound{}},
+		roles:      newEntryCache[role]("role", rolePrefix),
+		bounds:     newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
 	b.Backend = &framework.Backend{

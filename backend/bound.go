@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -97,55 +96,9 @@ func checkRepoGlob(field, entry string) string {
 	return ""
 }
 
-// boundCache keeps decoded bounds; writes, deletes and invalidations drop
-// entries, so a tightened bound applies to the next mint.
-type boundCache struct {
-	mu      sync.RWMutex
-	gen     uint64
-	entries map[string]*bound
-}
-
-func (c *boundCache) get(name string) (*bound, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	bd, ok := c.entries[name]
-	return bd, ok, c.gen
-}
-
-func (c *boundCache) putIf(name string, bd *bound, gen uint64) {
-	c.mu.Lock()
-	if c.gen == gen {
-		c.entries[name] = bd
-	}
-	c.mu.Unlock()
-}
-
-func (c *boundCache) drop(name string) {
-	c.mu.Lock()
-	c.gen++
-	delete(c.entries, name)
-	c.mu.Unlock()
-}
-
 // getBound returns a bound from the cache or storage; nil if there is none.
 func (b *backend) getBound(ctx context.Context, s logical.Storage, name string) (*bound, error) {
-	cached, ok, gen := b.bounds.get(name)
-	if ok {
-		return cached, nil
-	}
-	entry, err := s.Get(ctx, boundPrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading bound %q: %w", name, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	bd := &bound{}
-	if err := entry.DecodeJSON(bd); err != nil {
-		return nil, fmt.Errorf("decoding bound %q: %w", name, err)
-	}
-	b.bounds.putIf(name, bd, gen)
-	return bd, nil
+	return b.bounds.load(ctx, s, name)
 }
 
 // rolesUsingBound lists the roles that name bound name, sorted.

@@ -2,37 +2,68 @@ package backend
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// roleCache keeps decoded roles so a mint does not read and decode storage
-// every time. Role writes, deletes and invalidations drop entries.
-type roleCache struct {
+// entryCache keeps decoded storage entries (roles, bounds) so a mint does
+// not read and decode storage every time. Writes, deletes and invalidations
+// drop entries.
+type entryCache[T any] struct {
+	kind   string // "role", "bound": for errors
+	prefix string // storage prefix, e.g. "roles/"
+
 	mu      sync.RWMutex
 	gen     uint64 // bumped by every drop
-	entries map[string]*role
+	entries map[string]*T
 }
 
-// get returns the cached role, if any, and the generation to pass to putIf.
-func (c *roleCache) get(name string) (*role, bool, uint64) {
+func newEntryCache[T any](kind, prefix string) entryCache[T] {
+	return entryCache[T]{kind: kind, prefix: prefix, entries: map[string]*T{}}
+}
+
+// peek returns the cached entry, if any.
+func (c *entryCache[T]) peek(name string) (*T, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	r, ok := c.entries[name]
-	return r, ok, c.gen
+	v, ok := c.entries[name]
+	return v, ok
 }
 
-// putIf caches a role read from storage, unless a drop happened since the
-// generation gen was taken (the read may be stale).
-func (c *roleCache) putIf(name string, r *role, gen uint64) {
+// load returns the entry from the cache, or from storage (caching it); nil
+// if there is none. A read that raced with a drop is not cached: it may be
+// stale.
+func (c *entryCache[T]) load(ctx context.Context, s logical.Storage, name string) (*T, error) {
+	c.mu.RLock()
+	v, ok := c.entries[name]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	entry, err := s.Get(ctx, c.prefix+name)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %q: %w", c.kind, name, err)
+	}
+	if entry == nil {
+		return nil, nil
+	}
+	v = new(T)
+	if err := entry.DecodeJSON(v); err != nil {
+		return nil, fmt.Errorf("decoding %s %q: %w", c.kind, name, err)
+	}
 	c.mu.Lock()
 	if c.gen == gen {
-		c.entries[name] = r
+		c.entries[name] = v
 	}
 	c.mu.Unlock()
+	return v, nil
 }
 
-func (c *roleCache) drop(name string) {
+func (c *entryCache[T]) drop(name string) {
 	c.mu.Lock()
 	c.gen++
 	delete(c.entries, name)

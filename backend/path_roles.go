@@ -149,29 +149,13 @@ func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *frame
 
 // getRole returns a role from the cache, or storage; nil if there is none.
 func (b *backend) getRole(ctx context.Context, s logical.Storage, name string) (*role, error) {
-	cached, ok, gen := b.roles.get(name)
-	if ok {
-		return cached, nil
-	}
-	entry, err := s.Get(ctx, rolePrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading role %q: %w", name, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	r := &role{}
-	if err := entry.DecodeJSON(r); err != nil {
-		return nil, fmt.Errorf("decoding role %q: %w", name, err)
-	}
-	b.roles.putIf(name, r, gen)
-	return r, nil
+	return b.roles.load(ctx, s, name)
 }
 
 // forgetRole drops a role and the installation lookup it depends on (in
 // its App's cache).
 func (b *backend) forgetRole(name string) {
-	if r, ok, _ := b.roles.get(name); ok && r.installKey() != "" {
+	if r, ok := b.roles.peek(name); ok && r.installKey() != "" {
 		if a := b.existingApp(r.appName()); a != nil {
 			a.installs.drop(r.installKey())
 		}

@@ -369,16 +369,16 @@ func TestInvalidate(t *testing.T) {
 	if e.appClient(defaultApp) == nil || e.cachedLookups(defaultApp) != 1 {
 		t.Fatal("nothing cached")
 	}
-	if _, ok, _ := e.b.roles.get("r"); !ok {
+	if _, ok := e.b.roles.peek("r"); !ok {
 		t.Fatal("role not cached")
 	}
 
 	e.b.invalidate(context.Background(), "roles/other")
-	if _, ok, _ := e.b.roles.get("r"); !ok || e.cachedLookups(defaultApp) != 1 {
+	if _, ok := e.b.roles.peek("r"); !ok || e.cachedLookups(defaultApp) != 1 {
 		t.Fatal("invalidating another role dropped r")
 	}
 	e.b.invalidate(context.Background(), "roles/r")
-	if _, ok, _ := e.b.roles.get("r"); ok || e.cachedLookups(defaultApp) != 0 {
+	if _, ok := e.b.roles.peek("r"); ok || e.cachedLookups(defaultApp) != 0 {
 		t.Fatal("roles/r invalidation kept the role or its lookup")
 	}
 	if e.appClient(defaultApp) == nil {
