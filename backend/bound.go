@@ -103,19 +103,9 @@ func (b *backend) getBound(ctx context.Context, s logical.Storage, name string) 
 
 // rolesUsingBound lists the roles that name bound name, sorted.
 func (b *backend) rolesUsingBound(ctx context.Context, s logical.Storage, name string) ([]string, error) {
-	names, err := s.List(ctx, rolePrefix)
+	users, err := b.roles.where(ctx, s, func(r *role) bool { return r.Bound == name })
 	if err != nil {
-		return nil, fmt.Errorf("listing roles: %w", err)
-	}
-	var users []string
-	for _, n := range names {
-		r, err := b.getRole(ctx, s, n)
-		if err != nil {
-			return nil, err
-		}
-		if r != nil && r.Bound == name {
-			users = append(users, n)
-		}
+		return nil, err
 	}
 	slices.Sort(users)
 	return users, nil

@@ -63,6 +63,25 @@ func (c *entryCache[T]) load(ctx context.Context, s logical.Storage, name string
 	return v, nil
 }
 
+// where lists, in storage order, the stored entries for which keep is true.
+func (c *entryCache[T]) where(ctx context.Context, s logical.Storage, keep func(*T) bool) ([]string, error) {
+	names, err := s.List(ctx, c.prefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing %ss: %w", c.kind, err)
+	}
+	var out []string
+	for _, n := range names {
+		v, err := c.load(ctx, s, n)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil && keep(v) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 func (c *entryCache[T]) drop(name string) {
 	c.mu.Lock()
 	c.gen++

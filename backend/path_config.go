@@ -400,32 +400,20 @@ func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name 
 // appUsers names what still uses the App: "role <name>" for each role and
 // "bound <name>" for each bound.
 func (b *backend) appUsers(ctx context.Context, s logical.Storage, name string) ([]string, error) {
-	roles, err := s.List(ctx, rolePrefix)
+	roles, err := b.roles.where(ctx, s, func(r *role) bool { return r.appName() == name })
 	if err != nil {
-		return nil, fmt.Errorf("listing roles: %w", err)
+		return nil, err
+	}
+	bounds, err := b.bounds.where(ctx, s, func(bd *bound) bool { return bd.appName() == name })
+	if err != nil {
+		return nil, err
 	}
 	var users []string
 	for _, rn := range roles {
-		r, err := b.getRole(ctx, s, rn)
-		if err != nil {
-			return nil, err
-		}
-		if r != nil && r.appName() == name {
-			users = append(users, "role "+strconv.Quote(rn))
-		}
-	}
-	bounds, err := s.List(ctx, boundPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("listing bounds: %w", err)
+		users = append(users, "role "+strconv.Quote(rn))
 	}
 	for _, bn := range bounds {
-		bd, err := b.getBound(ctx, s, bn)
-		if err != nil {
-			return nil, err
-		}
-		if bd != nil && bd.appName() == name {
-			users = append(users, "bound "+strconv.Quote(bn))
-		}
+		users = append(users, "bound "+strconv.Quote(bn))
 	}
 	return users, nil
 }
