@@ -38,6 +38,8 @@ type faults struct {
 
 	revokeStatus int
 
+	mintOutage mintOutage // ArmMintOutage (outage.go)
+
 	counts FaultCounts
 }
 
