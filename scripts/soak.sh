@@ -10,7 +10,8 @@
 #   SOAK_LEASE_RENEWAL_THRESHOLD=0.9 SOAK_OUT=/tmp/c.md make soak   # try another threshold
 #
 # Writes SOAK_OUT (default docs/continuity.md) even when the soak fails, and
-# exits with the test's status.
+# exits with the test's status. VAULT_BIN names a Vault binary to use instead
+# of the pinned build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ out=${SOAK_OUT:-docs/continuity.md}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-vault_bin=$(bash scripts/build-vault.sh)
+vault_bin=${VAULT_BIN:-$(bash scripts/build-vault.sh)}
 echo "soak: ${duration} with every fault, then the failover soak; log in ${work}/soak.log" >&2
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 rc=0
@@ -47,7 +48,8 @@ GitHub's hour and the default 5 minutes, so one soak minute is one real hour.
 Agent's AppRole token has token_ttl 60 s (the recipe's 1 h) and a token_max_ttl
 of 70 s, so that Agent reaches it and logs in again about every 45 s of its
 life (consul-template #1433: Vault revokes every lease created by a token
-that expires).
+that expires). Agent's retry window, a count (12 retries, 5-6 minutes at real
+scale), is compressed to 2 retries (15-20 s here): 12 would outlast a token.
 
 - A **sample** (every 250 ms) reads ./github/token and ./github/credentials.json
   and asks the double about the token in each: it is **good** when both are live

@@ -437,12 +437,13 @@ func (s *soak) killAgent() {
 func (s *soak) mintOutage() {
 	s.t.Helper()
 	s.waitRender(90 * time.Second)
+	before := len(s.d.MintOutages())
 	s.d.ArmMintOutage(soakMintOutage)
 	s.event("GitHub mint outage of %s armed: it starts at the next mint, Agent's re-read", soakMintOutage)
 	var o githubtest.Outage
 	waitUntil(s.t, time.Now().Add(90*time.Second), 100*time.Millisecond, func() (bool, string) {
 		all := s.d.MintOutages()
-		if len(all) == 0 {
+		if len(all) == before {
 			return false, "the mint outage never started"
 		}
 		o = all[len(all)-1]
