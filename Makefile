@@ -9,7 +9,7 @@ PKG     := github.com/ambient-code/vault-plugin-github-app
 LDFLAGS := -s -w -X $(PKG)/plugin.Version=$(VERSION) -X $(PKG)/plugin.Commit=$(COMMIT) -X $(PKG)/plugin.Date=$(DATE)
 GO      ?= go
 
-.PHONY: build test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean
+.PHONY: build test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean soak
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-github-app ./cmd/vault-plugin-github-app
@@ -45,6 +45,10 @@ dev-stop:
 # In-process benchmarks and load runs through a real Vault; writes docs/benchmarks.md.
 bench: vault
 	bash scripts/bench.sh
+
+# The continuity soak for SOAK_DURATION (default 10m); writes docs/continuity.md.
+soak: vault
+	bash scripts/soak.sh
 
 # Each fuzz target for FUZZTIME (default 30s).
 fuzz:

@@ -27,6 +27,9 @@ auto_auth {
       secret_id_file_path                 = "./secret-id"
       remove_secret_id_file_after_reading = false
     }
+    # Longest wait between two login attempts and between two template
+    # retries: see agent.hcl.
+    max_backoff = "1m"
   }
 
   sink "file" {
@@ -37,8 +40,11 @@ auto_auth {
   }
 }
 
+# The settings the continuity soak runs (docs/continuity.md); agent.hcl
+# explains them.
 template_config {
-  exit_on_retry_failure = true
+  exit_on_retry_failure   = true
+  lease_renewal_threshold = 0.25
 }
 
 template {

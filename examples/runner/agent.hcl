@@ -22,6 +22,10 @@ auto_auth {
       role       = "ambient-session"
       token_path = "/var/run/secrets/vault.hashicorp.com/serviceaccount/token"
     }
+    # Longest wait between two login attempts (default 5 minutes), and
+    # between two template retries (Agent passes it on; a minute already):
+    # Agent finds Vault back within a minute of its return.
+    max_backoff = "1m"
   }
 
   # Agent's own Vault token, for debugging (VAULT_TOKEN=$(cat ...) vault token
@@ -36,15 +40,20 @@ auto_auth {
 
 template_config {
   # If Vault keeps refusing (role deleted, policy denies, GitHub refuses),
-  # exit after the retries so the failure shows as a failed container
-  # instead of a silently stale file.
+  # exit after the retries (12, about 5 minutes: 0.25 s doubling to 1 min)
+  # so the failure shows as a failed container instead of a silently stale
+  # file; Kubernetes starts Agent again, which logs in and reads afresh.
   exit_on_retry_failure = true
 
   # Agent reads a non-renewable lease again at this fraction of it, +/-5%
-  # (default 0.9: 85-95%, ~47-52 min of a 55 min lease). Lower it to give a
-  # long-running command more time with the token it already read; see
-  # docs/runner-integration.md.
-  # lease_renewal_threshold = 0.9
+  # (default 0.9). 0.25 re-reads at 20-30% of the 55-minute lease, 11-16.5
+  # minutes after each mint, so the token in the file always has at least
+  # 38.5 minutes left before Vault revokes it: a GitHub outage of the mint
+  # endpoint (or of Vault) that starts at a re-read and lasts up to ~30
+  # minutes passes without a dead token in the file. It costs about 4.4
+  # mints an hour instead of 1.1. The continuity soak measures it
+  # (docs/continuity.md); docs/runner-integration.md has the figures.
+  lease_renewal_threshold = 0.25
 }
 
 template {

@@ -169,6 +169,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		s.writeFault(w, r, path, f)
 		return
 	}
+	if inPrefix && s.mintOutageNow(r.Method, path) { // outage.go
+		writeError(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), docsRoot)
+		return
+	}
 	s.route(w, r, path, inPrefix)
 }
 

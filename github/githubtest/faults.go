@@ -43,6 +43,7 @@ type faults struct {
 
 	failAfterNext       int // FailNextAfterEffect
 	failAfterNextStatus int
+	mintOutage          mintOutage // ArmMintOutage (outage.go)
 
 	counts FaultCounts
 }

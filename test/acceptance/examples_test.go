@@ -206,9 +206,13 @@ func runAgentOnce(t testing.TB, dir string, env []string, config string) {
 type credentialsJSON struct {
 	Token     string `json:"token"`
 	ExpiresAt string `json:"expiresAt"`
-	Provider  string `json:"provider"`
-	UserName  string `json:"userName"`
-	Email     string `json:"email"`
+	// ValidUntil is when the lease ends and Vault revokes the token (unix
+	// seconds): what the credential helper and the gh wrapper measure
+	// their margin against.
+	ValidUntil int64  `json:"validUntil"`
+	Provider   string `json:"provider"`
+	UserName   string `json:"userName"`
+	Email      string `json:"email"`
 }
 
 // renderedFiles names the files the example templates render into dir.
@@ -279,8 +283,14 @@ func checkRendered(t testing.TB, d *githubtest.Server, f renderedFiles, wantRepo
 		t.Fatalf("credentials.json: %v", err)
 	}
 	var fields map[string]any
-	if err := json.Unmarshal(data, &fields); err != nil || len(fields) != 5 {
-		t.Errorf("credentials.json has fields %v, want token, expiresAt, provider, userName, email", slices.Sorted(maps.Keys(fields)))
+	if err := json.Unmarshal(data, &fields); err != nil || len(fields) != 6 {
+		t.Errorf("credentials.json has fields %v, want token, expiresAt, validUntil, provider, userName, email", slices.Sorted(maps.Keys(fields)))
+	}
+	// The engine's default expiry_buffer (5m) ends the lease 5 minutes
+	// before expires_at; validUntil is that moment, rounded down, a second
+	// early.
+	if until, leaseEnd := time.Unix(creds.ValidUntil, 0), tok.ExpiresAt.Add(-5*time.Minute); until.After(leaseEnd) || until.Before(leaseEnd.Add(-5*time.Second)) {
+		t.Errorf("credentials.json validUntil %s, want the lease end %s (expires_at - expiry_buffer) or up to 5s before", until.UTC().Format(time.RFC3339), leaseEnd.UTC().Format(time.RFC3339))
 	}
 	if creds.Token != token {
 		t.Errorf("credentials.json token is %s, the token file %s", github.HashToken(creds.Token), github.HashToken(token))
@@ -671,25 +681,38 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 
 	t.Run("git-credential-vault.sh", func(t *testing.T) {
 		helper := examplePath("runner", "git-credential-vault.sh")
-		env := exampleEnv("GITHUB_TOKEN_FILE=" + files.Token)
+		env := exampleEnv("GITHUB_CREDENTIALS_FILE=" + files.Credentials)
 		want := "username=x-access-token\npassword=" + token + "\n"
+		// The token has its 55-minute lease (less the seconds since it was
+		// rendered) left: a 50-minute margin is met, a 60-minute one is not.
 		cases := []struct {
 			name, stdin string
 			env         []string
 			args        []string
 			answer      bool
+			refusal     string // exit 1 with this on stderr
 		}{
-			{"get github.com", "protocol=https\nhost=github.com\npath=acme/widgets.git\n\n", env, []string{"get"}, true},
-			{"get another host", "protocol=https\nhost=gitlab.com\n\n", env, []string{"get"}, false},
-			{"get over http", "protocol=http\nhost=github.com\n\n", env, []string{"get"}, false},
-			{"get GHES host", "protocol=https\nhost=ghe.example.com\n\n", append(slices.Clone(env), "GITHUB_HOST=ghe.example.com"), []string{"get"}, true},
-			{"get github.com with GITHUB_HOST set elsewhere", "protocol=https\nhost=github.com\n\n", append(slices.Clone(env), "GITHUB_HOST=ghe.example.com"), []string{"get"}, false},
-			{"store", "protocol=https\nhost=github.com\nusername=x\npassword=y\n\n", env, []string{"store"}, false},
-			{"erase", "protocol=https\nhost=github.com\n\n", env, []string{"erase"}, false},
-			{"get without the file", "protocol=https\nhost=github.com\n\n", exampleEnv("GITHUB_TOKEN_FILE=" + filepath.Join(work, "missing")), []string{"get"}, false},
+			{"get github.com", "protocol=https\nhost=github.com\npath=acme/widgets.git\n\n", env, []string{"get"}, true, ""},
+			{"get another host", "protocol=https\nhost=gitlab.com\n\n", env, []string{"get"}, false, ""},
+			{"get over http", "protocol=http\nhost=github.com\n\n", env, []string{"get"}, false, ""},
+			{"get GHES host", "protocol=https\nhost=ghe.example.com\n\n", append(slices.Clone(env), "GITHUB_HOST=ghe.example.com"), []string{"get"}, true, ""},
+			{"get github.com with GITHUB_HOST set elsewhere", "protocol=https\nhost=github.com\n\n", append(slices.Clone(env), "GITHUB_HOST=ghe.example.com"), []string{"get"}, false, ""},
+			{"store", "protocol=https\nhost=github.com\nusername=x\npassword=y\n\n", env, []string{"store"}, false, ""},
+			{"erase", "protocol=https\nhost=github.com\n\n", env, []string{"erase"}, false, ""},
+			{"get with a 50-minute margin", "protocol=https\nhost=github.com\n\n", append(slices.Clone(env), "GITHUB_TOKEN_MARGIN=3000"), []string{"get"}, true, ""},
+			{"get with a 60-minute margin", "protocol=https\nhost=github.com\n\n", append(slices.Clone(env), "GITHUB_TOKEN_MARGIN=3600", "GITHUB_TOKEN_WAIT=1"), []string{"get"}, false,
+				"less than the 3600s margin, and Vault Agent has not rendered a fresh one in 1s"},
+			{"get without the file", "protocol=https\nhost=github.com\n\n", exampleEnv("GITHUB_CREDENTIALS_FILE="+filepath.Join(work, "missing"), "GITHUB_TOKEN_WAIT=1"), []string{"get"}, false,
+				"git-credential-vault: no token in " + filepath.Join(work, "missing") + " after 1s; is Vault Agent running?"},
 		}
 		for _, c := range cases {
 			out, errOut, err := runExampleScript(t, c.env, c.stdin, helper, c.args...)
+			if c.refusal != "" {
+				if err == nil || out != "" || !strings.Contains(errOut, c.refusal) {
+					t.Errorf("%s: exit %v, %d bytes answered, stderr %q; want exit 1, nothing, and %q", c.name, err, len(out), errOut, c.refusal)
+				}
+				continue
+			}
 			if err != nil {
 				t.Errorf("%s: exit %v: %s", c.name, err, errOut)
 				continue
@@ -702,9 +725,26 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 			}
 		}
 
+		// The file appears while the helper waits (Agent rendering): it
+		// answers with the token once it is there.
+		late := filepath.Join(t.TempDir(), "credentials.json")
+		data, err := os.ReadFile(files.Credentials)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			if err := os.WriteFile(late+".tmp", data, 0o440); err == nil {
+				os.Rename(late+".tmp", late)
+			}
+		}()
+		if out, errOut, err := runExampleScript(t, exampleEnv("GITHUB_CREDENTIALS_FILE="+late, "GITHUB_TOKEN_WAIT=10"), "protocol=https\nhost=github.com\n\n", helper, "get"); err != nil || out != want {
+			t.Errorf("get while Agent renders: exit %v, %d bytes answered (%s); want the token once the file is there", err, len(out), errOut)
+		}
+
 		// Real git, configured as the pods do with GIT_CONFIG_* variables.
 		gitEnv := exampleEnv("HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false",
-			"GITHUB_TOKEN_FILE="+files.Token,
+			"GITHUB_CREDENTIALS_FILE="+files.Credentials,
 			"GIT_CONFIG_COUNT=2",
 			"GIT_CONFIG_KEY_0=credential.https://github.com.helper", "GIT_CONFIG_VALUE_0=",
 			"GIT_CONFIG_KEY_1=credential.https://github.com.helper", "GIT_CONFIG_VALUE_1="+helper)
@@ -738,13 +778,20 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 			name    string
 			env     []string
 			want    string
-			warning bool
+			refusal string // exit 1 with this on stderr, gh not run
 		}{
-			{"github.com", env("GITHUB_TOKEN_FILE=" + files.Token), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=unset\nargs=pr list --repo acme/widgets\n", false},
-			{"GH_HOST", env("GITHUB_TOKEN_FILE="+files.Token, "GH_HOST=ghe.example.com"), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=" + token + "\nargs=pr list --repo acme/widgets\n", false},
-			{"no token file", env("GITHUB_TOKEN_FILE=" + filepath.Join(work, "missing")), "GH_TOKEN=unset\nGH_ENTERPRISE_TOKEN=unset\nargs=pr list --repo acme/widgets\n", true},
+			{"github.com", env("GITHUB_CREDENTIALS_FILE=" + files.Credentials), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=unset\nargs=pr list --repo acme/widgets\n", ""},
+			{"GH_HOST", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GH_HOST=ghe.example.com"), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=" + token + "\nargs=pr list --repo acme/widgets\n", ""},
+			{"60-minute margin", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GITHUB_TOKEN_MARGIN=3600", "GITHUB_TOKEN_WAIT=1"), "", "less than the 3600s margin"},
+			{"no token file", env("GITHUB_CREDENTIALS_FILE="+filepath.Join(work, "missing"), "GITHUB_TOKEN_WAIT=1"), "", "gh-wrapper: no token in " + filepath.Join(work, "missing") + " after 1s"},
 		} {
 			out, errOut, err := runExampleScript(t, c.env, "", wrapper, "pr", "list", "--repo", "acme/widgets")
+			if c.refusal != "" {
+				if err == nil || out != "" || !strings.Contains(errOut, c.refusal) {
+					t.Errorf("%s: exit %v, gh printed %d bytes, stderr %q; want exit 1 without running gh, and %q", c.name, err, len(out), errOut, c.refusal)
+				}
+				continue
+			}
 			if err != nil {
 				t.Errorf("%s: %v: %s", c.name, err, errOut)
 				continue
@@ -752,8 +799,8 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 			if out != c.want {
 				t.Errorf("%s: the fake gh saw other variables or arguments than expected (%d bytes)", c.name, len(out))
 			}
-			if got := strings.Contains(errOut, "gh-wrapper:"); got != c.warning {
-				t.Errorf("%s: warning on stderr: %v, want %v (%q)", c.name, got, c.warning, errOut)
+			if errOut != "" {
+				t.Errorf("%s: stderr %q, want nothing", c.name, errOut)
 			}
 		}
 	})
