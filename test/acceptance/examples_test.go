@@ -49,6 +49,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -624,30 +625,54 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	v.configureEngine(t, "github", d, nil)
 
 	// One-time setup from the README: AppRole and the session policy.
-	roleID, secretID := v.approle(t, "ambient-session-s1", "github-session-approle")
+	roleID, secretID := v.approle(t, "ambient-sessions_ambient-session-s1", "github-session-approle")
 	putSessionPolicy(t, v)
 
-	// Session start, as the platform backend.
+	// The operator's bound for the project, then session start, as the
+	// platform backend.
+	writeSessionBound(t, v)
 	backendEnv := vaultEnv(v, v.RootToken)
 	out, errOut, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), "s1", "acme/widgets", "acme/gadgets")
 	if err != nil {
 		t.Fatalf("session-start.sh s1: %v\n%s%s", err, out, errOut)
 	}
-	if want := "session s1: role github/roles/ambient-session-s1; its pod reads github/token/ambient-session-s1\n"; !strings.HasSuffix(out, want) {
+	if want := "session s1: role github/roles/ambient-sessions_ambient-session-s1; its pod reads github/token/ambient-sessions_ambient-session-s1\n"; !strings.HasSuffix(out, want) {
 		t.Errorf("session-start.sh printed %q, want it to end with %q", out, want)
 	}
-	role, err := v.Client.Logical().Read("github/roles/ambient-session-s1")
+	role, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1")
 	if err != nil || role == nil {
 		t.Fatalf("reading the role session-start.sh wrote: %v", err)
 	}
-	t.Logf("session-start.sh wrote github/roles/ambient-session-s1: %v", role.Data)
+	t.Logf("session-start.sh wrote github/roles/ambient-sessions_ambient-session-s1: %v", role.Data)
+	first := role.Data
+	// A restarted session re-runs it with other arguments: the role is
+	// exactly what that run asks for (nothing kept from the first run)...
+	out, errOut, err = runExampleScript(t, append(slices.Clone(backendEnv), "PERMISSIONS=", "TTL=20m", "EXPIRY_BUFFER=2m"), "", examplePath("runner", "session-start.sh"), "s1", "acme/tools")
+	if err != nil {
+		t.Fatalf("session-start.sh s1 again: %v\n%s%s", err, out, errOut)
+	}
+	again, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1")
+	if err != nil || again == nil {
+		t.Fatalf("reading the re-written role: %v", err)
+	}
+	if fmt.Sprint(again.Data["repositories"]) != "[tools]" || again.Data["permissions"] != nil ||
+		again.Data["ttl"] != "20m0s" || again.Data["expiry_buffer"] != "2m0s" || again.Data["bound"] != "ambient-sessions" {
+		t.Errorf("session-start.sh re-run wrote %v, want exactly repositories [tools], no permissions (the bound's), ttl 20m, expiry_buffer 2m", again.Data)
+	}
+	// ...and running it as the first time gives the first role back.
+	if out, errOut, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), "s1", "acme/widgets", "acme/gadgets"); err != nil {
+		t.Fatalf("session-start.sh s1 a third time: %v\n%s%s", err, out, errOut)
+	}
+	if third, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1"); err != nil || !reflect.DeepEqual(third.Data, first) {
+		t.Errorf("session-start.sh re-run with the first arguments wrote %v (%v), want %v", third.Data, err, first)
+	}
 	// Its refusals write nothing.
 	for _, args := range [][]string{{"s2"}, {"s2", "widgets"}, {"s2", "acme/widgets", "other/tools"}} {
 		if _, _, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), args...); err == nil {
 			t.Errorf("session-start.sh %v succeeded", args)
 		}
 	}
-	if s, err := v.Client.Logical().Read("github/roles/ambient-session-s2"); err != nil || s != nil {
+	if s, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s2"); err != nil || s != nil {
 		t.Errorf("a refused session-start.sh wrote ambient-session-s2 (%v)", err)
 	}
 
@@ -664,7 +689,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	const user, email = "Example User", "user@example.com"
-	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE=ambient-session-s1", "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), "agent-approle.hcl")
+	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE=ambient-sessions_ambient-session-s1", "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), "agent-approle.hcl")
 
 	files := renderedIn(filepath.Join(work, "github"))
 	token := checkRendered(t, d, files, []string{"gadgets", "widgets"}, user, email)
@@ -813,17 +838,17 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if out, errOut, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), "s10", "acme/tools"); err != nil {
 		t.Fatalf("session-start.sh s10: %v\n%s%s", err, out, errOut)
 	}
-	other := mint(t, v.Client, "github/token/ambient-session-s10")
+	other := mint(t, v.Client, "github/token/ambient-sessions_ambient-session-s10")
 
 	// Session end, as the backend, waiting for GitHub (SYNC=1).
 	out, errOut, err = runExampleScript(t, append(slices.Clone(backendEnv), "SYNC=1"), "", examplePath("runner", "session-end.sh"), "s1")
 	if err != nil {
 		t.Fatalf("session-end.sh s1: %v\n%s%s", err, out, errOut)
 	}
-	if s, err := v.Client.Logical().Read("github/roles/ambient-session-s1"); err != nil || s != nil {
+	if s, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1"); err != nil || s != nil {
 		t.Errorf("role ambient-session-s1 still readable after session-end.sh (%v)", err)
 	}
-	if s, err := v.Client.Logical().List("sys/leases/lookup/github/token/ambient-session-s1/"); err != nil || (s != nil && len(fieldList(s.Data, "keys")) > 0) {
+	if s, err := v.Client.Logical().List("sys/leases/lookup/github/token/ambient-sessions_ambient-session-s1/"); err != nil || (s != nil && len(fieldList(s.Data, "keys")) > 0) {
 		t.Errorf("leases of ambient-session-s1 left after session-end.sh: %v (%v)", s, err)
 	}
 	revoked := waitRevoked(t, d, token, time.Now().Add(10*time.Second))
@@ -844,7 +869,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	}
 	c := v.newClient(t, sink)
 	c.SetMaxRetries(0)
-	if _, err := c.Logical().Read("github/token/ambient-session-s1"); statusOf(err) != http.StatusBadRequest {
+	if _, err := c.Logical().Read("github/token/ambient-sessions_ambient-session-s1"); statusOf(err) != http.StatusBadRequest {
 		t.Errorf("minting for the ended session: %v, want 400 (no such role)", err)
 	}
 }
@@ -883,12 +908,12 @@ func renderInjectorTemplates(t *testing.T, v *vaultServer, d *githubtest.Server,
 			t.Errorf("template %s lacks its agent-inject-secret, -file or -perms annotation", name)
 			continue
 		}
-		want := "github/token/" + fieldString(pod.Raw, "spec", "serviceAccountName")
+		want := "github/token/" + fieldString(pod.Raw, "metadata", "namespace") + "_" + fieldString(pod.Raw, "spec", "serviceAccountName")
 		if secret != want {
-			t.Errorf("agent-inject-secret-%s is %q, want %s (the pod's service account name)", name, secret, want)
+			t.Errorf("agent-inject-secret-%s is %q, want %s (<namespace>_<service account>)", name, secret, want)
 		}
 		if reads := regexp.MustCompile(`secret "([^"]*)"`).FindAllStringSubmatch(tmpl, -1); len(reads) != 1 || reads[0][1] != want {
-			t.Errorf("agent-inject-template-%s reads %v, want %s (the pod's service account name) once", name, reads, want)
+			t.Errorf("agent-inject-template-%s reads %v, want %s (<namespace>_<service account>) once", name, reads, want)
 		}
 		tmpl = strings.ReplaceAll(tmpl, "ambient-session-example", "ambient-session-s1")
 		fmt.Fprintf(&stanzas, "template {\n  contents    = %q\n  destination = %q\n  perms       = %q\n  error_on_missing_key = true\n}\n\n",
@@ -989,6 +1014,7 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 		t.Errorf("policy github-session does not use %s:\n%s", want, policy)
 	}
 
+	writeSessionBound(t, v)
 	for _, s := range []struct{ session, repo string }{{"s1", "acme/widgets"}, {"s2", "acme/gadgets"}} {
 		if out, errOut, err := runExampleScript(t, vaultEnv(v, v.RootToken), "", examplePath("runner", "session-start.sh"), s.session, s.repo); err != nil {
 			t.Fatalf("session-start.sh %s: %v\n%s%s", s.session, err, out, errOut)
@@ -1043,8 +1069,8 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	const user, email = "Example User", "user@example.com"
-	// GITHUB_ROLE as the pod sets it: its service account's name.
-	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+sa.Name, "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), cfgPath)
+	// GITHUB_ROLE as the pod sets it: <namespace>_<service account>.
+	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+sa.Namespace+"_"+sa.Name, "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), cfgPath)
 	if k.reviewCount() == 0 {
 		t.Error("Vault never asked the fake Kubernetes API to review the token")
 	}
@@ -1069,10 +1095,10 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 	if pols, _ := self.TokenPolicies(); !slices.Contains(pols, "github-session") {
 		t.Errorf("the pod's Vault token has policies %v, want github-session", pols)
 	}
-	if _, err := tryMint(c, "github/token/ambient-session-s1", nil); err != nil {
+	if _, err := tryMint(c, "github/token/ambient-sessions_ambient-session-s1", nil); err != nil {
 		t.Errorf("the pod minting its own role: %v", err)
 	}
-	for _, path := range []string{"github/token/ambient-session-s2", "github/roles/ambient-session-s1", "github/config"} {
+	for _, path := range []string{"github/token/ambient-sessions_ambient-session-s2", "github/roles/ambient-sessions_ambient-session-s1", "github/config"} {
 		if _, err := c.Logical().Read(path); statusOf(err) != http.StatusForbidden {
 			t.Errorf("the pod reading %s: %v, want 403", path, err)
 		}
@@ -1439,5 +1465,16 @@ func TestExamplesPolicies(t *testing.T) {
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
+	}
+}
+
+// writeSessionBound writes the project bound that session-start.sh's roles
+// lie in, as platform-backend.hcl's header tells the operator to.
+func writeSessionBound(t testing.TB, v *vaultServer) {
+	t.Helper()
+	if _, err := v.Client.Logical().Write("github/bounds/ambient-sessions", map[string]any{
+		"owner": "acme", "repositories": "*", "max_permissions": "contents=write,pull_requests=write,metadata=read",
+	}); err != nil {
+		t.Fatalf("writing the project bound: %v", err)
 	}
 }
