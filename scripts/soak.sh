@@ -35,7 +35,7 @@ grep -E '^(=== RUN|--- |(PASS|FAIL|ok) )|soak (single|failover) \+' "$work/soak.
 
 Written by \`make soak\` (scripts/soak.sh) on ${start}, commit
 $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- examples test || echo ' (with local changes)'),
-Vault $("$vault_bin" version | awk '{print $2}'), $(nproc) CPUs shared with other work.
+Vault $("$vault_bin" version | awk '{print $2}' | tr -d ,), $(nproc) CPUs shared with other work.
 SOAK_DURATION=${duration}. Result: $([ "$rc" = 0 ] && echo "**pass**" || echo "**FAIL (exit ${rc})**").
 
 What it is: issue 11's continuity soak (test/acceptance/soak_test.go). A real
