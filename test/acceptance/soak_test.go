@@ -68,7 +68,7 @@ const (
 	// of an Agent's life (a rollover), not once a day.
 	soakAgentTokenTTL    = 60 * time.Second
 	soakAgentTokenMaxTTL = 70 * time.Second
-	soakRole             = "ambient-session-s1"
+	soakRole             = "ambient-sessions_ambient-session-s1" // <namespace>_<serviceaccount>, as session-start.sh names it
 	// soakNumRetries compresses Agent's retry window (see soakAgentConfig).
 	soakNumRetries = 2
 )
@@ -257,6 +257,7 @@ func newSoak(t *testing.T, name string, d *githubtest.Server, v *vaultServer, va
 		t.Fatal(err)
 	}
 	putSessionPolicy(t, v)
+	writeSessionBound(t, v)
 	if out, errOut, err := runExampleScript(t, vaultEnv(v, v.RootToken), "", examplePath("runner", "session-start.sh"), "s1", "acme/widgets", "acme/gadgets"); err != nil {
 		t.Fatalf("session-start.sh s1: %v\n%s%s", err, out, errOut)
 	}
