@@ -162,7 +162,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	if err != nil && hit && github.IsNotFound(err) {
 		// The cached installation is gone (the App was reinstalled): look
 		// it up again. A 404 minted nothing, so this mints at most once.
-		a.installs.drop(r.installKey())
+		a.lookups(client).drop(r.installKey())
 		if id, _, err = a.installationID(ctx, client, r); err != nil {
 			return a.githubFailure("to find the installation for "+r.selector(), err)
 		}
@@ -233,7 +233,7 @@ func (a *app) installationID(ctx context.Context, client *github.Client, r *role
 	if r.InstallationID > 0 {
 		return r.InstallationID, false, nil
 	}
-	id, hit, err = a.installs.get(ctx, r.installKey(), a.b.now(), func(ctx context.Context) (resolved, error) {
+	id, hit, err = a.lookups(client).get(ctx, r.installKey(), a.b.now(), func(ctx context.Context) (resolved, error) {
 		inst, err := lookupInstallation(ctx, client, r)
 		if err != nil {
 			return resolved{}, err
