@@ -2,10 +2,13 @@ package backend
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -178,3 +181,100 @@ func TestLookupWithOldClientNotCached(t *testing.T) {
 		t.Fatalf("minted for installation %d after the change, want %d", got, acme2.ID)
 	}
 }
+
+// An App that roles or bounds use cannot be made another App in place
+// (another host or app_id): its roles pinned by installation id would mint
+// for whatever installation has that id there. Its key can be rotated.
+func TestAppIdentityFixedWhileUsed(t *testing.T) {
+	e := newTestBackend(t)
+	e.configure(nil)
+	gh2, evilcorp, _ := otherHost(t, e)
+	e.ok(logical.CreateOperation, "bounds/team", map[string]any{"installation_id": float64(e.acme.ID), "repositories": "*", "max_permissions": "contents=read"})
+	e.writeRole("pinned", map[string]any{"installation_id": strconvID(e.acme.ID)}) // as the CLI sends it
+	e.writeRole("inbound", map[string]any{"bound": "team", "owner": "acme"})
+
+	before := e.snapshot()
+	for _, c := range []struct {
+		name  string
+		data  map[string]any
+		field string
+	}{
+		{"other host", map[string]any{"app_id": float64(gh2.AppID), "private_key": string(gh2.KeyPEM()), "base_url": gh2.URL}, "base_url, app_id:"},
+		{"other host, same app_id", map[string]any{"private_key": string(gh2.KeyPEM()), "base_url": gh2.URL}, "base_url:"},
+		{"other app_id, same host", map[string]any{"app_id": strconvID(e.gh.AppID + 1), "private_key": string(e.gh.KeyPEM())}, "app_id:"},
+	} {
+		resp, err := e.req(logical.UpdateOperation, "config", c.data)
+		if err != nil || !resp.IsError() {
+			t.Fatalf("%s: err=%v resp=%v, want a 400", c.name, err, errData(resp))
+		}
+		msg := resp.Error().Error()
+		for _, want := range []string{c.field, `role "inbound"`, `role "pinned"`, `bound "team"`} {
+			if !strings.Contains(msg, want) {
+				t.Fatalf("%s: %q does not name %s", c.name, msg, want)
+			}
+		}
+	}
+	if len(gh2.Calls()) != 0 {
+		t.Fatal("a refused App change called the other host")
+	}
+	if after := e.snapshot(); !maps.Equal(before, after) {
+		t.Fatal("a refused App change stored something")
+	}
+	for _, role := range []string{"pinned", "inbound"} {
+		resp := e.ok(logical.ReadOperation, "token/"+role, nil)
+		if tok, ok := e.gh.LookupToken(resp.Data["token"].(string)); !ok || tok.InstallationID != e.acme.ID {
+			t.Fatalf("token/%s after the refused change: %+v %v", role, tok, ok)
+		}
+	}
+	for _, tok := range gh2.Tokens() {
+		if tok.InstallationID == evilcorp.ID {
+			t.Fatal("evilcorp's installation got a token")
+		}
+	}
+
+	// Rotating the key (the same App on the same host, base_url spelled
+	// with a trailing slash) is fine.
+	e.ok(logical.UpdateOperation, "config", map[string]any{"private_key": string(e.gh.KeyPEMPKCS8()), "base_url": e.gh.URL + "/", "app_id": float64(e.gh.AppID)})
+	e.ok(logical.ReadOperation, "token/pinned", nil)
+
+	// Once nothing uses it, the App may become another.
+	for _, p := range []string{"roles/pinned", "roles/inbound", "bounds/team"} {
+		e.ok(logical.DeleteOperation, p, nil)
+	}
+	e.ok(logical.UpdateOperation, "config", map[string]any{"app_id": float64(gh2.AppID), "private_key": string(gh2.KeyPEM()), "base_url": gh2.URL})
+}
+
+// After a 404 on a cached installation (the App reinstalled), the lookup
+// again goes through the bound: a bound pinned to the old installation does
+// not mint for the new one.
+func TestReinstallRechecksBound(t *testing.T) {
+	e := newTestBackend(t)
+	e.configure(nil)
+	e.ok(logical.CreateOperation, "bounds/team", map[string]any{"installation_id": float64(e.acme.ID), "repositories": "*", "max_permissions": "contents=read"})
+	e.writeRole("r", map[string]any{"bound": "team", "owner": "acme"})
+	e.ok(logical.ReadOperation, "token/r", nil) // caches acme's installation
+
+	e.gh.RemoveInstallation(e.acme.ID)
+	again := e.gh.AddInstallation("acme", "Organization", "widgets")
+	resp, err := e.req(logical.ReadOperation, "token/r", nil)
+	if !errors.Is(err, logical.ErrPermissionDenied) || !strings.Contains(err.Error(), "installation") || !strings.Contains(err.Error(), `bound "team"`) {
+		t.Fatalf("mint after reinstall: err=%v resp=%v, want a 403 naming the installation and the bound", err, errData(resp))
+	}
+	for _, tok := range e.gh.Tokens() {
+		if tok.InstallationID == again.ID {
+			t.Fatalf("a token was minted for the new installation %d, outside the bound", again.ID)
+		}
+	}
+	// An owner bound still follows the owner to its new installation.
+	e.ok(logical.DeleteOperation, "roles/r", nil)
+	e.ok(logical.CreateOperation, "bounds/acme", map[string]any{"owner": "acme", "repositories": "*", "max_permissions": "contents=read"})
+	e.writeRole("o", map[string]any{"bound": "acme", "owner": "acme"})
+	e.ok(logical.ReadOperation, "token/o", nil)
+	e.gh.RemoveInstallation(again.ID)
+	third := e.gh.AddInstallation("acme", "Organization", "widgets")
+	if got := e.ok(logical.ReadOperation, "token/o", nil).Data["installation_id"]; got != third.ID {
+		t.Fatalf("owner-bound mint after reinstall: installation %v, want %d", got, third.ID)
+	}
+}
+
+func strconvID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -161,8 +161,22 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	tok, err := client.CreateToken(ctx, id, r.tokenRequest())
 	if err != nil && hit && github.IsNotFound(err) {
 		// The cached installation is gone (the App was reinstalled): look
-		// it up again. A 404 minted nothing, so this mints at most once.
+		// it up again, through the same decision as the first lookup, so
+		// that the new installation is checked against the role's bound
+		// (its installation, its owner) before anything is minted for
+		// it. A 404 minted nothing, so this mints at most once.
 		a.lookups(client).drop(r.installKey())
+		again, msg, serr := b.scope(ctx, req.Storage, roleName, r, nil)
+		if serr != nil {
+			if errors.Is(serr, logical.ErrPermissionDenied) {
+				a.metrics.failed("denied")
+			}
+			return nil, serr
+		}
+		if msg != "" {
+			return logical.ErrorResponse(msg), nil
+		}
+		r = again
 		if id, _, err = a.installationID(ctx, client, r); err != nil {
 			return a.githubFailure("to find the installation for "+r.selector(), err)
 		}
