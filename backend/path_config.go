@@ -126,7 +126,8 @@ private_key, base_url, ca_certificate, expiry_buffer). The App "default" is
 config itself. Roles, the token path and installations choose an App with
 app (default "default"). Each App has its own client, JWT and installation
 lookups; writing or deleting one leaves the others alone. An App that roles
-use cannot be deleted. Names follow the rule of role names.
+or bounds use cannot be deleted, nor given another base_url or app_id (its
+private_key can be rotated). Names follow the rule of role names.
 `
 )
 
@@ -414,7 +415,7 @@ func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name 
 // fine. It is checked before GitHub is called.
 func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name string, stored, cfg *appConfig) (string, error) {
 	var changed []string
-	if cfg.BaseURL != stored.BaseURL {
+	if u, err := github.NormalizeBaseURL(stored.BaseURL); err != nil || u != cfg.BaseURL {
 		changed = append(changed, "base_url")
 	}
 	if stored.AppID != 0 && cfg.AppID != stored.AppID {
