@@ -57,11 +57,13 @@ type app struct {
 	b       *backend
 	metrics *appMetrics
 
-	mu     sync.RWMutex // guards cfg and client
+	mu     sync.RWMutex // guards cfg, client and installs
 	cfg    *appConfig
 	client *github.Client
-
-	installs installCache
+	// installs are client's installation lookups: made with it and dropped
+	// with it, so a lookup, shared or cached, is only ever used with the
+	// client (host, App, key) that made it.
+	installs *installCache
 }
 
 // app returns the mount's App called name, making its (empty) record when
@@ -71,7 +73,7 @@ func (b *backend) app(name string) *app {
 	defer b.appsMu.Unlock()
 	a := b.apps[name]
 	if a == nil {
-		a = &app{name: name, b: b, metrics: b.metrics.forApp(name), installs: newInstallCache(installationCacheTTL)}
+		a = &app{name: name, b: b, metrics: b.metrics.forApp(name)}
 		b.apps[name] = a
 	}
 	return a
@@ -162,19 +164,39 @@ func (a *app) getClient(ctx context.Context, s logical.Storage) (*github.Client,
 	if err != nil {
 		return nil, nil, err
 	}
-	a.cfg, a.client = cfg, c
+	a.cfg, a.client, a.installs = cfg, c, newInstallCache(installationCacheTTL)
 	return c, cfg, nil
+}
+
+// lookups returns the installation lookups of client, or nil (a cache that
+// keeps nothing) when client is no longer the App's: the App's config
+// changed since the request took it, and its answers are for its own host.
+func (a *app) lookups(client *github.Client) *installCache {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if client == nil || a.client != client {
+		return nil
+	}
+	return a.installs
+}
+
+// currentLookups returns the installation lookups of the App's current
+// client; nil when it has none.
+func (a *app) currentLookups() *installCache {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.installs
 }
 
 // reset forgets the App's config, client (and so its JWT) and installation
 // lookups: its config was written, deleted or replicated. Other Apps keep
-// theirs.
+// theirs. Lookups still in flight finish into the forgotten cache, for the
+// requests that hold the old client only.
 func (a *app) reset() {
 	a.mu.Lock()
 	old := a.client
-	a.cfg, a.client = nil, nil
+	a.cfg, a.client, a.installs = nil, nil, nil
 	a.mu.Unlock()
-	a.installs.clear()
 	if old != nil {
 		old.CloseIdleConnections()
 	}

@@ -124,7 +124,7 @@ func (e *testEnv) cachedLookups(name string) int {
 	if a == nil {
 		return 0
 	}
-	return a.installs.len()
+	return a.currentLookups().len()
 }
 
 func (e *testEnv) writeRole(name string, data map[string]any) {

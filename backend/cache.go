@@ -91,11 +91,18 @@ func (c *entryCache[T]) drop(name string) {
 
 // installCache maps an owner or repository to its installation id, with a
 // TTL. Concurrent lookups of one key share a single call to GitHub.
+//
+// A cache belongs to one client (app.go makes it with the App's client and
+// drops it with it), so a lookup and its answer belong to the host and App
+// that made it: after a config change, new requests use a new client and a
+// new cache, and never join a lookup still running against the old host.
+// Its methods take a nil cache as one that keeps nothing: a request whose
+// client is no longer the App's looks up alone and caches nothing.
 type installCache struct {
 	ttl time.Duration
 
 	mu       sync.Mutex
-	gen      uint64 // bumped by clear; a lookup from an older generation is not stored
+	gen      uint64 // bumped by drop; a lookup from an older generation is not stored
 	entries  map[string]installEntry
 	inflight map[string]*lookup
 }
@@ -118,8 +125,8 @@ type lookup struct {
 	err  error
 }
 
-func newInstallCache(ttl time.Duration) installCache {
-	return installCache{ttl: ttl, entries: map[string]installEntry{}, inflight: map[string]*lookup{}}
+func newInstallCache(ttl time.Duration) *installCache {
+	return &installCache{ttl: ttl, entries: map[string]installEntry{}, inflight: map[string]*lookup{}}
 }
 
 // lookupTimeout bounds a shared installation lookup, which runs detached
@@ -132,8 +139,13 @@ const lookupTimeout = 30 * time.Second
 // The lookup is shared by every request that needs the key meanwhile, so it
 // does not run on any one caller's context: a caller that gives up (its
 // client disconnected) returns at once with its own context's error, and the
-// lookup goes on, under its own timeout, for the others.
+// lookup goes on, under its own timeout, for the others. A nil cache calls
+// find on the caller's context and keeps nothing.
 func (c *installCache) get(ctx context.Context, key string, now time.Time, find func(context.Context) (resolved, error)) (id int64, hit bool, err error) {
+	if c == nil {
+		res, err := find(ctx)
+		return res.id, false, err
+	}
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
 		c.mu.Unlock()
@@ -154,15 +166,17 @@ func (c *installCache) get(ctx context.Context, key string, now time.Time, find 
 	}
 }
 
-// run performs one shared lookup and stores its result unless the cache was
-// cleared meanwhile (generation gen is stale).
+// run performs one shared lookup and stores its result unless an entry was
+// dropped meanwhile (generation gen is stale).
 func (c *installCache) run(ctx context.Context, key string, l *lookup, gen uint64, now time.Time, find func(context.Context) (resolved, error)) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	l.res, l.err = find(ctx)
 
 	c.mu.Lock()
-	delete(c.inflight, key)
+	if c.inflight[key] == l {
+		delete(c.inflight, key)
+	}
 	if l.err == nil && gen == c.gen {
 		c.entries[key] = installEntry{resolved: l.res, expires: now.Add(c.ttl)}
 	}
@@ -173,6 +187,9 @@ func (c *installCache) run(ctx context.Context, key string, l *lookup, gen uint6
 // peek returns the cached lookup of key, if it is fresh at now; it never
 // asks GitHub.
 func (c *installCache) peek(key string, now time.Time) (resolved, bool) {
+	if c == nil {
+		return resolved{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[key]; ok && now.Before(e.expires) {
@@ -181,21 +198,24 @@ func (c *installCache) peek(key string, now time.Time) (resolved, bool) {
 	return resolved{}, false
 }
 
+// drop forgets key and detaches its lookup in flight, if any: the requests
+// already waiting on it get its answer, the next ones start a new lookup,
+// and no lookup that started before the drop is stored.
 func (c *installCache) drop(key string) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	c.gen++
 	delete(c.entries, key)
-	c.mu.Unlock()
-}
-
-func (c *installCache) clear() {
-	c.mu.Lock()
-	c.gen++
-	clear(c.entries)
+	delete(c.inflight, key)
 	c.mu.Unlock()
 }
 
 func (c *installCache) len() int {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)

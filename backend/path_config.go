@@ -126,7 +126,8 @@ private_key, base_url, ca_certificate, expiry_buffer). The App "default" is
 config itself. Roles, the token path and installations choose an App with
 app (default "default"). Each App has its own client, JWT and installation
 lookups; writing or deleting one leaves the others alone. An App that roles
-use cannot be deleted. Names follow the rule of role names.
+or bounds use cannot be deleted, nor given another base_url or app_id (its
+private_key can be rotated). Names follow the rule of role names.
 `
 )
 
@@ -211,13 +212,22 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	if err != nil {
 		return nil, err
 	}
+	var stored *appConfig
 	if cfg == nil {
 		cfg = &appConfig{BaseURL: github.DefaultBaseURL, ExpiryBuffer: defaultExpiryBuffer}
 	} else if msg := needsKey(cfg, d); msg != "" {
 		return logical.ErrorResponse(msg), nil
+	} else {
+		copied := *cfg
+		stored = &copied
 	}
 	if msg := mergeConfig(cfg, d); msg != "" {
 		return logical.ErrorResponse(msg), nil
+	}
+	if stored != nil {
+		if msg, err := b.identityInUse(ctx, req.Storage, name, stored, cfg); msg != "" || err != nil {
+			return errorOrMessage(msg, err)
+		}
 	}
 
 	// Check the credentials with GitHub before anything is stored.
@@ -395,6 +405,33 @@ func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name 
 		b.forgetApp(a)
 	}
 	return nil, nil
+}
+
+// identityInUse refuses to make the App called name another App (another
+// host, or another app_id) while roles or bounds use it: their
+// installation ids, owners and repositories mean something on one host for
+// one App only, and on another they may be another account's. A new key
+// for the same App (rotation), a new ca_certificate or expiry_buffer is
+// fine. It is checked before GitHub is called.
+func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name string, stored, cfg *appConfig) (string, error) {
+	var changed []string
+	if u, err := github.NormalizeBaseURL(stored.BaseURL); err != nil || u != cfg.BaseURL {
+		changed = append(changed, "base_url")
+	}
+	if stored.AppID != 0 && cfg.AppID != stored.AppID {
+		changed = append(changed, "app_id")
+	}
+	if stored.AppID == 0 && cfg.ClientID != stored.ClientID {
+		changed = append(changed, "client_id") // no app_id known: the client id is the App
+	}
+	if len(changed) == 0 {
+		return "", nil
+	}
+	users, err := b.appUsers(ctx, s, name)
+	if err != nil || len(users) == 0 {
+		return "", err
+	}
+	return fmt.Sprintf("%s: App %q is still used by %s; its host and app_id cannot change while roles or bounds use it (their installations are this App's on this host), but its private_key can; write the other App as apps/<new name> and move them, or delete them first", strings.Join(changed, ", "), name, strings.Join(users, ", ")), nil
 }
 
 // appUsers names what still uses the App: "role <name>" for each role and

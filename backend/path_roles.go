@@ -157,7 +157,7 @@ func (b *backend) getRole(ctx context.Context, s logical.Storage, name string) (
 func (b *backend) forgetRole(name string) {
 	if r, ok := b.roles.peek(name); ok && r.installKey() != "" {
 		if a := b.existingApp(r.appName()); a != nil {
-			a.installs.drop(r.installKey())
+			a.currentLookups().drop(r.installKey())
 		}
 	}
 	b.roles.drop(name)
@@ -182,7 +182,7 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 	}
 	data := r.data()
 	if a := b.existingApp(r.appName()); a != nil && r.installKey() != "" {
-		if res, ok := a.installs.peek(r.installKey(), b.now()); ok {
+		if res, ok := a.currentLookups().peek(r.installKey(), b.now()); ok {
 			data["installation_id_resolved"] = res.id
 			data["account"] = res.account
 		}

@@ -161,8 +161,22 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	tok, err := client.CreateToken(ctx, id, r.tokenRequest())
 	if err != nil && hit && github.IsNotFound(err) {
 		// The cached installation is gone (the App was reinstalled): look
-		// it up again. A 404 minted nothing, so this mints at most once.
-		a.installs.drop(r.installKey())
+		// it up again, through the same decision as the first lookup, so
+		// that the new installation is checked against the role's bound
+		// (its installation, its owner) before anything is minted for
+		// it. A 404 minted nothing, so this mints at most once.
+		a.lookups(client).drop(r.installKey())
+		again, msg, serr := b.scope(ctx, req.Storage, roleName, r, nil)
+		if serr != nil {
+			if errors.Is(serr, logical.ErrPermissionDenied) {
+				a.metrics.failed("denied")
+			}
+			return nil, serr
+		}
+		if msg != "" {
+			return logical.ErrorResponse(msg), nil
+		}
+		r = again
 		if id, _, err = a.installationID(ctx, client, r); err != nil {
 			return a.githubFailure("to find the installation for "+r.selector(), err)
 		}
@@ -196,9 +210,24 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		return logical.ErrorResponse("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the App %q or of the role", buffer, id, life.Round(time.Second), a.name), nil
 	}
 
+	// The lease's end as Vault stores it (its expire_time): Vault caps the
+	// TTL at the mount's tuned max_lease_ttl, or the system's, with
+	// framework.CalculateTTL, called here as Vault calls it. Rounded down
+	// to the second: never after the lease ends. Templates read it rather
+	// than adding the lease duration to the time they render at.
+	leaseTTL, _, err := framework.CalculateTTL(b.System(), 0, ttl, 0, ttl, 0, time.Time{})
+	if err != nil {
+		if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
+			b.Logger().Warn("revoking a token that got no lease failed", "installation_id", id, "hashed_token", github.HashToken(tok.Token), "error", rerr)
+		}
+		a.metrics.failed("internal")
+		return nil, fmt.Errorf("computing the lease of installation %d's token: %w", id, err)
+	}
+
 	data := map[string]any{
 		"token":                tok.Token,
 		"expires_at":           tok.ExpiresAt.Format(time.RFC3339),
+		"lease_expires_at":     b.now().Add(leaseTTL).UTC().Truncate(time.Second).Format(time.RFC3339),
 		"installation_id":      id,
 		"permissions":          tok.Permissions,
 		"repositories":         nonNil(tok.Repositories),
@@ -233,7 +262,7 @@ func (a *app) installationID(ctx context.Context, client *github.Client, r *role
 	if r.InstallationID > 0 {
 		return r.InstallationID, false, nil
 	}
-	id, hit, err = a.installs.get(ctx, r.installKey(), a.b.now(), func(ctx context.Context) (resolved, error) {
+	id, hit, err = a.lookups(client).get(ctx, r.installKey(), a.b.now(), func(ctx context.Context) (resolved, error) {
 		inst, err := lookupInstallation(ctx, client, r)
 		if err != nil {
 			return resolved{}, err
