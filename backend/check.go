@@ -23,7 +23,7 @@ import (
 func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName string, stored *role) (data map[string]any, refusal string, err error) {
 	// Exactly what a mint of the role would ask for: the one policy
 	// function's answer (bound, ceiling, defaults resolved).
-	r, msg, err := b.scope(ctx, s, roleName, stored, nil)
+	r, msg, err := b.scope(ctx, s, roleName, stored, nil, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -61,9 +61,9 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		}
 		return a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
 	}
-	if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
-		b.Logger().Warn("revoking a role check's token failed; it expires by itself", "installation_id", inst.ID, "hashed_token", github.HashToken(tok.Token), "error", rerr)
-		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked (%v); it expires at GitHub at %s", rerr, tok.ExpiresAt.Format(time.RFC3339)))
+	revoked := a.revokeDetached(ctx, client, tok.Token, "check", inst.ID)
+	if !revoked {
+		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked; it expires at GitHub at %s", tok.ExpiresAt.Format(time.RFC3339)))
 	}
 
 	repos := make([]map[string]any, len(tok.Repositories))
@@ -79,7 +79,7 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		"permissions":          tok.Permissions,
 		"repository_selection": tok.RepositorySelection,
 		"warnings":             nonNil(warnings),
-		"revoked":              true,
+		"revoked":              revoked,
 	}, "", nil
 }
 

@@ -56,8 +56,12 @@ type appMetrics struct {
 	cacheMisses    atomic.Int64
 
 	mu       sync.Mutex
-	failures map[string]int64        // by reason
-	calls    map[string]*callMetrics // by "endpoint status"
+	failures map[string]int64 // by reason
+	// revokeReasons counts failed revocations by what the token was:
+	// "lease" (Vault retries), or a token without a lease ("resolve_ids",
+	// "check", "no_lease") that lives at GitHub until it expires.
+	revokeReasons map[string]int64
+	calls         map[string]*callMetrics // by "endpoint status"
 	// rateRemaining is X-RateLimit-Remaining of the last answer that drew
 	// on each budget: by spender (github.SpenderApp for App JWT calls,
 	// github.SpenderInstallation for installation-token calls), then by
@@ -74,6 +78,7 @@ type callMetrics struct {
 func newAppMetrics() *appMetrics {
 	return &appMetrics{
 		failures:      map[string]int64{},
+		revokeReasons: map[string]int64{},
 		calls:         map[string]*callMetrics{},
 		rateRemaining: map[string]map[string]int64{},
 	}
@@ -91,8 +96,16 @@ func (m *appMetrics) revoked(ok bool) {
 	if ok {
 		m.revokedTotal.Add(1)
 	} else {
-		m.revokeFailures.Add(1)
+		m.revokeFailed("lease")
 	}
+}
+
+// revokeFailed counts a failed revocation of a token of kind reason.
+func (m *appMetrics) revokeFailed(reason string) {
+	m.revokeFailures.Add(1)
+	m.mu.Lock()
+	m.revokeReasons[reason]++
+	m.mu.Unlock()
 }
 
 func (m *appMetrics) cache(hit bool) {
@@ -170,6 +183,9 @@ func (m *appMetrics) add(o *appMetrics) {
 	for k, v := range o.failures {
 		m.failures[k] += v
 	}
+	for k, v := range o.revokeReasons {
+		m.revokeReasons[k] += v
+	}
 	for k, v := range o.calls {
 		cm := m.calls[k]
 		if cm == nil {
@@ -199,6 +215,10 @@ func (m *appMetrics) snapshot() map[string]any {
 	for k, v := range m.failures {
 		failures[k] = v
 	}
+	revokeReasons := make(map[string]any, len(m.revokeReasons))
+	for k, v := range m.revokeReasons {
+		revokeReasons[k] = v
+	}
 	calls := make(map[string]any, len(m.calls))
 	for k, v := range m.calls {
 		calls[k] = map[string]any{"count": v.Count, "total_seconds": v.TotalSeconds, "max_seconds": v.MaxSeconds}
@@ -213,13 +233,14 @@ func (m *appMetrics) snapshot() map[string]any {
 	}
 	m.mu.Unlock()
 	return map[string]any{
-		"tokens_minted":               m.mintedTotal.Load(),
-		"tokens_failed":               failures,
-		"tokens_revoked":              m.revokedTotal.Load(),
-		"revocations_failed":          m.revokeFailures.Load(),
-		"installation_cache_hits":     m.cacheHits.Load(),
-		"installation_cache_misses":   m.cacheMisses.Load(),
-		"github_calls":                calls,
-		"github_rate_limit_remaining": rate, // spender → resource → remaining
+		"tokens_minted":                m.mintedTotal.Load(),
+		"tokens_failed":                failures,
+		"tokens_revoked":               m.revokedTotal.Load(),
+		"revocations_failed":           m.revokeFailures.Load(),
+		"revocations_failed_by_reason": revokeReasons, // lease, resolve_ids, check, no_lease
+		"installation_cache_hits":      m.cacheHits.Load(),
+		"installation_cache_misses":    m.cacheMisses.Load(),
+		"github_calls":                 calls,
+		"github_rate_limit_remaining":  rate, // spender → resource → remaining
 	}
 }
