@@ -58,6 +58,10 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		field := "permissions"
 		if strings.Contains(strings.ToLower(apiMessage(err)), "repositor") {
 			field = "repositories"
+			// GitHub's 422 does not say which: a check exists to name it.
+			if missing := a.unreachable(ctx, client, inst.ID, tr); len(missing) > 0 {
+				warnings = append([]string{fmt.Sprintf("installation %d (%s) cannot reach %s", inst.ID, inst.Account.Login, strings.Join(missing, ", "))}, warnings...)
+			}
 		}
 		return a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
 	}
@@ -143,4 +147,36 @@ func roleCheckResponse(data map[string]any, refusal string) *logical.Response {
 		return logical.ErrorResponse(refusal)
 	}
 	return &logical.Response{Data: data}
+}
+
+// unreachable names the repositories of tr (names, then ids) that
+// installation id cannot reach, by listing what it can reach with a
+// metadata=read token of its own (GET /installation/repositories, every
+// page), revoked at once. It is nil when the list cannot be read.
+func (a *app) unreachable(ctx context.Context, client *github.Client, id int64, tr github.TokenRequest) []string {
+	probe, err := client.CreateToken(ctx, id, github.TokenRequest{Permissions: map[string]string{"metadata": "read"}})
+	if err != nil {
+		return nil
+	}
+	repos, err := client.TokenRepositories(ctx, probe.Token)
+	a.revokeDetached(ctx, client, probe.Token, "check", id)
+	if err != nil {
+		return nil
+	}
+	names, ids := map[string]bool{}, map[int64]bool{}
+	for _, r := range repos {
+		names[strings.ToLower(r.Name)], ids[r.ID] = true, true
+	}
+	var out []string
+	for _, n := range tr.Repositories {
+		if !names[strings.ToLower(n)] {
+			out = append(out, quoted(n))
+		}
+	}
+	for _, i := range tr.RepositoryIDs {
+		if !ids[i] {
+			out = append(out, fmt.Sprintf("repository id %d", i))
+		}
+	}
+	return out
 }

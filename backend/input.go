@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -44,9 +45,13 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		if msg != "" {
 			return logical.ErrorResponse(msg), nil
 		}
+		// The framework sees the request without them (restored after).
+		data := req.Data
+		req.Data = maps.Clone(data)
 		for _, f := range fields {
 			delete(req.Data, f)
 		}
+		defer func() { req.Data = data }()
 		ctx = context.WithValue(ctx, scopeRequestKey{}, q)
 	}
 	if msg := b.checkInput(req); msg != "" {
