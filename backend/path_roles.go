@@ -19,7 +19,11 @@ token/<role> mints a token with that scope.
 Names: letters, digits, '-' and '_', starting and ending with a letter,
 digit or '_', at most 128 characters. Use '_' to separate a team or
 namespace from the rest (team-a_web), so that a policy glob such as
-token/team-a_* cannot match another team's roles.
+token/team-a_* cannot match another team's roles. Name roles that a
+templated policy reaches in lower case: AppRole lower-cases its role names
+(and Kubernetes names are lower case), so a session role with capitals is
+never reached through them. Capitals are not refused, since roles reached
+by plain paths may use them.
 
 Writes merge: a field that is not sent keeps its value; a field sent empty
 (permissions= or repositories= on the CLI, "" or [] over the API) is reset:

@@ -55,9 +55,10 @@ func pathToken(b *backend) []*framework.Path {
 					Description: "Role to mint the token for (through the role's App).",
 					Required:    true,
 				},
-				"repositories":   adhoc["repositories"],
-				"repository_ids": adhoc["repository_ids"],
-				"permissions":    adhoc["permissions"],
+				// Query: a read takes them as query parameters and narrows.
+				"repositories":   asQuery(adhoc["repositories"]),
+				"repository_ids": asQuery(adhoc["repository_ids"]),
+				"permissions":    asQuery(adhoc["permissions"]),
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
@@ -97,6 +98,13 @@ func pathToken(b *backend) []*framework.Path {
 			HelpDescription: pathAdHocHelpDesc,
 		},
 	}
+}
+
+// asQuery is a copy of f that a read also takes as a query parameter.
+func asQuery(f *framework.FieldSchema) *framework.FieldSchema {
+	q := *f
+	q.Query = true
+	return &q
 }
 
 func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (string, *role, *logical.Response, error) {
