@@ -180,6 +180,10 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		}
 		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
 	}
+	if err != nil && r.InstallationID > 0 && github.IsNotFound(err) {
+		a.metrics.failed("github_404")
+		return logical.ErrorResponse("installation_id: App %q has no installation %d (GitHub answered the mint with 404 Not Found)", a.name, id), nil
+	}
 	if err != nil {
 		resp, ferr := a.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
 		if resp.IsError() && githubStatus(err) == http.StatusUnprocessableEntity {

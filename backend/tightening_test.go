@@ -352,3 +352,15 @@ func TestCheckNamesUnreachableRepositories(t *testing.T) {
 		t.Fatalf("%d check tokens left alive", len(live))
 	}
 }
+
+// Issue 15, messages: a mint for an installation the role's App does not
+// have names installation_id and the App.
+func TestMintOfMissingInstallationNamesField(t *testing.T) {
+	e := newTwoApps(t)
+	e.writeRole("corp-on-default", map[string]any{"installation_id": float64(e.corp.ID)})
+	resp, err := e.req(logical.ReadOperation, "token/corp-on-default", nil)
+	text := errText(resp, err)
+	if status(resp, err) != http.StatusBadRequest || !strings.HasPrefix(text, "installation_id: ") || !strings.Contains(text, `App "default"`) || !strings.Contains(text, fmt.Sprint(e.corp.ID)) {
+		t.Fatalf("mint for App ghes's installation through App default: %d %q", status(resp, err), text)
+	}
+}
