@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -210,7 +211,7 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if bd != nil && len(eff.RepositoryIDs) > 0 {
-		byID, msg, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, roleName)
+		byID, msg, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
 		if msg != "" || err != nil {
 			return nil, msg, err
 		}
@@ -229,7 +230,7 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if len(resolveNarrow) > 0 {
-		byID, msg, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, roleName)
+		byID, msg, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, "not in "+label(roleName))
 		if msg != "" || err != nil {
 			return nil, msg, err
 		}
@@ -378,12 +379,15 @@ func (b *backend) installationFailure(appName string, id int64, err error) (stri
 }
 
 // resolveIDs turns repository ids into names by asking GitHub, the only
-// one that knows them: it mints a metadata=read token for exactly those
-// ids, reads the names GitHub answers with and revokes the token at once
-// (detached from the caller). Ids GitHub does not resolve in the role's
-// installation are refused by id; the names are for the decision only and
-// never reach a message.
-func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, roleName string) (map[int64]string, string, error) {
+// one that knows them: an App's JWT can find the installation of a
+// repository id, but only an installation token can read its name. So it
+// mints a metadata=read token for exactly those ids, reads the names GitHub
+// answers with and revokes the token at once (detached from the caller).
+// The names are for the decision only and never reach a message: ids GitHub
+// does not resolve in the role's installation are refused by id, in the
+// same words as ids it resolves outside the role or bound (where says
+// which), so a refusal does not even tell whether an id exists.
+func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, where string) (map[int64]string, string, error) {
 	a, client, _, err := b.clientFor(ctx, s, r.appName())
 	if err != nil {
 		msg, err := notConfigured(err)
@@ -394,11 +398,17 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 		msg, err := lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
 		return nil, msg, err
 	}
+	refused := func() error {
+		if len(ids) == 1 {
+			return permissionDenied("repository id %d is %s", ids[0], where)
+		}
+		return permissionDenied("repository ids %s: at least one is %s", joinIDs(ids), where)
+	}
 	tok, err := client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
-			return nil, "", permissionDenied("repository_ids: %v are not all repositories %s may reach", ids, label(roleName))
+			return nil, "", refused()
 		}
 		msg, err := lookupFailure(a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err))
 		return nil, msg, err
@@ -412,10 +422,18 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 	}
 	for _, want := range ids {
 		if _, ok := byID[want]; !ok {
-			return nil, "", permissionDenied("repository_ids: %v are not all repositories %s may reach", ids, label(roleName))
+			return nil, "", refused()
 		}
 	}
 	return byID, "", nil
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // scopeForWrite checks a role about to be stored (the same decision a mint

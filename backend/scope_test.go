@@ -206,7 +206,7 @@ func TestScopeWidening(t *testing.T) {
 		{"bound Team-A", map[string]any{"bound": "Team-A"}, 400, "bound"},
 		{"repositories object", w("repositories", map[string]any{"tools": 1}), 400, "repositories"},
 		{"ids of other's repo", w("repository_ids", []any{float64(e.repoID(e.acme, "web-a"))}), 403, fmt.Sprintf("repository id %d is outside", e.repoID(e.acme, "web-a"))},
-		{"unknown id", w("repository_ids", "999999999"), 403, "repository_ids"},
+		{"unknown id", w("repository_ids", "999999999"), 403, "repository id 999999999 is outside bound"}, // as an id outside: no existence oracle
 
 		{"left out (bound's)", w(), 200, ""},
 		{"empty list", w("repositories", []any{}, "permissions", []any{}), 200, ""},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -166,12 +167,25 @@ func (c *cancelAfterMint) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.next.RoundTrip(r)
 	if err == nil && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access_tokens") {
 		c.mu.Lock()
-		if c.cancel != nil {
-			c.cancel()
-		}
+		cancel := c.cancel
 		c.mu.Unlock()
+		if cancel != nil {
+			// Once the answer is read: the engine has the token.
+			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		}
 	}
 	return resp, err
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // Issue 15, item 7: probe, check and no-lease tokens are revoked on a
