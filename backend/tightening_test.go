@@ -314,6 +314,8 @@ func TestMessagesNameFieldAndType(t *testing.T) {
 		"entry object":         {"roles/r", map[string]any{"owner": "acme", "repositories": []any{"a", map[string]any{}}}, []string{"repositories: entry 2 is an object"}},
 		"id 2^53+1":            {"roles/r", map[string]any{"installation_id": json.Number("9007199254740993")}, []string{"installation_id: ", "9007199254740993"}},
 		"ids 2^53+1":           {"roles/r", map[string]any{"owner": "acme", "repository_ids": []any{json.Number("9007199254740993")}}, []string{"repository_ids: ", "9007199254740993"}},
+		"id 2^53+1 as float64": {"roles/r", map[string]any{"installation_id": float64(9007199254740993)}, []string{"installation_id: ", "beyond 9007199254740991", "rounded"}},
+		"ids float64 2^53+1":   {"roles/r", map[string]any{"owner": "acme", "repository_ids": []any{float64(9007199254740993)}}, []string{"repository_ids: ", "beyond 9007199254740991"}},
 		"id given twice":       {"roles/r", map[string]any{"owner": "acme", "repository_ids": "812345001, 812345001"}, []string{"repository_ids: 812345001 is given twice"}},
 		"permission level num": {"roles/r", map[string]any{"owner": "acme", "permissions": map[string]any{"contents": 1}}, []string{"permissions: ", "a number"}},
 		"installation 404":     {"roles/r", map[string]any{"installation_id": float64(other.ID), "repositories": "other/x"}, []string{"installation_id: ", `App "default"`, fmt.Sprint(other.ID)}},

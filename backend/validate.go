@@ -141,6 +141,9 @@ func rawStrings(field string, raw any) ([]string, string) {
 		}
 		return parts, ""
 	case float64:
+		if msg := inexact(field, v); msg != "" {
+			return nil, msg
+		}
 		return []string{formatNumber(v)}, ""
 	case json.Number:
 		return []string{v.String()}, ""
@@ -153,6 +156,9 @@ func rawStrings(field string, raw any) ([]string, string) {
 			case string:
 				out[i] = strings.TrimSpace(e)
 			case float64:
+				if msg := inexact(field, e); msg != "" {
+					return nil, msg
+				}
 				out[i] = formatNumber(e)
 			case json.Number:
 				out[i] = e.String()
@@ -334,6 +340,17 @@ func formatNumber(f float64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
+// inexact refuses a JSON number beyond maxID without quoting it: through
+// Vault's HTTP API it reaches the engine as a float64, already rounded
+// (9007199254740993 arrives as 9007199254740992), so quoting it would
+// quote something the user did not send.
+func inexact(field string, f float64) string {
+	if math.Abs(f) <= maxID {
+		return ""
+	}
+	return fmt.Sprintf("%s: a number beyond %d, past what a JSON number carries exactly (it reached the engine rounded); ids are at most %d", field, int64(maxID), int64(maxID))
+}
+
 // parseIDString parses a positive integer id of at most maxID.
 func parseIDString(field, s string) (int64, string) {
 	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -350,6 +367,9 @@ func parseIDString(field, s string) (int64, string) {
 func parseID(field string, raw any) (int64, string) {
 	switch v := raw.(type) {
 	case float64:
+		if msg := inexact(field, v); msg != "" {
+			return 0, msg
+		}
 		return parseIDString(field, formatNumber(v))
 	case json.Number:
 		return parseIDString(field, v.String())

@@ -22,9 +22,9 @@ import (
 // strings).
 func TestTighteningThroughVault(t *testing.T) {
 	t.Parallel()
-	d := newDouble(t)
+	d := githubtest.NewT(t)
 	acme := d.AddInstallation("acme", "Organization", "widgets", "gadgets", "tools", "secret-plans")
-	other := newDouble(t, githubtest.WithAppID(githubtest.DefaultAppID+7), githubtest.WithSlug("other-app"),
+	other := githubtest.NewT(t, githubtest.WithAppID(githubtest.DefaultAppID+7), githubtest.WithSlug("other-app"),
 		githubtest.WithFirstIDs(githubtest.FirstInstallationID+900_000, githubtest.FirstRepositoryID+900_000))
 	corp := other.AddInstallation("corp", "Organization", "infra")
 	v := startVault(t, vaultOptions{LogLevel: "debug"})
@@ -205,7 +205,12 @@ path "github/token/byid" { capabilities = ["read", "update"] }`)
 			want []string
 		}{
 			{map[string]any{"owner": "acme", "repositories": map[string]any{}}, []string{"repositories: ", "an object"}},
-			{map[string]any{"installation_id": json.Number("9007199254740993")}, []string{"installation_id: ", "9007199254740993"}},
+			// A JSON number reaches the plugin as a float64, already
+			// rounded: the message says so instead of quoting ...992.
+			{map[string]any{"installation_id": json.Number("9007199254740993")}, []string{"installation_id: ", "beyond 9007199254740991", "rounded"}},
+			{map[string]any{"owner": "acme", "repository_ids": []any{json.Number("9007199254740993")}}, []string{"repository_ids: ", "beyond 9007199254740991"}},
+			// A string (the CLI) is quoted exactly.
+			{map[string]any{"installation_id": "9007199254740993"}, []string{"installation_id: ", `"9007199254740993"`}},
 			{map[string]any{"owner": "acme", "repository_ids": "812345001,812345001"}, []string{"repository_ids: 812345001 is given twice"}},
 			{map[string]any{"owner": "acme", "permissions": map[string]any{"contents": true}}, []string{"permissions: ", "true/false"}},
 		} {
