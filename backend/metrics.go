@@ -57,11 +57,11 @@ type appMetrics struct {
 
 	mu       sync.Mutex
 	failures map[string]int64 // by reason
-	// revokeReasons counts failed revocations by what the token was:
-	// "lease" (Vault retries), or a token without a lease ("resolve_ids",
-	// "check", "no_lease") that lives at GitHub until it expires.
-	revokeReasons map[string]int64
-	calls         map[string]*callMetrics // by "endpoint status"
+	// unleasedRevokeFailures counts failed revocations of tokens that have
+	// no lease, by what they were ("resolve_ids", "check", "no_lease"):
+	// nobody retries them, and each lives at GitHub until it expires.
+	unleasedRevokeFailures map[string]int64
+	calls                  map[string]*callMetrics // by "endpoint status"
 	// rateRemaining is X-RateLimit-Remaining of the last answer that drew
 	// on each budget: by spender (github.SpenderApp for App JWT calls,
 	// github.SpenderInstallation for installation-token calls), then by
@@ -77,10 +77,10 @@ type callMetrics struct {
 
 func newAppMetrics() *appMetrics {
 	return &appMetrics{
-		failures:      map[string]int64{},
-		revokeReasons: map[string]int64{},
-		calls:         map[string]*callMetrics{},
-		rateRemaining: map[string]map[string]int64{},
+		failures:               map[string]int64{},
+		unleasedRevokeFailures: map[string]int64{},
+		calls:                  map[string]*callMetrics{},
+		rateRemaining:          map[string]map[string]int64{},
 	}
 }
 
@@ -96,15 +96,15 @@ func (m *appMetrics) revoked(ok bool) {
 	if ok {
 		m.revokedTotal.Add(1)
 	} else {
-		m.revokeFailed("lease")
+		m.revokeFailures.Add(1)
 	}
 }
 
-// revokeFailed counts a failed revocation of a token of kind reason.
-func (m *appMetrics) revokeFailed(reason string) {
-	m.revokeFailures.Add(1)
+// unleasedRevokeFailed counts a failed revocation of a token without a
+// lease, of kind reason.
+func (m *appMetrics) unleasedRevokeFailed(reason string) {
 	m.mu.Lock()
-	m.revokeReasons[reason]++
+	m.unleasedRevokeFailures[reason]++
 	m.mu.Unlock()
 }
 
@@ -183,8 +183,8 @@ func (m *appMetrics) add(o *appMetrics) {
 	for k, v := range o.failures {
 		m.failures[k] += v
 	}
-	for k, v := range o.revokeReasons {
-		m.revokeReasons[k] += v
+	for k, v := range o.unleasedRevokeFailures {
+		m.unleasedRevokeFailures[k] += v
 	}
 	for k, v := range o.calls {
 		cm := m.calls[k]
@@ -215,9 +215,9 @@ func (m *appMetrics) snapshot() map[string]any {
 	for k, v := range m.failures {
 		failures[k] = v
 	}
-	revokeReasons := make(map[string]any, len(m.revokeReasons))
-	for k, v := range m.revokeReasons {
-		revokeReasons[k] = v
+	unleased := make(map[string]any, len(m.unleasedRevokeFailures))
+	for k, v := range m.unleasedRevokeFailures {
+		unleased[k] = v
 	}
 	calls := make(map[string]any, len(m.calls))
 	for k, v := range m.calls {
@@ -233,14 +233,14 @@ func (m *appMetrics) snapshot() map[string]any {
 	}
 	m.mu.Unlock()
 	return map[string]any{
-		"tokens_minted":                m.mintedTotal.Load(),
-		"tokens_failed":                failures,
-		"tokens_revoked":               m.revokedTotal.Load(),
-		"revocations_failed":           m.revokeFailures.Load(),
-		"revocations_failed_by_reason": revokeReasons, // lease, resolve_ids, check, no_lease
-		"installation_cache_hits":      m.cacheHits.Load(),
-		"installation_cache_misses":    m.cacheMisses.Load(),
-		"github_calls":                 calls,
-		"github_rate_limit_remaining":  rate, // spender → resource → remaining
+		"tokens_minted":               m.mintedTotal.Load(),
+		"tokens_failed":               failures,
+		"tokens_revoked":              m.revokedTotal.Load(),
+		"revocations_failed":          m.revokeFailures.Load(),
+		"unleased_revocations_failed": unleased, // by reason: resolve_ids, check, no_lease
+		"installation_cache_hits":     m.cacheHits.Load(),
+		"installation_cache_misses":   m.cacheMisses.Load(),
+		"github_calls":                calls,
+		"github_rate_limit_remaining": rate, // spender → resource → remaining
 	}
 }

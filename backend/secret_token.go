@@ -61,7 +61,7 @@ func (b *backend) revokeToken(ctx context.Context, req *logical.Request, _ *fram
 	}
 	hashed := github.HashToken(token)
 	if err := client.RevokeToken(ctx, token); err != nil {
-		m.revokeFailed("lease")
+		m.revoked(false)
 		b.Logger().Warn("revoking token at GitHub failed; Vault will retry", "hashed_token", hashed, "error", err)
 		return nil, fmt.Errorf("revoking token %s at GitHub: %w", hashed, err)
 	}
@@ -97,7 +97,7 @@ func (a *app) revokeDetached(ctx context.Context, client *github.Client, token, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedRevokeTimeout)
 	defer cancel()
 	if err := client.RevokeToken(ctx, token); err != nil {
-		a.metrics.revokeFailed(reason)
+		a.metrics.unleasedRevokeFailed(reason)
 		a.b.Logger().Warn("revoking a token that has no lease failed; it lives at GitHub until it expires", "reason", reason, "app", a.name, "installation_id", installationID, "hashed_token", github.HashToken(token), "error", err)
 		return false
 	}

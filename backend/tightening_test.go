@@ -230,9 +230,13 @@ func TestDetachedRevocation(t *testing.T) {
 		t.Fatalf("check after a failed revocation says revoked=%v", resp.Data["revoked"])
 	}
 	m := e.ok(logical.ReadOperation, "metrics", nil).Data
-	byReason, _ := m["revocations_failed_by_reason"].(map[string]any)
-	if byReason["check"] != int64(1) || m["revocations_failed"] != int64(1) {
-		t.Fatalf("metrics after a failed check revocation: revocations_failed=%v by reason %v", m["revocations_failed"], byReason)
+	byReason, _ := m["unleased_revocations_failed"].(map[string]any)
+	if byReason["check"] != int64(1) || m["revocations_failed"] != int64(0) {
+		t.Fatalf("metrics after a failed check revocation: unleased_revocations_failed %v, revocations_failed (leases) %v", byReason, m["revocations_failed"])
+	}
+	prom, _ := e.ok(logical.ReadOperation, "metrics", map[string]any{"format": "prometheus"}).Data[logical.HTTPRawBody].([]byte)
+	if !strings.Contains(string(prom), `github_app_unleased_revocations_failed_total{app="default",reason="check"} 1`) {
+		t.Fatalf("prometheus metrics lack the failed check revocation:\n%s", prom)
 	}
 	tokens := e.gh.Tokens()
 	last := tokens[len(tokens)-1]

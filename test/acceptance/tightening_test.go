@@ -137,9 +137,9 @@ path "github/token/byid" { capabilities = ["read", "update"] }`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		byReason, _ := m.Data["revocations_failed_by_reason"].(map[string]any)
-		if n, _ := byReason["check"].(json.Number).Int64(); n < 1 {
-			t.Fatalf("revocations_failed_by_reason %v", byReason)
+		byReason, _ := m.Data["unleased_revocations_failed"].(map[string]any)
+		if n, _ := byReason["check"].(json.Number); n.String() != "1" {
+			t.Fatalf("unleased_revocations_failed %v, want check: 1", byReason)
 		}
 	})
 
