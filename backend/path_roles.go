@@ -38,7 +38,12 @@ made. It reports the installation id, account and account type, the
 repositories (name and id) and permissions granted, the repository selection,
 and warnings: a permission the role asks for that the installation lacks, or
 at a level above the installation's. When GitHub refuses, the answer is a 400
-with GitHub's message and the field it concerns.
+with GitHub's message and the field it concerns; when it refuses the
+repositories, the check lists what the installation reaches (with a
+metadata=read token of its own, revoked at once) and names the repositories
+and ids it cannot reach. The check's tokens are revoked even if the caller
+has gone; "revoked" is false when GitHub did not confirm the revocation (the
+token then lives until it expires).
 `
 	// namePattern matches any name so that a bad one gets a 400 naming the
 	// field rather than Vault's "unsupported path".
