@@ -23,7 +23,7 @@ import (
 func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName string, stored *role) (data map[string]any, refusal string, err error) {
 	// Exactly what a mint of the role would ask for: the one policy
 	// function's answer (bound, ceiling, defaults resolved).
-	r, msg, err := b.scope(ctx, s, roleName, stored, nil)
+	r, msg, err := b.scope(ctx, s, roleName, stored, nil, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -58,12 +58,16 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		field := "permissions"
 		if strings.Contains(strings.ToLower(apiMessage(err)), "repositor") {
 			field = "repositories"
+			// GitHub's 422 does not say which: a check exists to name it.
+			if missing := a.unreachable(ctx, client, inst.ID, tr); len(missing) > 0 {
+				warnings = append([]string{fmt.Sprintf("installation %d (%s) cannot reach %s", inst.ID, inst.Account.Login, strings.Join(missing, ", "))}, warnings...)
+			}
 		}
 		return a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
 	}
-	if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
-		b.Logger().Warn("revoking a role check's token failed; it expires by itself", "installation_id", inst.ID, "hashed_token", github.HashToken(tok.Token), "error", rerr)
-		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked (%v); it expires at GitHub at %s", rerr, tok.ExpiresAt.Format(time.RFC3339)))
+	revoked := a.revokeDetached(ctx, client, tok.Token, "check", inst.ID)
+	if !revoked {
+		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked; it expires at GitHub at %s", tok.ExpiresAt.Format(time.RFC3339)))
 	}
 
 	repos := make([]map[string]any, len(tok.Repositories))
@@ -79,7 +83,7 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		"permissions":          tok.Permissions,
 		"repository_selection": tok.RepositorySelection,
 		"warnings":             nonNil(warnings),
-		"revoked":              true,
+		"revoked":              revoked,
 	}, "", nil
 }
 
@@ -143,4 +147,36 @@ func roleCheckResponse(data map[string]any, refusal string) *logical.Response {
 		return logical.ErrorResponse(refusal)
 	}
 	return &logical.Response{Data: data}
+}
+
+// unreachable names the repositories of tr (names, then ids) that
+// installation id cannot reach, by listing what it can reach with a
+// metadata=read token of its own (GET /installation/repositories, every
+// page), revoked at once. It is nil when the list cannot be read.
+func (a *app) unreachable(ctx context.Context, client *github.Client, id int64, tr github.TokenRequest) []string {
+	probe, err := client.CreateToken(ctx, id, github.TokenRequest{Permissions: map[string]string{"metadata": "read"}})
+	if err != nil {
+		return nil
+	}
+	repos, err := client.TokenRepositories(ctx, probe.Token)
+	a.revokeDetached(ctx, client, probe.Token, "check", id)
+	if err != nil {
+		return nil
+	}
+	names, ids := map[string]bool{}, map[int64]bool{}
+	for _, r := range repos {
+		names[strings.ToLower(r.Name)], ids[r.ID] = true, true
+	}
+	var out []string
+	for _, n := range tr.Repositories {
+		if !names[strings.ToLower(n)] {
+			out = append(out, quoted(n))
+		}
+	}
+	for _, i := range tr.RepositoryIDs {
+		if !ids[i] {
+			out = append(out, fmt.Sprintf("repository id %d", i))
+		}
+	}
+	return out
 }

@@ -249,7 +249,7 @@ func hostileCases(keys hostileKeys) map[string]hostileCase {
 		// Narrowing: more than the role allows is 403, malformed is 400.
 		"narrow to a repository not in the role":    {up, tok, map[string]any{"repositories": "tools"}, forbidden, `repository "tools"`, false},
 		"narrow to a repository id not in the role": {up, "token/ids", map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 1}}, forbidden, fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID+1), false},
-		"narrow to ids on a names role":             {up, tok, map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 2}}, forbidden, `repository "tools"`, true},
+		"narrow to ids on a names role":             {up, tok, map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 2}}, forbidden, fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID+2), true},
 		"narrow to a permission not in the role":    {up, tok, map[string]any{"permissions": "issues=read"}, forbidden, `permission "issues"`, false},
 		"narrow to a higher level":                  {up, tok, map[string]any{"permissions": "contents=write"}, forbidden, "contents=write", false},
 		"narrow to admin":                           {up, tok, map[string]any{"permissions": map[string]any{"pull_requests": "admin"}}, forbidden, "pull_requests=admin", false},

@@ -2,37 +2,95 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
-	"github.com/hashicorp/vault/sdk/helper/errutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
 // The framework converts every field of a request to its schema type before
-// a handler (or an existence check) runs, and its conversion errors quote the
-// value in full. Vault runs existence checks before the ACL check and logs
-// their errors at ERROR level, so any token could put a private key sent as
-// a list, or a megabyte of forged log lines, into the server log. checkInput
-// runs first, on every request: it reports a field of the wrong type by its
-// name and the JSON type it got, never by its value.
+// a handler runs (fd.Validate in its HandleRequest), and its conversion
+// errors quote the value in full. So HandleRequest checks types first, and
+// reports a field of the wrong type by its name and the JSON type it got,
+// never by its value.
+//
+// HandleRequest runs only for requests the ACL let through. Vault runs a
+// path's existence check (create or update?) before the ACL, so the
+// existence check sees no request data at all: it needs only the name in
+// the path, and a caller without rights gets Vault's 403, never a 400 about
+// a field it was not allowed to send (nor an ERROR line in the server log).
+//
+// The fields that decide a scope (roles/<name> writes, token/<name> reads
+// and writes, token writes) are parsed here, once, into the scopeRequest
+// the handler decides on (request.go); the framework never converts them.
 
-// HandleExistenceCheck refuses wrongly typed fields before the framework's
-// own conversion can quote them.
+// HandleExistenceCheck answers whether the path's entry exists from the
+// path alone.
 func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
-	if msg := b.checkInput(req); msg != "" {
-		return false, false, errutil.UserError{Err: msg}
-	}
+	data := req.Data
+	req.Data = nil
+	defer func() { req.Data = data }()
 	return b.Backend.HandleExistenceCheck(ctx, req)
 }
 
-// HandleRequest refuses wrongly typed fields with a 400 that names them.
+// HandleRequest parses the request's scope fields into a scopeRequest and
+// refuses wrongly typed fields with a 400 that names them.
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	if fields := b.scopeFields(req); fields != nil {
+		q, msg := parseScopeRequest(req.Data, fields)
+		if msg != "" {
+			return logical.ErrorResponse(msg), nil
+		}
+		// The framework sees the request without them (restored after).
+		data := req.Data
+		req.Data = maps.Clone(data)
+		for _, f := range fields {
+			delete(req.Data, f)
+		}
+		defer func() { req.Data = data }()
+		ctx = context.WithValue(ctx, scopeRequestKey{}, q)
+	}
 	if msg := b.checkInput(req); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
 	return b.Backend.HandleRequest(ctx, req)
+}
+
+type scopeRequestKey struct{}
+
+// scopeFields names the fields of req that decide a scope, or nil.
+func (b *backend) scopeFields(req *logical.Request) []string {
+	p := b.Route(req.Path)
+	if p == nil {
+		return nil
+	}
+	write := req.Operation == logical.CreateOperation || req.Operation == logical.UpdateOperation
+	// The framework anchors patterns with ^ and $.
+	pattern := func(s string) bool {
+		return strings.TrimSuffix(strings.TrimPrefix(p.Pattern, "^"), "$") == strings.TrimSuffix(s, "$")
+	}
+	switch {
+	case pattern(rolePrefix+namePattern) && write:
+		return roleRequestFields
+	case pattern(tokenPrefix+namePattern) && (write || req.Operation == logical.ReadOperation):
+		return narrowRequestFields
+	case pattern(adHocPattern) && write:
+		return roleRequestFields
+	}
+	return nil
+}
+
+// requestOf is the scopeRequest HandleRequest parsed for this request.
+func requestOf(ctx context.Context) (*scopeRequest, error) {
+	q, ok := ctx.Value(scopeRequestKey{}).(*scopeRequest)
+	if !ok {
+		return nil, errors.New("the request's scope fields were not parsed")
+	}
+	return q, nil
 }
 
 // checkInput checks the request's fields against the schema of the path it

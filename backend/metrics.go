@@ -56,8 +56,12 @@ type appMetrics struct {
 	cacheMisses    atomic.Int64
 
 	mu       sync.Mutex
-	failures map[string]int64        // by reason
-	calls    map[string]*callMetrics // by "endpoint status"
+	failures map[string]int64 // by reason
+	// unleasedRevokeFailures counts failed revocations of tokens that have
+	// no lease, by what they were ("resolve_ids", "check", "no_lease"):
+	// nobody retries them, and each lives at GitHub until it expires.
+	unleasedRevokeFailures map[string]int64
+	calls                  map[string]*callMetrics // by "endpoint status"
 	// rateRemaining is X-RateLimit-Remaining of the last answer that drew
 	// on each budget: by spender (github.SpenderApp for App JWT calls,
 	// github.SpenderInstallation for installation-token calls), then by
@@ -73,9 +77,10 @@ type callMetrics struct {
 
 func newAppMetrics() *appMetrics {
 	return &appMetrics{
-		failures:      map[string]int64{},
-		calls:         map[string]*callMetrics{},
-		rateRemaining: map[string]map[string]int64{},
+		failures:               map[string]int64{},
+		unleasedRevokeFailures: map[string]int64{},
+		calls:                  map[string]*callMetrics{},
+		rateRemaining:          map[string]map[string]int64{},
 	}
 }
 
@@ -93,6 +98,14 @@ func (m *appMetrics) revoked(ok bool) {
 	} else {
 		m.revokeFailures.Add(1)
 	}
+}
+
+// unleasedRevokeFailed counts a failed revocation of a token without a
+// lease, of kind reason.
+func (m *appMetrics) unleasedRevokeFailed(reason string) {
+	m.mu.Lock()
+	m.unleasedRevokeFailures[reason]++
+	m.mu.Unlock()
 }
 
 func (m *appMetrics) cache(hit bool) {
@@ -170,6 +183,9 @@ func (m *appMetrics) add(o *appMetrics) {
 	for k, v := range o.failures {
 		m.failures[k] += v
 	}
+	for k, v := range o.unleasedRevokeFailures {
+		m.unleasedRevokeFailures[k] += v
+	}
 	for k, v := range o.calls {
 		cm := m.calls[k]
 		if cm == nil {
@@ -199,6 +215,10 @@ func (m *appMetrics) snapshot() map[string]any {
 	for k, v := range m.failures {
 		failures[k] = v
 	}
+	unleased := make(map[string]any, len(m.unleasedRevokeFailures))
+	for k, v := range m.unleasedRevokeFailures {
+		unleased[k] = v
+	}
 	calls := make(map[string]any, len(m.calls))
 	for k, v := range m.calls {
 		calls[k] = map[string]any{"count": v.Count, "total_seconds": v.TotalSeconds, "max_seconds": v.MaxSeconds}
@@ -217,6 +237,7 @@ func (m *appMetrics) snapshot() map[string]any {
 		"tokens_failed":               failures,
 		"tokens_revoked":              m.revokedTotal.Load(),
 		"revocations_failed":          m.revokeFailures.Load(),
+		"unleased_revocations_failed": unleased, // by reason: resolve_ids, check, no_lease
 		"installation_cache_hits":     m.cacheHits.Load(),
 		"installation_cache_misses":   m.cacheMisses.Load(),
 		"github_calls":                calls,

@@ -266,11 +266,7 @@ func applyBoundFields(bd *bound, d *framework.FieldData) string {
 	}
 
 	if raw, ok := d.Raw["max_permissions"]; ok {
-		parsed, msg := parsePermissions(raw)
-		if msg != "" {
-			return strings.Replace(msg, "permissions:", "max_permissions:", 1)
-		}
-		perms, msg := foldPermissions("max_permissions", parsed)
+		perms, msg := parsePermissions("max_permissions", raw)
 		if msg != "" {
 			return msg
 		}
@@ -281,12 +277,9 @@ func applyBoundFields(bd *bound, d *framework.FieldData) string {
 	}
 
 	if raw, ok := d.Raw["max_ttl"]; ok {
-		ttl, _, msg := parseDuration("max_ttl", raw)
+		ttl, msg := parseTTL("max_ttl", raw)
 		if msg != "" {
 			return msg
-		}
-		if ttl < 0 || ttl > maxTokenLife {
-			return fmt.Sprintf("max_ttl: must be between 0 and %s (a token's life), got %s", maxTokenLife, ttl)
 		}
 		bd.MaxTTL = ttl
 	}

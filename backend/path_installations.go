@@ -43,6 +43,14 @@ func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Reques
 	if msg := checkAppName("app", name); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
+	// An App that does not exist leaves no trace (no App record, no
+	// metrics): a stream of made-up names must not grow the mount's state.
+	if ok, err := appExists(ctx, req.Storage, name); err != nil || !ok {
+		if err != nil {
+			return nil, err
+		}
+		return logical.ErrorResponse((&appNotConfigured{name: name}).Error()), nil
+	}
 	a, client, _, err := b.clientFor(ctx, req.Storage, name)
 	if isNotConfigured(err) {
 		return logical.ErrorResponse(err.Error()), nil

@@ -85,6 +85,7 @@ var metricTypes = []struct{ name, help, kind string }{
 	{"github_app_tokens_minted_total", "Installation tokens minted.", "counter"},
 	{"github_app_tokens_revoked_total", "Tokens revoked at GitHub.", "counter"},
 	{"github_app_revocations_failed_total", "Revocations that failed and will be retried by Vault.", "counter"},
+	{"github_app_unleased_revocations_failed_total", "Revocations of tokens without a lease (probes, checks, tokens too short for a lease) that failed, by reason; nobody retries them and each lives at GitHub until it expires.", "counter"},
 	{"github_app_installation_cache_total", "Installation lookups by result.", "counter"},
 	{"github_app_rate_limit_remaining", "X-RateLimit-Remaining of GitHub's last answer on each budget: spender app (App JWT calls) or installation (installation-token calls), by X-RateLimit-Resource.", "gauge"},
 	{"github_app_tokens_failed_total", "Token requests that failed, by reason.", "counter"},
@@ -125,6 +126,10 @@ func (m *appMetrics) samples(app string, all map[string]map[string]float64) {
 	for reason, n := range m.failures {
 		failed[fmt.Sprintf("{reason=%q}", reason)] = float64(n)
 	}
+	unleased := map[string]float64{}
+	for reason, n := range m.unleasedRevokeFailures {
+		unleased[fmt.Sprintf("{reason=%q}", reason)] = float64(n)
+	}
 	count, sum := map[string]float64{}, map[string]float64{}
 	for key, c := range m.calls {
 		i := strings.LastIndexByte(key, ' ')
@@ -134,6 +139,7 @@ func (m *appMetrics) samples(app string, all map[string]map[string]float64) {
 	m.mu.Unlock()
 	line("github_app_rate_limit_remaining", rate)
 	line("github_app_tokens_failed_total", failed)
+	line("github_app_unleased_revocations_failed_total", unleased)
 	line("github_app_github_calls_total", count)
 	line("github_app_github_call_seconds_total", sum)
 }

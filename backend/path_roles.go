@@ -19,7 +19,11 @@ token/<role> mints a token with that scope.
 Names: letters, digits, '-' and '_', starting and ending with a letter,
 digit or '_', at most 128 characters. Use '_' to separate a team or
 namespace from the rest (team-a_web), so that a policy glob such as
-token/team-a_* cannot match another team's roles.
+token/team-a_* cannot match another team's roles. Name roles that a
+templated policy reaches in lower case: AppRole lower-cases its role names
+(and Kubernetes names are lower case), so a session role with capitals is
+never reached through them. Capitals are not refused, since roles reached
+by plain paths may use them.
 
 Writes merge: a field that is not sent keeps its value; a field sent empty
 (permissions= or repositories= on the CLI, "" or [] over the API) is reset:
@@ -34,7 +38,12 @@ made. It reports the installation id, account and account type, the
 repositories (name and id) and permissions granted, the repository selection,
 and warnings: a permission the role asks for that the installation lacks, or
 at a level above the installation's. When GitHub refuses, the answer is a 400
-with GitHub's message and the field it concerns.
+with GitHub's message and the field it concerns; when it refuses the
+repositories, the check lists what the installation reaches (with a
+metadata=read token of its own, revoked at once) and names the repositories
+and ids it cannot reach. The check's tokens are revoked even if the caller
+has gone; "revoked" is false when GitHub did not confirm the revocation (the
+token then lives until it expires).
 `
 	// namePattern matches any name so that a bad one gets a 400 naming the
 	// field rather than Vault's "unsupported path".
@@ -224,33 +233,20 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
+	var msg string
+	q, err := requestOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	r := &role{}
 	if old != nil {
 		copied := *old
 		r = &copied
 	}
-	if msg, err := b.applyBound(ctx, req.Storage, r, d); msg != "" || err != nil {
+	if msg, err := b.mergeRequest(ctx, req.Storage, r, q); msg != "" || err != nil {
 		return errorOrMessage(msg, err)
 	}
-	msg, err := applyRoleFields(ctx, r, d, b.installationAccount(req.Storage))
-	if err != nil {
-		return nil, err
-	}
-	if msg != "" {
-		return logical.ErrorResponse(msg), nil
-	}
-	if _, sent := d.Raw["app"]; sent || r.appName() != defaultApp {
-		// An implicit "default" stays allowed before config is written,
-		// as in v0.1.x.
-		ok, err := appExists(ctx, req.Storage, r.appName())
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return logical.ErrorResponse("app: the engine has no App %q; write apps/%s first", r.appName(), r.appName()), nil
-		}
-	}
-	if r, msg, err = b.scopeForWrite(ctx, req.Storage, name, r); msg != "" || err != nil {
+	if r, msg, err = b.scopeForWrite(ctx, req.Storage, name, r, q.repoOwners); msg != "" || err != nil {
 		return errorOrMessage(msg, err)
 	}
 	var checked map[string]any
@@ -299,6 +295,39 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 	}
 	b.forgetRole(name)
 	return nil, nil
+}
+
+// mergeRequest merges the parsed request q into r (a role being written, or
+// an ad-hoc one), from storage alone: the bound it names must exist, and
+// the App it names (or the role's, when not "default") must be stored. An
+// App that does not exist is a 400 naming app, and leaves no trace: no App
+// record, no metrics.
+func (b *backend) mergeRequest(ctx context.Context, s logical.Storage, r *role, q *scopeRequest) (string, error) {
+	var bd *bound
+	if q.boundSent {
+		var err error
+		if bd, err = b.getBound(ctx, s, q.bound); err != nil {
+			return "", err
+		}
+		if bd == nil {
+			return fmt.Sprintf("bound: no bound named %q", q.bound), nil
+		}
+	}
+	if msg := q.applyTo(r, bd); msg != "" {
+		return msg, nil
+	}
+	if q.appSent || r.appName() != defaultApp {
+		// An implicit "default" stays allowed before config is written,
+		// as in v0.1.x.
+		ok, err := appExists(ctx, s, r.appName())
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return fmt.Sprintf("app: the engine has no App %q; write apps/%s first", r.appName(), r.appName()), nil
+		}
+	}
+	return "", nil
 }
 
 // installationAccount looks up the account login of an installation.

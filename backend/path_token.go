@@ -22,7 +22,8 @@ as a lease that ends expiry_buffer before the token expires (or at the
 role's ttl). The lease is not renewable; read again for a new token. When
 the lease ends the token is revoked at GitHub. Writing token/<role> with
 repositories, repository_ids or permissions narrows the token to a subset of
-the role.
+the role; a read with them as query parameters
+(token/<role>?repositories=web) narrows the same way, it never ignores them.
 `
 	pathAdHocHelpSyn  = "Mint a GitHub installation access token with the scope given in the request (operators only)."
 	pathAdHocHelpDesc = `
@@ -34,13 +35,16 @@ workloads, which read token/<role> instead.
 `
 	// minLeaseTTL is the shortest lease handed out.
 	minLeaseTTL = time.Second
+
+	tokenPrefix  = "token/"
+	adHocPattern = "token$"
 )
 
 func pathToken(b *backend) []*framework.Path {
 	adhoc := roleFields()
 	return []*framework.Path{
 		{
-			Pattern: "token/" + namePattern,
+			Pattern: tokenPrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
 				OperationSuffix: "token",
@@ -51,9 +55,10 @@ func pathToken(b *backend) []*framework.Path {
 					Description: "Role to mint the token for (through the role's App).",
 					Required:    true,
 				},
-				"repositories":   adhoc["repositories"],
-				"repository_ids": adhoc["repository_ids"],
-				"permissions":    adhoc["permissions"],
+				// Query: a read takes them as query parameters and narrows.
+				"repositories":   asQuery(adhoc["repositories"]),
+				"repository_ids": asQuery(adhoc["repository_ids"]),
+				"permissions":    asQuery(adhoc["permissions"]),
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
@@ -76,7 +81,7 @@ func pathToken(b *backend) []*framework.Path {
 			HelpDescription: pathTokenHelpDesc,
 		},
 		{
-			Pattern: "token$",
+			Pattern: adHocPattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
 			},
@@ -95,6 +100,13 @@ func pathToken(b *backend) []*framework.Path {
 	}
 }
 
+// asQuery is a copy of f that a read also takes as a query parameter.
+func asQuery(f *framework.FieldSchema) *framework.FieldSchema {
+	q := *f
+	q.Query = true
+	return &q
+}
+
 func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (string, *role, *logical.Response, error) {
 	name := d.Get("name").(string)
 	if msg := checkRoleName(name); msg != "" {
@@ -110,35 +122,35 @@ func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *fra
 	return name, r, nil, nil
 }
 
+// pathTokenRead and pathTokenNarrow mint for the role: a read with
+// narrowing query parameters (repositories, repository_ids, permissions)
+// narrows exactly as a write with them does; nothing is ignored.
 func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name, r, resp, err := b.roleForToken(ctx, req, d)
-	if r == nil {
-		return resp, err
-	}
-	return b.scopedMint(ctx, req, name, r, nil)
+	return b.pathTokenNarrow(ctx, req, d)
 }
 
 func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	q, err := requestOf(ctx)
+	if err != nil {
+		return nil, err
+	}
 	name, r, resp, err := b.roleForToken(ctx, req, d)
 	if r == nil {
 		return resp, err
 	}
-	return b.scopedMint(ctx, req, name, r, d)
+	return b.scopedMint(ctx, req, name, r, nil, q)
 }
 
-func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	r := &role{}
-	if msg, err := b.applyBound(ctx, req.Storage, r, d); msg != "" || err != nil {
-		return errorOrMessage(msg, err)
-	}
-	msg, err := applyRoleFields(ctx, r, d, b.installationAccount(req.Storage))
+func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	q, err := requestOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if msg != "" {
-		return logical.ErrorResponse(msg), nil
+	r := &role{}
+	if msg, err := b.mergeRequest(ctx, req.Storage, r, q); msg != "" || err != nil {
+		return errorOrMessage(msg, err)
 	}
-	return b.scopedMint(ctx, req, "", r, nil)
+	return b.scopedMint(ctx, req, "", r, q.repoOwners, nil)
 }
 
 // mint mints a token for r and wraps it in a lease whose TTL follows the
@@ -166,7 +178,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		// (its installation, its owner) before anything is minted for
 		// it. A 404 minted nothing, so this mints at most once.
 		a.lookups(client).drop(r.installKey())
-		again, msg, serr := b.scope(ctx, req.Storage, roleName, r, nil)
+		again, msg, serr := b.scope(ctx, req.Storage, roleName, r, nil, nil)
 		if serr != nil {
 			if errors.Is(serr, logical.ErrPermissionDenied) {
 				a.metrics.failed("denied")
@@ -181,6 +193,10 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 			return a.githubFailure("to find the installation for "+r.selector(), err)
 		}
 		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
+	}
+	if err != nil && r.InstallationID > 0 && github.IsNotFound(err) {
+		a.metrics.failed("github_404")
+		return logical.ErrorResponse("installation_id: App %q has no installation %d (GitHub answered the mint with 404 Not Found)", a.name, id), nil
 	}
 	if err != nil {
 		resp, ferr := a.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
@@ -203,9 +219,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	}
 	if ttl < minLeaseTTL {
 		// Never hand out a token without a lease to revoke it.
-		if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
-			b.Logger().Warn("revoking a token that got no lease failed", "installation_id", id, "hashed_token", github.HashToken(tok.Token), "error", rerr)
-		}
+		a.revokeDetached(ctx, client, tok.Token, "no_lease", id)
 		a.metrics.failed("no_lease_time")
 		return logical.ErrorResponse("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the App %q or of the role", buffer, id, life.Round(time.Second), a.name), nil
 	}
@@ -217,9 +231,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	// than adding the lease duration to the time they render at.
 	leaseTTL, _, err := framework.CalculateTTL(b.System(), 0, ttl, 0, ttl, 0, time.Time{})
 	if err != nil {
-		if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
-			b.Logger().Warn("revoking a token that got no lease failed", "installation_id", id, "hashed_token", github.HashToken(tok.Token), "error", rerr)
-		}
+		a.revokeDetached(ctx, client, tok.Token, "no_lease", id)
 		a.metrics.failed("internal")
 		return nil, fmt.Errorf("computing the lease of installation %d's token: %w", id, err)
 	}

@@ -130,7 +130,7 @@ func TestTokenNarrowing(t *testing.T) {
 		"extra repository":           {map[string]any{"repositories": "widgets,tools"}, `repository "tools"`},
 		"extra permission":           {map[string]any{"permissions": "pull_requests=read"}, `permission "pull_requests"`},
 		"higher level":               {map[string]any{"permissions": "issues=write"}, "issues=write"},
-		"id of a repository outside": {map[string]any{"repository_ids": fmt.Sprint(e.acme.Repositories[2].ID)}, `repository "tools"`},
+		"id of a repository outside": {map[string]any{"repository_ids": fmt.Sprint(e.acme.Repositories[2].ID)}, fmt.Sprintf("repository id %d", e.acme.Repositories[2].ID)},
 		"other owner":                {map[string]any{"repositories": "evil/widgets"}, "repositories"},
 		"unknown level":              {map[string]any{"permissions": "contents=all"}, "permissions"},
 		"empty repo name":            {map[string]any{"repositories": []any{""}}, "repositories"},

@@ -1,15 +1,16 @@
 package backend
 
 // What a role, a narrowing or an ad-hoc request may get is decided here,
-// and only here, on one normalised form of the request:
+// and only here, on the one typed form of the request that request.go
+// parsed at the path handler (scope never sees raw request data):
 //
 //   - repository names compared case-insensitively (GitHub's rule), owner/name
 //     resolved to the bare name with the owner checked against the
 //     installation's account, repository ids resolved to names with GitHub
 //     when a list of names limits them (or refused when they cannot be);
-//   - permission names and levels folded to one spelling per Unicode case
-//     class (so "Workflows" and "wor\u212aflows", with a Kelvin sign, are
-//     "workflows");
+//   - permission names and levels lower-cased by parsePermissions (so
+//     "Workflows" is "workflows"; a look-alike such as the Kelvin sign is
+//     refused there by the name's shape);
 //   - fields left out or empty resolved to what they mean: inside a bound,
 //     empty repositories are the bound's repositories and empty permissions
 //     its max_permissions; outside one, empty permissions are the config's
@@ -26,10 +27,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
-	"unicode"
 
-	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
@@ -50,42 +50,6 @@ func (b *backend) ceiling(ctx context.Context, s logical.Storage, appName string
 		return ceiling{}, err
 	}
 	return ceiling{max: cfg.MaxPermissions, defaults: cfg.DefaultPermissions}, nil
-}
-
-// foldName maps s to one spelling per Unicode simple case-folding class:
-// each rune becomes the lower case of the smallest rune it folds with. So
-// "Workflows", "WORKFLOWS" and "wor\u212aflows" (Kelvin sign) are all
-// "workflows", as strings.EqualFold would compare them.
-func foldName(s string) string {
-	return strings.Map(func(r rune) rune {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f < least {
-				least = f
-			}
-		}
-		return unicode.ToLower(least)
-	}, s)
-}
-
-// foldPermissions returns perms with names and levels folded; a name that
-// two entries fold to is refused.
-func foldPermissions(field string, perms map[string]string) (map[string]string, string) {
-	if len(perms) == 0 {
-		return nil, ""
-	}
-	out := make(map[string]string, len(perms))
-	for _, k := range sortedKeys(perms) {
-		name, level := foldName(strings.TrimSpace(k)), foldName(strings.TrimSpace(perms[k]))
-		if _, dup := out[name]; dup {
-			return nil, fmt.Sprintf("%s: %s is given twice (names are compared case-insensitively)", field, quoted(name))
-		}
-		if permissionLevels[level] == 0 {
-			return nil, fmt.Sprintf("%s: level %s for %s must be read, write or admin", field, quoted(level), quoted(name))
-		}
-		out[name] = level
-	}
-	return out, ""
 }
 
 // within refuses (403) any permission of perms that limit does not grant at
@@ -113,24 +77,35 @@ func label(roleName string) string {
 	return fmt.Sprintf("role %q", roleName)
 }
 
-// scope decides what r may mint, narrowed by the request d when d is not
-// nil. It returns the role to mint with (repositories and permissions
-// resolved as the package comment says), or a message for a 400, or an
-// error: permissionDenied (403) naming the field, repository or
-// permission that is out of bounds, or an internal error.
-func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string, r *role, d *framework.FieldData) (*role, string, error) {
+// scope decides what r may mint, and returns the role to mint with
+// (repositories and permissions resolved as the package comment says), or
+// a message for a 400, or an error: permissionDenied (403) naming the field,
+// repository or permission that is out of bounds, or an internal error.
+//
+// owners are the accounts the request's owner/name repository entries named
+// (a role write or an ad-hoc mint; a stored role keeps bare names). narrow,
+// when not nil, is a narrowing (token/<role>) that cuts the result down.
+//
+// The order of the checks is the order of this function: first everything
+// decided from storage alone (the bound and its App, the installation pin,
+// the owners, repositories by name and by listed id, permissions, ttl, the
+// App's ceiling, the narrowing), then what only GitHub can tell (an
+// installation to resolve for the pin, an installation's account,
+// repository ids to resolve to names). So a request outside its bound makes
+// no call to GitHub, and a refusal of a repository id names the id, never
+// the name GitHub resolved it to.
+func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string, narrow *scopeRequest) (*role, string, error) {
 	eff := *r
-	perms, msg := foldPermissions("permissions", r.Permissions)
-	if msg != "" {
-		return nil, msg, nil
-	}
-	eff.Permissions = perms
+	eff.Permissions = maps.Clone(r.Permissions)
 	eff.Repositories = slices.Clone(r.Repositories)
 	eff.RepositoryIDs = slices.Clone(r.RepositoryIDs)
 
+	// The bound, its App and the installation pin, from storage.
+	var bd *bound
+	pinned := true // the installation pin is decided (or there is none)
 	if r.Bound != "" {
-		bd, err := b.getBound(ctx, s, r.Bound)
-		if err != nil {
+		var err error
+		if bd, err = b.getBound(ctx, s, r.Bound); err != nil {
 			return nil, "", err
 		}
 		if bd == nil {
@@ -139,10 +114,52 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		if r.appName() != bd.appName() {
 			return nil, "", permissionDenied("app: %s uses App %q, outside bound %q (App %q)", label(roleName), r.appName(), r.Bound, bd.appName())
 		}
-		if msg, err := b.inside(ctx, s, roleName, &eff, r.Bound, bd); msg != "" || err != nil {
+		switch {
+		case bd.Owner != "" && r.owner() != "":
+			if !strings.EqualFold(r.owner(), bd.Owner) {
+				return nil, "", outsideBound(roleName, r, bd)
+			}
+		case bd.InstallationID != 0 && r.InstallationID != 0:
+			if r.InstallationID != bd.InstallationID {
+				return nil, "", outsideBound(roleName, r, bd)
+			}
+		default:
+			pinned = false
+		}
+	}
+
+	// The owners of owner/name entries, against the account when it is
+	// known without GitHub: the role's owner, or its owner bound's.
+	account := r.owner()
+	if account == "" && bd != nil {
+		account = bd.Owner
+	}
+	var narrowOwners []string
+	if narrow != nil {
+		narrowOwners = narrow.repoOwners
+	}
+	if account != "" {
+		for _, o := range owners {
+			if !strings.EqualFold(o, account) {
+				return nil, fmt.Sprintf("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account), nil
+			}
+		}
+		for _, o := range narrowOwners {
+			if !strings.EqualFold(o, account) {
+				return nil, fmt.Sprintf("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account), nil
+			}
+		}
+	}
+
+	// Inside the bound: repositories by name (ids are resolved below),
+	// permissions, ttl.
+	if bd != nil {
+		if msg, err := fitBound(roleName, &eff, bd); msg != "" || err != nil {
 			return nil, msg, err
 		}
 	}
+
+	// The App's ceiling.
 	c, err := b.ceiling(ctx, s, r.appName())
 	if err != nil {
 		return nil, "", err
@@ -158,30 +175,85 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	if err := within(eff.Permissions, c.max, fmt.Sprintf("the max_permissions of App %q", r.appName())); err != nil {
 		return nil, "", err
 	}
-	if d != nil {
-		return b.narrowScope(ctx, s, roleName, &eff, d)
+
+	// The narrowing, as far as the role's own lists decide it.
+	out := eff
+	var resolveNarrow []int64 // ids only GitHub can place among the role's names
+	if narrow.narrows() {
+		var msg string
+		var err error
+		if resolveNarrow, msg, err = narrowLocally(roleName, &eff, &out, narrow); msg != "" || err != nil {
+			return nil, msg, err
+		}
 	}
-	return &eff, "", nil
+
+	// Only now GitHub: the pin, the account, repository ids.
+	if !pinned {
+		if msg, err := b.sameInstallation(ctx, s, roleName, r, bd); msg != "" || err != nil {
+			return nil, msg, err
+		}
+	}
+	if account == "" && r.InstallationID != 0 && len(owners)+len(narrowOwners) > 0 {
+		login, err := b.installationAccount(s)(ctx, r.appName(), r.InstallationID)
+		if err != nil {
+			msg, err := b.installationFailure(r.appName(), r.InstallationID, err)
+			return nil, msg, err
+		}
+		for _, o := range owners {
+			if !strings.EqualFold(o, login) {
+				return nil, fmt.Sprintf("repositories: owner %s is not the account of installation %d (%q)", quoted(o), r.InstallationID, login), nil
+			}
+		}
+		for _, o := range narrowOwners {
+			if !strings.EqualFold(o, login) {
+				return nil, "", permissionDenied("repositories: owner %s is not the account of installation %d that %s is for", quoted(o), r.InstallationID, label(roleName))
+			}
+		}
+	}
+	if bd != nil && len(eff.RepositoryIDs) > 0 {
+		byID, msg, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
+		if msg != "" || err != nil {
+			return nil, msg, err
+		}
+		for _, id := range eff.RepositoryIDs {
+			spelled, ok := bd.allows(byID[id])
+			if !ok {
+				return nil, "", permissionDenied("repository id %d is outside bound %q", id, r.Bound)
+			}
+			if !slices.ContainsFunc(eff.Repositories, func(n string) bool { return strings.EqualFold(n, spelled) }) {
+				eff.Repositories = append(eff.Repositories, spelled)
+			}
+		}
+		eff.RepositoryIDs = nil
+		if narrow == nil || len(narrow.repositories)+len(narrow.repositoryIDs) == 0 {
+			out.Repositories, out.RepositoryIDs = eff.Repositories, nil
+		}
+	}
+	if len(resolveNarrow) > 0 {
+		byID, msg, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, "not in "+label(roleName))
+		if msg != "" || err != nil {
+			return nil, msg, err
+		}
+		for _, id := range resolveNarrow {
+			if !slices.ContainsFunc(eff.repositories(), func(a string) bool { return strings.EqualFold(a, byID[id]) }) {
+				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
+			}
+			out.Repositories = append(out.Repositories, byID[id])
+		}
+	}
+	return &out, "", nil
 }
 
-// inside fits eff into bound bd (named boundName): same installation,
-// repositories among the bound's (empty: the bound's own), permissions at
-// or under max_permissions (empty: max_permissions), ttl at or under
-// max_ttl (0: max_ttl).
-func (b *backend) inside(ctx context.Context, s logical.Storage, roleName string, eff *role, boundName string, bd *bound) (string, error) {
-	if msg, err := b.sameInstallation(ctx, s, roleName, eff, boundName, bd); msg != "" || err != nil {
-		return msg, err
-	}
+func outsideBound(roleName string, r *role, bd *bound) error {
+	return permissionDenied("installation: %s is for %s, outside bound %q (%s)", label(roleName), r.selector(), r.Bound, bd.selector())
+}
 
-	names := slices.Clone(eff.repositories())
-	if len(eff.RepositoryIDs) > 0 {
-		resolved, msg, err := b.resolveIDs(ctx, s, eff, eff.RepositoryIDs)
-		if msg != "" || err != nil {
-			return msg, err
-		}
-		names = append(names, resolved...)
-		eff.RepositoryIDs = nil
-	}
+// fitBound fits eff into its bound bd, from storage alone: repositories
+// among the bound's (empty: the bound's own; ids are left to scope, which
+// resolves them), permissions at or under max_permissions (empty:
+// max_permissions), ttl at or under max_ttl (0: max_ttl).
+func fitBound(roleName string, eff *role, bd *bound) (string, error) {
+	names := eff.repositories()
 	var repos []string
 	switch {
 	case len(names) > 0:
@@ -189,17 +261,19 @@ func (b *backend) inside(ctx context.Context, s logical.Storage, roleName string
 		for _, n := range names {
 			spelled, ok := bd.allows(n)
 			if !ok {
-				return "", permissionDenied("repository %s is outside bound %q", quoted(n), boundName)
+				return "", permissionDenied("repository %s is outside bound %q", quoted(n), eff.Bound)
 			}
 			if key := strings.ToLower(spelled); !seen[key] {
 				seen[key] = true
 				repos = append(repos, spelled)
 			}
 		}
+	case len(eff.RepositoryIDs) > 0:
+		// Resolved with GitHub once everything local is decided.
 	case slices.Contains(bd.Repositories, "*"):
 		repos = nil // every repository of the installation
 	case bd.globs():
-		return fmt.Sprintf("repositories: bound %q lists patterns (%s), so %s must name its repositories", boundName, strings.Join(bd.Repositories, ","), label(roleName)), nil
+		return fmt.Sprintf("repositories: bound %q lists patterns (%s), so %s must name its repositories", eff.Bound, strings.Join(bd.Repositories, ","), label(roleName)), nil
 	default:
 		repos = slices.Clone(bd.Repositories)
 	}
@@ -207,7 +281,7 @@ func (b *backend) inside(ctx context.Context, s logical.Storage, roleName string
 
 	if len(eff.Permissions) == 0 {
 		eff.Permissions = maps.Clone(bd.MaxPermissions)
-	} else if err := within(eff.Permissions, bd.MaxPermissions, fmt.Sprintf("bound %q", boundName)); err != nil {
+	} else if err := within(eff.Permissions, bd.MaxPermissions, fmt.Sprintf("bound %q", eff.Bound)); err != nil {
 		return "", err
 	}
 
@@ -216,51 +290,104 @@ func (b *backend) inside(ctx context.Context, s logical.Storage, roleName string
 		case eff.TTL == 0:
 			eff.TTL = bd.MaxTTL
 		case eff.TTL > bd.MaxTTL:
-			return "", permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), boundName, bd.MaxTTL)
+			return "", permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), eff.Bound, bd.MaxTTL)
 		}
 	}
 	return "", nil
 }
 
-// sameInstallation refuses a role whose installation is not the bound's.
-func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleName string, r *role, boundName string, bd *bound) (string, error) {
-	outside := func() (string, error) {
-		return "", permissionDenied("installation: %s is for %s, outside bound %q (%s)", label(roleName), r.selector(), boundName, bd.selector())
-	}
-	if bd.Owner != "" {
-		account := r.owner()
-		if account == "" {
-			var err error
-			if account, err = b.installationAccount(s)(ctx, r.appName(), r.InstallationID); err != nil {
-				return lookupFailure(b.githubFailure(r.appName(), fmt.Sprintf("to find installation %d", r.InstallationID), err))
+// narrowLocally cuts eff (inside its bound and the ceiling) down to what the
+// narrowing q asks for, into out; asking for more is a 403 naming what was
+// asked. Empty values ask for nothing less: the role's scope. Ids the role
+// lists are decided here; ids of a role that lists names can only be placed
+// by resolving them with GitHub: they are returned for scope to resolve.
+func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, string, error) {
+	var resolve []int64
+	if q.reposSent || q.idsSent {
+		allowed := eff.repositories()
+		limited := len(allowed) > 0 || len(eff.RepositoryIDs) > 0
+		for _, n := range q.repositories {
+			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
+				return nil, "", permissionDenied("repository %s is not in %s", quoted(n), label(roleName))
 			}
 		}
-		if !strings.EqualFold(account, bd.Owner) {
-			return outside()
+		var ids []int64
+		for _, id := range q.repositoryIDs {
+			switch {
+			case !limited || slices.Contains(eff.RepositoryIDs, id):
+				ids = append(ids, id)
+			case len(allowed) == 0:
+				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
+			default:
+				resolve = append(resolve, id)
+			}
 		}
-		return "", nil
+		if len(q.repositories)+len(q.repositoryIDs) > 0 {
+			out.Repositories, out.RepositoryIDs = slices.Clone(q.repositories), ids
+		}
 	}
-	id := r.InstallationID
-	if id == 0 {
-		a, client, _, err := b.clientFor(ctx, s, r.appName())
-		if err != nil {
-			return notConfigured(err)
+	if q.permsSent {
+		if err := within(q.permissions, eff.Permissions, label(roleName)); err != nil {
+			return nil, "", err
 		}
+		if len(q.permissions) > 0 {
+			out.Permissions = q.permissions
+		}
+	}
+	return resolve, "", nil
+}
+
+// sameInstallation is the installation pin that storage alone cannot
+// decide. A role given by owner or repository inside an installation_id
+// bound resolves its installation; a role given by installation_id inside
+// an owner bound resolves the bound's owner. Both go through the App's
+// installation cache, so a mint makes no extra call while it is warm.
+func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleName string, r *role, bd *bound) (string, error) {
+	a, client, _, err := b.clientFor(ctx, s, r.appName())
+	if err != nil {
+		return notConfigured(err)
+	}
+	var id, want int64
+	if bd.Owner != "" {
+		owner := &role{Owner: bd.Owner, App: bd.App}
+		if want, _, err = a.installationID(ctx, client, owner); err != nil {
+			return lookupFailure(a.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err))
+		}
+		id = r.InstallationID
+	} else {
 		if id, _, err = a.installationID(ctx, client, r); err != nil {
 			return lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
 		}
+		want = bd.InstallationID
 	}
-	if id != bd.InstallationID {
-		return outside()
+	if id != want {
+		return "", outsideBound(roleName, r, bd)
 	}
 	return "", nil
 }
 
-// resolveIDs turns repository ids into names by asking GitHub: it mints a
-// metadata=read token for exactly those ids, reads the names GitHub
-// answers with and revokes the token at once. Ids GitHub does not resolve
-// in the role's installation are refused.
-func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64) ([]string, string, error) {
+// installationFailure answers a failed read of installation id of App
+// appName: GitHub's 404 names the field and the App.
+func (b *backend) installationFailure(appName string, id int64, err error) (string, error) {
+	if github.IsNotFound(err) {
+		return fmt.Sprintf("installation_id: App %q has no installation %d", appName, id), nil
+	}
+	if isNotConfigured(err) {
+		return err.Error(), nil
+	}
+	return lookupFailure(b.githubFailure(appName, fmt.Sprintf("to read installation %d", id), err))
+}
+
+// resolveIDs turns repository ids into names by asking GitHub, the only
+// one that knows them: an App's JWT can find the installation of a
+// repository id, but only an installation token can read its name. So it
+// mints a metadata=read token for exactly those ids, reads the names GitHub
+// answers with and revokes the token at once (detached from the caller).
+// The names are for the decision only and never reach a message: ids GitHub
+// does not resolve in the role's installation are refused by id, in the
+// same words as ids it resolves outside the role or bound (where says
+// which), so a refusal does not even tell whether an id exists.
+func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, where string) (map[int64]string, string, error) {
 	a, client, _, err := b.clientFor(ctx, s, r.appName())
 	if err != nil {
 		msg, err := notConfigured(err)
@@ -271,149 +398,57 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 		msg, err := lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
 		return nil, msg, err
 	}
+	refused := func() error {
+		if len(ids) == 1 {
+			return permissionDenied("repository id %d is %s", ids[0], where)
+		}
+		return permissionDenied("repository ids %s: at least one is %s", joinIDs(ids), where)
+	}
 	tok, err := client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
-			return nil, "", permissionDenied("repository_ids: GitHub does not resolve %v to repositories of installation %d (HTTP %d)", ids, id, apiErr.StatusCode)
+			return nil, "", refused()
 		}
 		msg, err := lookupFailure(a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err))
 		return nil, msg, err
 	}
-	if rerr := client.RevokeToken(ctx, tok.Token); rerr != nil {
-		b.Logger().Warn("revoking the token that resolved repository ids failed", "installation_id", id, "hashed_token", github.HashToken(tok.Token), "error", rerr)
+	a.revokeDetached(ctx, client, tok.Token, "resolve_ids", id)
+	byID := make(map[int64]string, len(tok.Repositories))
+	for i, name := range tok.Repositories {
+		if i < len(tok.RepositoryIDs) {
+			byID[tok.RepositoryIDs[i]] = name
+		}
 	}
-	if len(tok.Repositories) != len(ids) {
-		return nil, "", permissionDenied("repository_ids: GitHub resolved %d of the %d ids %v in installation %d", len(tok.Repositories), len(ids), ids, id)
+	for _, want := range ids {
+		if _, ok := byID[want]; !ok {
+			return nil, "", refused()
+		}
 	}
-	return tok.Repositories, "", nil
+	return byID, "", nil
 }
 
-// narrowScope cuts eff (already inside its bound and the ceiling) down to
-// what the narrowing request d asks for; asking for more is a 403 naming
-// what was asked. Empty values ask for nothing less: the role's scope.
-func (b *backend) narrowScope(ctx context.Context, s logical.Storage, roleName string, eff *role, d *framework.FieldData) (*role, string, error) {
-	out := *eff
-	repoRaw, hasRepos := d.Raw["repositories"]
-	idRaw, hasIDs := d.Raw["repository_ids"]
-	if hasRepos || hasIDs {
-		names, owners, msg := parseRepositories(repoRaw, eff.owner())
-		if msg != "" {
-			return nil, msg, nil
-		}
-		if len(owners) > 0 && eff.owner() == "" {
-			account, err := b.installationAccount(s)(ctx, eff.appName(), eff.InstallationID)
-			if err != nil {
-				msg, err := lookupFailure(b.githubFailure(eff.appName(), fmt.Sprintf("to find installation %d", eff.InstallationID), err))
-				return nil, msg, err
-			}
-			for _, o := range owners {
-				if !strings.EqualFold(o, account) {
-					return nil, "", permissionDenied("repositories: owner %s is not the account of installation %d that %s is for", quoted(o), eff.InstallationID, label(roleName))
-				}
-			}
-		}
-		ids, msg := parseRepositoryIDs(idRaw)
-		if msg != "" {
-			return nil, msg, nil
-		}
-		allowed := eff.repositories()
-		if len(ids) > 0 && len(allowed) > 0 {
-			// The role is a list of names: compare names.
-			resolved, msg, err := b.resolveIDs(ctx, s, eff, ids)
-			if msg != "" || err != nil {
-				return nil, msg, err
-			}
-			names, ids = append(names, resolved...), nil
-		}
-		limited := len(allowed) > 0 || len(eff.RepositoryIDs) > 0
-		for _, n := range names {
-			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
-				return nil, "", permissionDenied("repository %s is not in %s", quoted(n), label(roleName))
-			}
-		}
-		for _, id := range ids {
-			if limited && !slices.Contains(eff.RepositoryIDs, id) {
-				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
-			}
-		}
-		if len(names)+len(ids) > 0 {
-			out.Repositories, out.RepositoryIDs = names, ids
-		}
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
 	}
-	if raw, ok := d.Raw["permissions"]; ok {
-		parsed, msg := parsePermissions(raw)
-		if msg != "" {
-			return nil, msg, nil
-		}
-		perms, msg := foldPermissions("permissions", parsed)
-		if msg != "" {
-			return nil, msg, nil
-		}
-		if err := within(perms, eff.Permissions, label(roleName)); err != nil {
-			return nil, "", err
-		}
-		if len(perms) > 0 {
-			out.Permissions = perms
-		}
-	}
-	return &out, "", nil
+	return strings.Join(parts, ", ")
 }
 
 // scopeForWrite checks a role about to be stored (the same decision a mint
-// makes) and returns what to store: permissions folded, and inside a bound
-// repository ids resolved to the names they were checked as.
-func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role) (*role, string, error) {
-	eff, msg, err := b.scope(ctx, s, roleName, r, nil)
+// makes) and returns what to store: inside a bound, repository ids resolved
+// to the names they were checked as.
+func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string) (*role, string, error) {
+	eff, msg, err := b.scope(ctx, s, roleName, r, owners, nil)
 	if msg != "" || err != nil {
 		return nil, msg, err
 	}
 	out := *r
-	out.Permissions, _ = foldPermissions("permissions", r.Permissions)
 	if r.Bound != "" && len(r.RepositoryIDs) > 0 {
 		out.Repositories, out.RepositoryIDs = eff.Repositories, nil
 	}
 	return &out, "", nil
-}
-
-// applyBound reads the request's bound field into r. A role names a bound
-// by its exact name; an empty value is refused (a role's bound is removed
-// by deleting the role). A role given no installation selector, now or
-// before, takes the bound's.
-func (b *backend) applyBound(ctx context.Context, s logical.Storage, r *role, d *framework.FieldData) (string, error) {
-	raw, ok := d.Raw["bound"]
-	if !ok {
-		return "", nil
-	}
-	name, isString := raw.(string)
-	if !isString {
-		return fmt.Sprintf("bound: want the name of a bound, got %s", jsonKind(raw)), nil
-	}
-	if name == "" {
-		return "bound: is empty; a role's bound cannot be removed by a write (an operator deletes the role and writes it again)", nil
-	}
-	if msg := checkBoundName("bound", name); msg != "" {
-		return msg, nil
-	}
-	bd, err := b.getBound(ctx, s, name)
-	if err != nil {
-		return "", err
-	}
-	if bd == nil {
-		return fmt.Sprintf("bound: no bound named %q", name), nil
-	}
-	r.Bound = name
-	r.App = bd.App // a role inside a bound uses the bound's App
-	sent := false
-	for _, f := range []string{"installation_id", "owner", "repository"} {
-		if _, ok := d.Raw[f]; ok {
-			sent = true
-		}
-	}
-	if !sent && r.InstallationID == 0 && r.Owner == "" && r.Repository == "" {
-		r.InstallationID, r.Owner = bd.InstallationID, bd.Owner
-	}
-	return "", nil
 }
 
 // githubFailure answers a GitHub error met on behalf of the App called
@@ -437,47 +472,6 @@ func notConfigured(err error) (string, error) {
 	return "", err
 }
 
-// ceilingFields are an App's fields for its ceiling (config and apps/<name>).
-func ceilingFields() map[string]*framework.FieldSchema {
-	return map[string]*framework.FieldSchema{
-		"max_permissions": {
-			Type:        framework.TypeKVPairs,
-			Description: "The most any role, bound, narrowing or ad-hoc mint of this mount may ask for, name to level. Empty: everything the App was granted.",
-		},
-		"default_permissions": {
-			Type:        framework.TypeKVPairs,
-			Description: "What a role that names no permissions and no bound gets; at or under max_permissions. Empty: max_permissions, or when that is empty too, everything the App was granted.",
-		},
-	}
-}
-
-// mergeCeiling applies the request's ceiling fields to cfg; an empty value
-// resets a field. It returns a message naming the bad field, or "".
-func mergeCeiling(cfg *appConfig, d *framework.FieldData) string {
-	for _, f := range []struct {
-		name string
-		dst  *map[string]string
-	}{{"max_permissions", &cfg.MaxPermissions}, {"default_permissions", &cfg.DefaultPermissions}} {
-		raw, ok := d.Raw[f.name]
-		if !ok {
-			continue
-		}
-		parsed, msg := parsePermissions(raw)
-		if msg != "" {
-			return strings.Replace(msg, "permissions:", f.name+":", 1)
-		}
-		perms, msg := foldPermissions(f.name, parsed)
-		if msg != "" {
-			return msg
-		}
-		*f.dst = perms
-	}
-	if err := within(cfg.DefaultPermissions, cfg.MaxPermissions, "max_permissions"); err != nil {
-		return "default_permissions: " + strings.TrimPrefix(err.Error(), logical.ErrPermissionDenied.Error()+": ")
-	}
-	return ""
-}
-
 // ceilingData adds the ceiling to a config read.
 func ceilingData(cfg *appConfig, data map[string]any) {
 	data["max_permissions"] = nonNilMap(cfg.MaxPermissions)
@@ -491,10 +485,10 @@ func nonNilMap(m map[string]string) map[string]string {
 	return m
 }
 
-// scopedMint is every mint: scope decides what r (narrowed by d, if not
-// nil) may get, then that is minted.
-func (b *backend) scopedMint(ctx context.Context, req *logical.Request, roleName string, r *role, d *framework.FieldData) (*logical.Response, error) {
-	eff, msg, err := b.scope(ctx, req.Storage, roleName, r, d)
+// scopedMint is every mint: scope decides what r (narrowed by narrow, if
+// not nil) may get, then that is minted.
+func (b *backend) scopedMint(ctx context.Context, req *logical.Request, roleName string, r *role, owners []string, narrow *scopeRequest) (*logical.Response, error) {
+	eff, msg, err := b.scope(ctx, req.Storage, roleName, r, owners, narrow)
 	if err != nil {
 		if errors.Is(err, logical.ErrPermissionDenied) {
 			b.metrics.forApp(r.appName()).failed("denied")

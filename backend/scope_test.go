@@ -15,34 +15,6 @@ import (
 	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
-func TestFoldName(t *testing.T) {
-	for in, want := range map[string]string{
-		"workflows":         "workflows",
-		"Workflows":         "workflows",
-		"WORKFLOWS":         "workflows",
-		"wor\u212aflows":    "workflows", // Kelvin sign
-		"\u017fecrets":      "secrets",   // long s
-		"pull_requests":     "pull_requests",
-		"Pull_Requests":     "pull_requests",
-		"contents\u0130":    foldName("contents\u0130"),
-		"actions_variables": "actions_variables",
-	} {
-		if got := foldName(in); got != want {
-			t.Errorf("foldName(%q) = %q, want %q", in, got, want)
-		}
-		if !strings.EqualFold(in, want) && in != "contents\u0130" {
-			t.Errorf("%q and %q do not compare equal with strings.EqualFold", in, want)
-		}
-	}
-	// One spelling per EqualFold class.
-	for _, pair := range [][2]string{{"K", "\u212a"}, {"k", "\u212a"}, {"S", "\u017f"}, {"ß", "ẞ"}} {
-		if foldName(pair[0]) != foldName(pair[1]) {
-			t.Errorf("foldName(%q) = %q but foldName(%q) = %q", pair[0], foldName(pair[0]), pair[1], foldName(pair[1]))
-		}
-	}
-}
-
-// status is the HTTP status a real Vault would answer with.
 func status(resp *logical.Response, err error) int {
 	var coded logical.HTTPCodedError
 	switch {
@@ -214,8 +186,8 @@ func TestScopeWidening(t *testing.T) {
 		{"Tools", w("repositories", "Tools"), 403, `"Tools"`},
 		{"acme/tools", w("repositories", "acme/tools"), 403, `"tools"`},
 		{"ACME/TOOLS list", w("repositories", []any{"widgets", "ACME/TOOLS"}), 403, `"TOOLS"`},
-		{"id of tools (number)", w("repository_ids", []any{float64(tools)}), 403, `"tools"`},
-		{"id of tools (string)", w("repository_ids", fmt.Sprint(tools)), 403, `"tools"`},
+		{"id of tools (number)", w("repository_ids", []any{float64(tools)}), 403, fmt.Sprintf("repository id %d is outside", tools)}, // never the name
+		{"id of tools (string)", w("repository_ids", fmt.Sprint(tools)), 403, fmt.Sprintf("repository id %d is outside", tools)},
 		{"repository=acme/tools", w("repository", "acme/tools"), 403, `"tools"`},
 		{"workflows object", w("permissions", map[string]any{"workflows": "write"}), 403, `"workflows"`},
 		{"Workflows=write", w("permissions", "Workflows=write"), 403, `"workflows"`},
@@ -233,8 +205,8 @@ func TestScopeWidening(t *testing.T) {
 		{"bound object", map[string]any{"bound": map[string]any{"name": "team-a"}}, 400, "bound"},
 		{"bound Team-A", map[string]any{"bound": "Team-A"}, 400, "bound"},
 		{"repositories object", w("repositories", map[string]any{"tools": 1}), 400, "repositories"},
-		{"ids of other's repo", w("repository_ids", []any{float64(e.repoID(e.acme, "web-a"))}), 403, `"web-a"`},
-		{"unknown id", w("repository_ids", "999999999"), 403, "repository_ids"},
+		{"ids of other's repo", w("repository_ids", []any{float64(e.repoID(e.acme, "web-a"))}), 403, fmt.Sprintf("repository id %d is outside", e.repoID(e.acme, "web-a"))},
+		{"unknown id", w("repository_ids", "999999999"), 403, "repository id 999999999 is outside bound"}, // as an id outside: no existence oracle
 
 		{"left out (bound's)", w(), 200, ""},
 		{"empty list", w("repositories", []any{}, "permissions", []any{}), 200, ""},
@@ -370,7 +342,7 @@ func TestScopeNarrowing(t *testing.T) {
 	}{
 		{"team-a_web", map[string]any{"repositories": "tools"}, 403, `"tools"`},
 		{"team-a_web", map[string]any{"repositories": "acme/Tools"}, 403, `"Tools"`},
-		{"team-a_web", map[string]any{"repository_ids": fmt.Sprint(e.repoID(e.acme, "tools"))}, 403, `"tools"`},
+		{"team-a_web", map[string]any{"repository_ids": fmt.Sprint(e.repoID(e.acme, "tools"))}, 403, fmt.Sprintf("repository id %d is not in", e.repoID(e.acme, "tools"))},
 		{"team-a_web", map[string]any{"permissions": "wor\u212aflows=write"}, 400, "permissions"},
 		{"team-a_web", map[string]any{"permissions": map[string]any{"Contents": "admin"}}, 403, "contents=admin"},
 		{"inst", map[string]any{"repositories": "other/widgets"}, 403, `"other"`},

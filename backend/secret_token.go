@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -82,4 +83,23 @@ func (b *backend) revocationClient(ctx context.Context, s logical.Storage, appNa
 	}
 	c, err = b.newClient(&appConfig{BaseURL: baseURL, CACertificate: ca}, m.observeCall)
 	return c, err == nil && ca != "", err // without a CA it shares the mount's transport
+}
+
+// detachedRevokeTimeout bounds the revocation of a token that has no lease.
+const detachedRevokeTimeout = 30 * time.Second
+
+// revokeDetached revokes a token that has no lease (a probe that resolved
+// repository ids, a role check's token, a token minted too short for a
+// lease) on a context of its own: the caller may have gone, and the token
+// must not live on at GitHub because of it. A failure is counted under
+// reason and logged with the token's hash only; it reports success.
+func (a *app) revokeDetached(ctx context.Context, client *github.Client, token, reason string, installationID int64) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedRevokeTimeout)
+	defer cancel()
+	if err := client.RevokeToken(ctx, token); err != nil {
+		a.metrics.unleasedRevokeFailed(reason)
+		a.b.Logger().Warn("revoking a token that has no lease failed; it lives at GitHub until it expires", "reason", reason, "app", a.name, "installation_id", installationID, "hashed_token", github.HashToken(token), "error", err)
+		return false
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package backend
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
@@ -69,7 +71,13 @@ const maxID = 1<<53 - 1
 
 // quoted is %q of an input value cut to 64 bytes (on a UTF-8 boundary), so
 // that an error never echoes an oversized value into responses and logs.
+//
+// A value with control characters (a newline could forge a log line) is not
+// shown at all, only its length.
 func quoted(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) {
+		return fmt.Sprintf("(a value of %d bytes with control characters, not shown)", len(s))
+	}
 	const limit = 64
 	if len(s) <= limit {
 		return strconv.Quote(s)
@@ -133,6 +141,9 @@ func rawStrings(field string, raw any) ([]string, string) {
 		}
 		return parts, ""
 	case float64:
+		if msg := inexact(field, v); msg != "" {
+			return nil, msg
+		}
 		return []string{formatNumber(v)}, ""
 	case json.Number:
 		return []string{v.String()}, ""
@@ -145,25 +156,29 @@ func rawStrings(field string, raw any) ([]string, string) {
 			case string:
 				out[i] = strings.TrimSpace(e)
 			case float64:
+				if msg := inexact(field, e); msg != "" {
+					return nil, msg
+				}
 				out[i] = formatNumber(e)
 			case json.Number:
 				out[i] = e.String()
 			case int, int64, uint64:
 				out[i] = fmt.Sprint(e)
 			default:
-				return nil, fmt.Sprintf("%s: entry %d is a %T, want a string", field, i, e)
+				return nil, fmt.Sprintf("%s: entry %d is %s, want a string", field, i+1, jsonKind(e))
 			}
 		}
 		return out, ""
 	}
-	return nil, fmt.Sprintf("%s: want a list of strings or a comma-separated string, got %T", field, raw)
+	return nil, fmt.Sprintf("%s: must be a list of strings or a comma-separated string, got %s", field, jsonKind(raw))
 }
 
 // parseRepositories validates repository names. Each is a bare name or
-// owner/name; owner, when known, must match (case-insensitively, as GitHub
-// matches logins). It returns bare names, deduplicated, in the given order,
-// and the owners that prefixed names named.
-func parseRepositories(raw any, owner string) (names []string, owners []string, msg string) {
+// owner/name. It returns bare names, deduplicated case-insensitively (as
+// GitHub compares them), in the given order, and the owners that prefixed
+// names named, for the decision to check against the installation's
+// account.
+func parseRepositories(raw any) (names []string, owners []string, msg string) {
 	list, msg := rawStrings("repositories", raw)
 	if msg != "" {
 		return nil, nil, msg
@@ -178,9 +193,6 @@ func parseRepositories(raw any, owner string) (names []string, owners []string, 
 			o, n, msg := splitRepository("repositories", entry)
 			if msg != "" {
 				return nil, nil, msg
-			}
-			if owner != "" && !strings.EqualFold(o, owner) {
-				return nil, nil, fmt.Sprintf("repositories: %q belongs to %q, not to the role's owner %q", entry, o, owner)
 			}
 			if !slices.ContainsFunc(owners, func(x string) bool { return strings.EqualFold(x, o) }) {
 				owners = append(owners, o)
@@ -200,7 +212,8 @@ func parseRepositories(raw any, owner string) (names []string, owners []string, 
 	return names, owners, ""
 }
 
-// parseRepositoryIDs validates repository ids.
+// parseRepositoryIDs validates repository ids; an id given twice is
+// refused.
 func parseRepositoryIDs(raw any) ([]int64, string) {
 	list, msg := rawStrings("repository_ids", raw)
 	if msg != "" {
@@ -213,10 +226,11 @@ func parseRepositoryIDs(raw any) ([]int64, string) {
 		if msg != "" {
 			return nil, msg
 		}
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
+		if seen[id] {
+			return nil, fmt.Sprintf("repository_ids: %d is given twice", id)
 		}
+		seen[id] = true
+		ids = append(ids, id)
 	}
 	if len(ids) > github.MaxRepositories {
 		return nil, fmt.Sprintf("repository_ids: %d given; GitHub allows at most %d in one token", len(ids), github.MaxRepositories)
@@ -224,57 +238,60 @@ func parseRepositoryIDs(raw any) ([]int64, string) {
 	return ids, ""
 }
 
-// parsePermissions validates a permission map given as a JSON object, a
-// list of name=level pairs, or a comma-separated string of them.
-func parsePermissions(raw any) (map[string]string, string) {
-	pairs := map[string]string{}
+// parsePermissions reads a permission map of field (permissions,
+// max_permissions, default_permissions) given as a JSON object, a list of
+// name=level pairs, or a comma-separated string of them, and normalises it:
+// names and levels are lower-cased (ASCII only: a look-alike such as the
+// Kelvin sign is refused by the name's shape, not folded into another
+// name), and a name given twice in any spelling is refused. It is the one
+// parser of permissions; what it returns is compared as it is.
+func parsePermissions(field string, raw any) (map[string]string, string) {
+	type pair struct{ name, level string }
+	var pairs []pair
 	switch v := raw.(type) {
 	case nil:
 		return nil, ""
 	case map[string]any:
-		for k, lv := range v {
-			s, ok := lv.(string)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			s, ok := v[k].(string)
 			if !ok {
-				return nil, fmt.Sprintf("permissions: level of %s must be a string (read, write or admin)", quoted(k))
+				return nil, fmt.Sprintf("%s: level of %s must be read, write or admin (a string), got %s", field, quoted(k), jsonKind(v[k]))
 			}
-			pairs[k] = s
+			pairs = append(pairs, pair{k, s})
 		}
 	case map[string]string:
-		for k, lv := range v {
-			pairs[k] = lv
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			pairs = append(pairs, pair{k, v[k]})
 		}
 	default:
-		list, msg := rawStrings("permissions", raw)
+		list, msg := rawStrings(field, raw)
 		if msg != "" {
-			return nil, msg
+			return nil, strings.Replace(msg, "list of strings", "list of name=level strings", 1)
 		}
 		for _, p := range list {
 			k, lv, ok := strings.Cut(p, "=")
 			if !ok {
-				return nil, fmt.Sprintf("permissions: %s is not name=level", quoted(p))
+				return nil, fmt.Sprintf("%s: %s is not name=level", field, quoted(p))
 			}
-			if _, dup := pairs[strings.TrimSpace(k)]; dup {
-				return nil, fmt.Sprintf("permissions: %s is given twice", quoted(strings.TrimSpace(k)))
-			}
-			pairs[strings.TrimSpace(k)] = lv
+			pairs = append(pairs, pair{k, lv})
 		}
 	}
 	out := make(map[string]string, len(pairs))
-	for k, lv := range pairs {
-		name, level := asciiLower(strings.TrimSpace(k)), asciiLower(strings.TrimSpace(lv))
+	for _, p := range pairs {
+		name, level := asciiLower(strings.TrimSpace(p.name)), asciiLower(strings.TrimSpace(p.level))
 		if _, dup := out[name]; dup {
-			return nil, fmt.Sprintf("permissions: %s is given twice", quoted(name))
+			return nil, fmt.Sprintf("%s: %s is given twice (names are compared case-insensitively)", field, quoted(name))
 		}
 		if !permissionRe.MatchString(name) {
-			return nil, fmt.Sprintf("permissions: %s is not a well-formed permission name (lower-case letters, digits and '_')", quoted(k))
+			return nil, fmt.Sprintf("%s: %s is not a well-formed permission name (lower-case letters, digits and '_')", field, quoted(p.name))
 		}
 		if permissionLevels[level] == 0 {
-			return nil, fmt.Sprintf("permissions: level %s for %s must be read, write or admin", quoted(lv), quoted(name))
+			return nil, fmt.Sprintf("%s: level %s for %s must be read, write or admin", field, quoted(p.level), quoted(name))
 		}
 		out[name] = level
 	}
 	if len(out) > maxPermissions {
-		return nil, fmt.Sprintf("permissions: %d given; at most %d names are accepted", len(out), maxPermissions)
+		return nil, fmt.Sprintf("%s: %d given; at most %d names are accepted", field, len(out), maxPermissions)
 	}
 	if len(out) == 0 {
 		return nil, ""
@@ -323,6 +340,17 @@ func formatNumber(f float64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
+// inexact refuses a JSON number beyond maxID without quoting it: through
+// Vault's HTTP API it reaches the engine as a float64, already rounded
+// (9007199254740993 arrives as 9007199254740992), so quoting it would
+// quote something the user did not send.
+func inexact(field string, f float64) string {
+	if math.Abs(f) <= maxID {
+		return ""
+	}
+	return fmt.Sprintf("%s: a number beyond %d, past what a JSON number carries exactly (it reached the engine rounded); ids are at most %d", field, int64(maxID), int64(maxID))
+}
+
 // parseIDString parses a positive integer id of at most maxID.
 func parseIDString(field, s string) (int64, string) {
 	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -339,6 +367,9 @@ func parseIDString(field, s string) (int64, string) {
 func parseID(field string, raw any) (int64, string) {
 	switch v := raw.(type) {
 	case float64:
+		if msg := inexact(field, v); msg != "" {
+			return 0, msg
+		}
 		return parseIDString(field, formatNumber(v))
 	case json.Number:
 		return parseIDString(field, v.String())
@@ -397,7 +428,7 @@ func jsonKind(raw any) string {
 	case float64, json.Number, int, int64:
 		return "a number"
 	case bool:
-		return "a boolean"
+		return "true/false"
 	case []any, []string:
 		return "a list"
 	case map[string]any:

@@ -534,6 +534,41 @@ func (c *Client) Installations(ctx context.Context) ([]Installation, error) {
 	return all, nil
 }
 
+// Repository is a repository as an installation token sees it.
+type Repository struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// TokenRepositories lists the repositories an installation token can
+// access (GET /installation/repositories), following GitHub's Link:
+// rel="next" pages. It authenticates with the token, not the App JWT.
+func (c *Client) TokenRepositories(ctx context.Context, token string) ([]Repository, error) {
+	const endpoint = "GET /installation/repositories"
+	if token == "" {
+		return nil, errors.New(endpoint + ": no token")
+	}
+	var all []Repository
+	next := "installation/repositories?per_page=100"
+	for page := 0; next != ""; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("%s: more than %d pages", endpoint, maxPages)
+		}
+		var batch struct {
+			Repositories []Repository `json:"repositories"`
+		}
+		ans, err := c.do(ctx, request{method: http.MethodGet, path: next, endpoint: endpoint, token: token}, &batch)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, batch.Repositories...)
+		if next, err = c.nextPage(ans.header.Get("Link")); err != nil {
+			return nil, fmt.Errorf("%s: %w", endpoint, err)
+		}
+	}
+	return all, nil
+}
+
 // nextPage returns the URL of the rel="next" page of a Link header, on the
 // configured API (see onAPI), or "" when there is none.
 func (c *Client) nextPage(link string) (string, error) {

@@ -1392,3 +1392,65 @@ func TestClipKeepsUTF8Valid(t *testing.T) {
 		}
 	}
 }
+
+// TokenRepositories lists what a token reaches, page by page, with the
+// token (no App JWT): all of the installation for a token of its full
+// scope, only its own for a scoped one, and a revoked token is refused.
+func TestTokenRepositoriesFollowsPages(t *testing.T) {
+	s := newDouble(t)
+	names := make([]string, 230)
+	for i := range names {
+		names[i] = fmt.Sprintf("repo-%03d", i)
+	}
+	in := s.AddInstallation("acme", "Organization", names...)
+	c := newClient(t, s)
+	tok, err := c.CreateToken(t.Context(), in.ID, TokenRequest{Permissions: map[string]string{"metadata": "read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ResetCalls()
+	signed := c.JWTSignatures()
+	all, err := c.TokenRepositories(t.Context(), tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 230 || all[0].Name != "repo-000" || all[229].ID != in.Repositories[229].ID {
+		t.Fatalf("%d repositories (first %+v), want the installation's 230", len(all), all[0])
+	}
+	var queries []string
+	for _, call := range s.Calls() {
+		if call.Path != "/installation/repositories" {
+			t.Errorf("unexpected call %s %s", call.Method, call.Path)
+		}
+		queries = append(queries, call.Query)
+	}
+	if want := []string{"per_page=100", "per_page=100&page=2", "per_page=100&page=3"}; !slices.Equal(queries, want) {
+		t.Fatalf("pages fetched %q, want %q", queries, want)
+	}
+	if c.JWTSignatures() != signed {
+		t.Errorf("listing a token's repositories signed an App JWT")
+	}
+
+	scoped, err := c.CreateToken(t.Context(), in.ID, TokenRequest{Repositories: []string{"repo-007", "repo-100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.TokenRepositories(t.Context(), scoped.Token)
+	if err != nil || len(got) != 2 || got[0].Name != "repo-007" || got[1].Name != "repo-100" {
+		t.Fatalf("scoped token lists %+v, %v; want repo-007 and repo-100", got, err)
+	}
+	if err := c.RevokeToken(t.Context(), scoped.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TokenRepositories(t.Context(), scoped.Token); githubStatusOf(err) != 401 {
+		t.Fatalf("revoked token: err %v, want GitHub's 401", err)
+	}
+}
+
+func githubStatusOf(err error) int {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.StatusCode
+	}
+	return 0
+}

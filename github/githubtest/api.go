@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,7 @@ var routes = []route{
 	{http.MethodGet, []string{"repos", "*", "*", "installation"}, true, (*Server).getRepoInstallation},
 	{http.MethodGet, []string{"repositories", "*", "installation"}, true, (*Server).getRepoIDInstallation},
 	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
+	{http.MethodGet, []string{"installation", "repositories"}, false, (*Server).listTokenRepositories},
 }
 
 // match reports whether path segments segs match pattern, and returns the
@@ -639,4 +641,66 @@ func installationToken(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return cred, true
+}
+
+const listReposDocs = "https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation"
+
+// listTokenRepositories serves GET /installation/repositories: the
+// repositories the authenticating installation token can access (those it
+// was scoped to, or all of its installation's), in pages of per_page
+// (default 30, at most 100) with GitHub's Link header, as
+// {"total_count", "repository_selection", "repositories"}. A token that is
+// unknown, expired or revoked is refused as bad credentials; an App JWT is
+// not an installation token and is refused the same way.
+func (s *Server) listTokenRepositories(w http.ResponseWriter, r *http.Request, _ []string) {
+	value, ok := installationToken(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, msgRequiresAuth, listReposDocs)
+		return
+	}
+	q := r.URL.Query()
+	perPage := defaultPerPage
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, maxPerPage)
+	}
+	page := 1
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	base := s.apiBase(r)
+	s.mu.Lock()
+	tok, found := s.tokenIndex[value]
+	if !found || !tok.Live(time.Now()) {
+		s.mu.Unlock()
+		writeError(w, http.StatusUnauthorized, msgBadCredentials, docsRoot)
+		return
+	}
+	in := s.installations[tok.InstallationID]
+	var all []Repo
+	selection := "all"
+	if in != nil {
+		selection = in.Selection
+		for _, repo := range in.Repositories {
+			if len(tok.Repositories) == 0 || slices.ContainsFunc(tok.Repositories, func(n string) bool { return strings.EqualFold(n, repo.Name) }) {
+				all = append(all, repo)
+			}
+		}
+	}
+	if len(tok.Repositories) > 0 {
+		selection = "selected"
+	}
+	start := len(all)
+	if page-1 <= len(all)/perPage {
+		start = min((page-1)*perPage, len(all))
+	}
+	items := []map[string]any{}
+	for _, repo := range all[start:min(start+perPage, len(all))] {
+		items = append(items, repoJSON(in, repo, base))
+	}
+	s.mu.Unlock()
+	last := max(1, (len(all)+perPage-1)/perPage)
+	if link := pageLinks(base+"/installation/repositories", r.URL.RawQuery, page, last); link != "" {
+		w.Header().Set("Link", link)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(all), "repository_selection": selection, "repositories": items})
 }
