@@ -284,7 +284,11 @@ func needsKey(stored *appConfig, d *framework.FieldData) string {
 		}
 	}
 	if raw, ok := d.Raw["app_id"]; ok {
-		if id, msg := parseID("app_id", raw); msg != "" || id != stored.AppID {
+		id, msg := parseID("app_id", raw)
+		if msg != "" {
+			return msg // a malformed app_id is named as such, not as a missing key
+		}
+		if id != stored.AppID {
 			changed = append(changed, "app_id")
 		}
 	}

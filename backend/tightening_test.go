@@ -320,6 +320,7 @@ func TestMessagesNameFieldAndType(t *testing.T) {
 		"ids 2^53+1":           {"roles/r", map[string]any{"owner": "acme", "repository_ids": []any{json.Number("9007199254740993")}}, []string{"repository_ids: ", "9007199254740993"}},
 		"id 2^53+1 as float64": {"roles/r", map[string]any{"installation_id": float64(9007199254740993)}, []string{"installation_id: ", "beyond 9007199254740991", "rounded"}},
 		"ids float64 2^53+1":   {"roles/r", map[string]any{"owner": "acme", "repository_ids": []any{float64(9007199254740993)}}, []string{"repository_ids: ", "beyond 9007199254740991"}},
+		"app_id 2^53+1 no key": {"config", map[string]any{"app_id": json.Number("9007199254740993")}, []string{"app_id: ", "9007199254740993"}},
 		"id given twice":       {"roles/r", map[string]any{"owner": "acme", "repository_ids": "812345001, 812345001"}, []string{"repository_ids: 812345001 is given twice"}},
 		"permission level num": {"roles/r", map[string]any{"owner": "acme", "permissions": map[string]any{"contents": 1}}, []string{"permissions: ", "a number"}},
 		"installation 404":     {"roles/r", map[string]any{"installation_id": float64(other.ID), "repositories": "other/x"}, []string{"installation_id: ", `App "default"`, fmt.Sprint(other.ID)}},
