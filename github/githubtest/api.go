@@ -100,6 +100,17 @@ func (w *callRecorder) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
+// Flush lets a streamed answer (git's packs) reach the client as it is
+// written.
+func (w *callRecorder) Flush() {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 func (w *callRecorder) Write(b []byte) (int, error) {
 	if !w.written {
 		w.WriteHeader(http.StatusOK)
@@ -114,14 +125,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
+	git := s.servesGit(r)
 	path, inPrefix := s.stripPrefix(r.URL.Path)
+	if git {
+		path, inPrefix = r.URL.Path, false
+	}
+	_, cred := credential(r)
 	call := &Call{
-		Method:    r.Method,
-		Path:      path,
-		Query:     r.URL.RawQuery,
-		At:        time.Now(),
-		Accept:    r.Header.Get("Accept"),
-		UserAgent: r.Header.Get("User-Agent"),
+		Method:           r.Method,
+		Path:             path,
+		Query:            r.URL.RawQuery,
+		At:               time.Now(),
+		Accept:           r.Header.Get("Accept"),
+		UserAgent:        r.Header.Get("User-Agent"),
+		Host:             r.Host,
+		CredentialSHA256: CredentialSHA256(cred),
+		Git:              git,
 	}
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
@@ -138,6 +157,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			panic(http.ErrAbortHandler) // server closing: drop the connection
 		}
+	}
+	if git {
+		s.serveGit(rec, r)
+		return
 	}
 	s.serveAPI(rec, r, path, inPrefix)
 }
@@ -169,6 +192,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		s.writeFault(w, r, path, f)
 		return
 	}
+	s.revokeIfArmed(r)
 	if inPrefix && s.mintOutageNow(r.Method, path) { // outage.go
 		writeError(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), docsRoot)
 		return
