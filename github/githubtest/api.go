@@ -61,6 +61,8 @@ var routes = []route{
 	{http.MethodGet, []string{"repos", "*", "*", "installation"}, true, (*Server).getRepoInstallation},
 	{http.MethodGet, []string{"repositories", "*", "installation"}, true, (*Server).getRepoIDInstallation},
 	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
+	{http.MethodGet, []string{"repos", "*", "*"}, false, (*Server).getRepo},             // repos.go
+	{http.MethodGet, []string{"repos", "*", "*", "readme"}, false, (*Server).getReadme}, // repos.go
 }
 
 // match reports whether path segments segs match pattern, and returns the
@@ -209,6 +211,10 @@ func (d discardWriter) WriteHeader(int)             {}
 
 // route answers a request on the GitHub API, outside fault injection.
 func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
+	if r.URL.Path == s.graphqlPath() {
+		s.serveGraphQL(w, r) // graphql.go
+		return
+	}
 	if !inPrefix {
 		writeError(w, http.StatusNotFound, msgNotFound, docsRoot)
 		return
