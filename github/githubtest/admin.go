@@ -224,7 +224,11 @@ func (s *Server) ApplyFaults(fs FaultSettings) error {
 		s.SetGitChunkDelay(time.Duration(*fs.GitChunkDelayMS) * time.Millisecond)
 	}
 	if fs.RevokeNext != nil {
-		s.RevokeTokenOnNext(*fs.RevokeNext, fs.RevokeMethod, nil)
+		var match func(*http.Request) bool
+		if fs.RevokeMethod != "" {
+			match = MethodIs(fs.RevokeMethod)
+		}
+		s.RevokeTokenOnNext(*fs.RevokeNext, match, nil)
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ type faults struct {
 
 	gitChunkDelay time.Duration // SetGitChunkDelay
 	revokeNext    int           // RevokeTokenOnNext
-	revokeMethod  string
+	revokeMatch   func(*http.Request) bool
 	revokeThen    func(Token)
 
 	counts FaultCounts
@@ -145,17 +145,23 @@ func (s *Server) gitChunkDelay() time.Duration {
 	return s.faults.gitChunkDelay
 }
 
-// RevokeTokenOnNext makes the next n requests with method (any method if
-// "") that carry a live installation token, on git or the API, revoke that
-// token as they arrive, as if its Vault lease ended at that moment; the
-// request is then served with the token dead, so it is refused with 401.
-// then, if not nil, is called with the revoked token before the request is
-// answered (a test may, say, wait there until a fresh token is rendered).
-// Requests without a live token do not count.
-func (s *Server) RevokeTokenOnNext(n int, method string, then func(Token)) {
+// RevokeTokenOnNext makes the next n requests that match (any request if
+// match is nil) and carry a live installation token, on git or the API,
+// revoke that token as they arrive, as if its Vault lease ended at that
+// moment; the request is then served with the token dead, so it is refused
+// with 401. then, if not nil, is called with the revoked token before the
+// request is answered. Requests without a live token do not count. match
+// sees the request before its body is read (method, path, headers,
+// ContentLength: -1 for a chunked body).
+func (s *Server) RevokeTokenOnNext(n int, match func(*http.Request) bool, then func(Token)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults.revokeNext, s.faults.revokeMethod, s.faults.revokeThen = n, method, then
+	s.faults.revokeNext, s.faults.revokeMatch, s.faults.revokeThen = n, match, then
+}
+
+// MethodIs matches requests with method, for RevokeTokenOnNext.
+func MethodIs(method string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return r.Method == method }
 }
 
 // RevokeToken revokes a token the double issued, as DELETE
@@ -174,11 +180,17 @@ func (s *Server) RevokeToken(value string) bool {
 
 // revokeIfArmed applies RevokeTokenOnNext to r.
 func (s *Server) revokeIfArmed(r *http.Request) {
+	s.mu.Lock()
+	armed, match := s.faults.revokeNext > 0, s.faults.revokeMatch
+	s.mu.Unlock()
+	if !armed || (match != nil && !match(r)) {
+		return
+	}
 	_, cred := credential(r)
 	s.mu.Lock()
 	f := &s.faults
 	tok, found := s.tokenIndex[cred]
-	if f.revokeNext <= 0 || (f.revokeMethod != "" && f.revokeMethod != r.Method) || !found || !tok.Live(time.Now()) {
+	if f.revokeNext <= 0 || !found || !tok.Live(time.Now()) {
 		s.mu.Unlock()
 		return
 	}

@@ -323,7 +323,7 @@ func TestGitFaults(t *testing.T) {
 
 	// Revoked as the pack is asked for (after the ref advertisement).
 	var revoked []string
-	g.RevokeTokenOnNext(1, http.MethodPost, func(tk githubtest.Token) { revoked = append(revoked, tk.Value) })
+	g.RevokeTokenOnNext(1, githubtest.MethodIs(http.MethodPost), func(tk githubtest.Token) { revoked = append(revoked, tk.Value) })
 	out, err := g.git(t, work, tok, "clone", "--quiet", g.repoURL("widgets"), "b")
 	if err == nil || !strings.Contains(out, "HTTP 401") {
 		t.Fatalf("clone with the token revoked mid-way: %v\n%s", err, out)
