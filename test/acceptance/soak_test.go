@@ -306,7 +306,7 @@ var hclDuration = regexp.MustCompile(`= "([0-9]+(?:ms|s|m|h))"`)
 // soakAgentConfig is agent-approle.hcl as the soak runs it: every duration
 // divided by soakScale, and lease_renewal_threshold overridden by
 // SOAK_LEASE_RENEWAL_THRESHOLD if set. It returns the threshold in force.
-func soakAgentConfig(t *testing.T, cfg string) (string, string) {
+func soakAgentConfig(t testing.TB, cfg string) (string, string) {
 	cfg = hclDuration.ReplaceAllStringFunc(cfg, func(m string) string {
 		d, err := time.ParseDuration(hclDuration.FindStringSubmatch(m)[1])
 		if err != nil {
