@@ -107,6 +107,8 @@ func TestRealClients(t *testing.T) {
 		{"git", []string{"-C", "hello", "-c", "user.name=Agent", "-c", "user.email=agent@example.com", "commit", "-q", "--allow-empty", "-m", "first"}, ""},
 		{"git", []string{"-C", "hello", "push", "-q", "origin", "HEAD:main"}, ""},
 		{"git", []string{"ls-remote", "https://github.com/octo/hello.git"}, "refs/heads/main"},
+		// An SSH remote, sent over HTTPS (and so through the proxy).
+		{"git", []string{"-c", "url.https://github.com/.insteadOf=git@github.com:", "ls-remote", "git@github.com:octo/hello.git"}, "refs/heads/main"},
 		{"gh", []string{"api", "/user"}, `{"login":"octo","path":"/user"}`},
 		{"curl", []string{"-sS", "--fail-with-body", "https://api.github.com/user"}, `{"login":"octo","path":"/user"}`},
 		// A host the proxy tunnels: the client sees the real server's

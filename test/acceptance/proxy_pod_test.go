@@ -66,6 +66,9 @@ func TestExamplesProxyPod(t *testing.T) {
 	if v, ok := field(spec, "automountServiceAccountToken").(bool); !ok || v {
 		t.Errorf("automountServiceAccountToken is %v, want false", field(spec, "automountServiceAccountToken"))
 	}
+	if v, _ := field(spec, "shareProcessNamespace").(bool); v {
+		t.Error("shareProcessNamespace lets the runner see the proxy's and Agent's processes")
+	}
 	if field(spec, "securityContext", "fsGroup") != nil || field(spec, "securityContext", "supplementalGroups") != nil {
 		t.Error("a pod fsGroup or supplementalGroups puts every container, the runner's too, into the token files' group")
 	}
