@@ -101,11 +101,13 @@ func New(cfg Config) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       keepAliveIdleTimeout,
 		MaxIdleConnsPerHost:   8,
+		DisableCompression:    true, // pass bodies as GitHub sends them
 		ReadBufferSize:        64 << 10,
 		WriteBufferSize:       64 << 10,
 	}
 	p.plain = &http.Transport{
 		DialContext:           p.dial,
+		DisableCompression:    true,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		IdleConnTimeout:       keepAliveIdleTimeout,
 	}
@@ -170,7 +172,7 @@ func (p *Proxy) ServeMetrics(l net.Listener) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return http.ErrServerClosed
+		return nil
 	}
 	p.servers = append(p.servers, s)
 	p.mu.Unlock()
