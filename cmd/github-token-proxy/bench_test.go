@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -282,4 +283,156 @@ func benchCerts(b *testing.B, names ...string) (*x509.Certificate, []byte, tls.C
 		b.Fatal(err)
 	}
 	return ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), tls.Certificate{Certificate: [][]byte{lder}, PrivateKey: lkey}
+}
+
+// BenchmarkProxyGitClone clones a repository whose pack is PROXY_BENCH_MB
+// (default 256) MiB of incompressible blobs with real git from a TLS
+// server running git-http-backend, direct and through the real proxy
+// binary, three alternating runs each, and reads the proxy's peak RSS
+// after them. git's own work (index-pack hashing every object) is in both
+// times, as it is in every clone.
+//
+//	go test -run '^$' -bench BenchmarkProxyGitClone -benchtime 1x ./cmd/github-token-proxy
+func BenchmarkProxyGitClone(b *testing.B) {
+	size := int64(256 << 20)
+	if s := os.Getenv("PROXY_BENCH_MB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = int64(n) << 20
+	}
+	dir := b.TempDir()
+	git := func(args ...string) {
+		b.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	root := filepath.Join(dir, "repos")
+	bare := filepath.Join(root, "octo", "big.git")
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 8<<20)
+	for i := 0; int64(i)*int64(len(buf)) < size; i++ {
+		if _, err := rand.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("blob%03d", i)), buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	git("init", "-q", "--bare", "-b", "main", bare)
+	git("--git-dir", bare, "--work-tree", src, "-c", "core.compression=0", "add", ".")
+	git("--git-dir", bare, "--work-tree", src, "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-q", "-m", "big")
+	git("--git-dir", bare, "-c", "pack.compression=0", "repack", "-q", "-a", "-d")
+	os.RemoveAll(src)
+	packs, _ := filepath.Glob(filepath.Join(bare, "objects", "pack", "*.pack"))
+	var packSize int64
+	for _, p := range packs {
+		fi, _ := os.Stat(p)
+		packSize += fi.Size()
+	}
+
+	out, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	caCert, caPEM, leaf := benchCerts(b, "github.com")
+	srv := httptest.NewUnstartedServer(&cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(out)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	})
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+	srv.StartTLS()
+	defer srv.Close()
+	_ = caCert
+	upstreamCA := filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(upstreamCA, caPEM, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	pid, addr, proxyCA := startProxy(b, dir, "-upstream-ca", upstreamCA, "-resolve", "github.com="+srv.Listener.Addr().String())
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	clone := func(proxied bool) float64 {
+		dst := filepath.Join(dir, fmt.Sprintf("clone-%d", time.Now().UnixNano()))
+		defer os.RemoveAll(dst)
+		env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_TERMINAL_PROMPT=0")
+		args := []string{"clone", "-q", "--bare"}
+		if proxied {
+			env = append(env, "HTTPS_PROXY=http://"+addr, "GIT_SSL_CAINFO="+proxyCA)
+			args = append(args, "https://github.com/octo/big.git", dst)
+		} else {
+			env = append(env, "GIT_SSL_CAINFO="+upstreamCA)
+			args = append([]string{"-c", "http.curloptResolve=github.com:" + port + ":127.0.0.1"}, args...)
+			args = append(args, "https://github.com:"+port+"/octo/big.git", dst)
+		}
+		cmd := exec.Command("git", args...)
+		cmd.Env = env
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git clone (proxied %v): %v\n%s", proxied, err, out)
+		}
+		return float64(packSize) / (1 << 20) / time.Since(start).Seconds()
+	}
+	b.ResetTimer()
+	var d, p []float64
+	for range 3 {
+		d = append(d, clone(false))
+		p = append(p, clone(true))
+	}
+	hwm := vmHWM(b, pid)
+	b.StopTimer()
+	b.ReportMetric(median(d), "direct-MB/s")
+	b.ReportMetric(median(p), "proxied-MB/s")
+	b.ReportMetric(100*median(p)/median(d), "%-of-direct")
+	b.ReportMetric(float64(hwm)/1024, "proxy-peak-RSS-MiB")
+	b.Logf("git clone --bare of a %.0f MiB pack, 3 runs each, alternating: direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
+		float64(packSize)/(1<<20), fmtRuns(d), fmtRuns(p), 100*median(p)/median(d))
+	b.Logf("proxy peak RSS (VmHWM) after the clones: %.1f MiB", float64(hwm)/1024)
+}
+
+// startProxy builds and starts the binary with a credentials file and
+// extra flags; it returns its pid, address and CA certificate file, and
+// stops it when the benchmark ends.
+func startProxy(b *testing.B, dir string, extra ...string) (pid int, addr, caFile string) {
+	bin := filepath.Join(dir, "github-token-proxy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	creds := filepath.Join(dir, "credentials.json")
+	data, _ := json.Marshal(map[string]any{"token": "ghs_" + strings.Repeat("x", 516), "validUntil": time.Now().Add(time.Hour).Unix()})
+	if err := os.WriteFile(creds, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	caFile = filepath.Join(dir, "proxy-ca.pem")
+	cmd := exec.Command(bin, append([]string{"-listen", addr, "-credentials", creds, "-ca-cert-out", caFile}, extra...)...)
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		if fi, err := os.Stat(caFile); err == nil && fi.Size() > 0 {
+			break
+		}
+		if i == 200 {
+			b.Fatal("the proxy did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd.Process.Pid, addr, caFile
 }
