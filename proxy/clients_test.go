@@ -77,6 +77,10 @@ func TestRealClients(t *testing.T) {
 		"https_proxy=http://" + e.addr, // curl reads http_proxy in lower case only
 		"http_proxy=http://" + e.addr,
 		"SSL_CERT_FILE=" + e.caFile,
+		// The system roots stay for Go and OpenSSL clients: here the
+		// directory holding the CA of the servers standing in for the
+		// world (evil.example is tunnelled with its own certificate).
+		"SSL_CERT_DIR=" + filepath.Dir(e.cfg.UpstreamCA),
 		"GIT_SSL_CAINFO=" + e.caFile,
 		"CURL_CA_BUNDLE=" + e.caFile,
 		"GH_TOKEN=placeholder",
@@ -103,8 +107,13 @@ func TestRealClients(t *testing.T) {
 		{"git", []string{"-C", "hello", "-c", "user.name=Agent", "-c", "user.email=agent@example.com", "commit", "-q", "--allow-empty", "-m", "first"}, ""},
 		{"git", []string{"-C", "hello", "push", "-q", "origin", "HEAD:main"}, ""},
 		{"git", []string{"ls-remote", "https://github.com/octo/hello.git"}, "refs/heads/main"},
+		// An SSH remote, sent over HTTPS (and so through the proxy).
+		{"git", []string{"-c", "url.https://github.com/.insteadOf=git@github.com:", "ls-remote", "git@github.com:octo/hello.git"}, "refs/heads/main"},
 		{"gh", []string{"api", "/user"}, `{"login":"octo","path":"/user"}`},
 		{"curl", []string{"-sS", "--fail-with-body", "https://api.github.com/user"}, `{"login":"octo","path":"/user"}`},
+		// A host the proxy tunnels: the client sees the real server's
+		// certificate and verifies it with the roots in SSL_CERT_DIR.
+		{"gh", []string{"api", "https://evil.example/elsewhere"}, "ok evil.example/elsewhere"},
 	}
 	for _, s := range steps {
 		out, err := runClient(t, work, env, s.name, s.args...)

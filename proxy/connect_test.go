@@ -251,3 +251,34 @@ func TestLoopbackOnly(t *testing.T) {
 		t.Errorf("Serve on 0.0.0.0: %v", err)
 	}
 }
+
+// TestUpstreamVerified: GitHub's certificate is verified (here against a
+// CA that did not sign it): the request fails with a 502 that says why,
+// and the token is not sent over the unverified connection.
+func TestUpstreamVerified(t *testing.T) {
+	other := newTestCA(t)
+	e := newEnv(t, nil, func(c *Config) { c.UpstreamCA = other.file })
+	status, body := e.do(e.client(), "GET", "https://api.github.com/user", nil)
+	if status != http.StatusBadGateway || !strings.Contains(body, "github-token-proxy: api.github.com did not answer: tls: failed to verify certificate") {
+		t.Errorf("got %d %q", status, body)
+	}
+	if n := len(e.github.requests()); n != 0 {
+		t.Errorf("%d requests reached the server", n)
+	}
+}
+
+// TestTunnelDialFailure: a CONNECT to a host that cannot be reached is a
+// 502 whose status line says why.
+func TestTunnelDialFailure(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	e := newEnv(t, nil, func(c *Config) { c.Resolve["gone.example"] = closed })
+	_, _, status := rawConnect(t, e.addr, "gone.example:443")
+	if !strings.HasPrefix(status, "502 Bad Gateway (github-token-proxy: cannot reach gone.example:443: dial tcp "+closed+": connect: connection refused)") {
+		t.Errorf("CONNECT gone.example: %q", status)
+	}
+}

@@ -172,3 +172,14 @@ func TestIsGitPath(t *testing.T) {
 		}
 	}
 }
+
+// TestPassesEncodingThrough: the proxy asks GitHub for no encoding the
+// client did not ask for, and passes bodies as they come.
+func TestPassesEncodingThrough(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "accept-encoding="+r.Header.Get("Accept-Encoding"))
+	}, nil)
+	if status, body := spoof(t, e, "api.github.com:443", "api.github.com", "api.github.com", false); status != 200 || body != "accept-encoding=" {
+		t.Errorf("a request without Accept-Encoding arrived as %d %q", status, body)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -99,6 +100,9 @@ func parseCredentials(path string) (credential, error) {
 	}
 	if f.Token == "" {
 		return credential{}, fmt.Errorf("%s has no \"token\"", path)
+	}
+	if strings.ContainsFunc(f.Token, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return credential{}, fmt.Errorf("%s has a \"token\" with characters an Authorization header cannot carry", path)
 	}
 	if f.ValidUntil <= 0 {
 		return credential{}, fmt.Errorf("%s has no \"validUntil\" (unix seconds)", path)

@@ -85,10 +85,11 @@ func TestTokenFileProblems(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) { c.Wait = 200 * time.Millisecond })
 	c := e.client()
 	for name, content := range map[string]string{
-		"missing":       "",
-		"not JSON":      "token=" + e.token,
-		"no token":      `{"validUntil": 4102444800}`,
-		"no validUntil": `{"token": "` + e.token + `"}`,
+		"missing":             "",
+		"not JSON":            "token=" + e.token,
+		"no token":            `{"validUntil": 4102444800}`,
+		"no validUntil":       `{"token": "` + e.token + `"}`,
+		"header in the token": `{"token": "` + e.token + `\r\nX-Injected: 1", "validUntil": 4102444800}`,
 	} {
 		os.Remove(e.credentials)
 		if content != "" {

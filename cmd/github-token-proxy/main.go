@@ -77,6 +77,25 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 			return fail(err)
 		}
 	}
+	// Bind first: once -ca-cert-out exists, the proxy is listening (a
+	// startup probe can test for the file).
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fail(fmt.Errorf("-listen: %v", err))
+	}
+	var ml net.Listener
+	if *metricsListen != "" {
+		if ml, err = net.Listen("tcp", *metricsListen); err != nil {
+			l.Close()
+			return fail(fmt.Errorf("-metrics-listen: %v", err))
+		}
+	}
+	closeListeners := func() {
+		l.Close()
+		if ml != nil {
+			ml.Close()
+		}
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	p, err := proxy.New(proxy.Config{
 		Credentials: *credentials,
@@ -90,20 +109,8 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		Log:         log,
 	})
 	if err != nil {
+		closeListeners()
 		return fail(err)
-	}
-	l, err := net.Listen("tcp", *listen)
-	if err != nil {
-		p.Close()
-		return fail(fmt.Errorf("-listen: %v", err))
-	}
-	var ml net.Listener
-	if *metricsListen != "" {
-		if ml, err = net.Listen("tcp", *metricsListen); err != nil {
-			l.Close()
-			p.Close()
-			return fail(fmt.Errorf("-metrics-listen: %v", err))
-		}
 	}
 	log.Info("listening", "version", version, "listen", l.Addr().String(), "hosts", hostList, "other_hosts", *other,
 		"credentials", *credentials, "ca_cert_out", *caOut, "margin", margin.String(), "wait", wait.String(), "metrics_listen", *metricsListen)

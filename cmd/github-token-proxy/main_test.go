@@ -68,20 +68,23 @@ func TestStartsAndStops(t *testing.T) {
 		done <- run([]string{"-listen", addr, "-credentials", filepath.Join(dir, "credentials.json"), "-ca-cert-out", ca,
 			"-resolve", "github.com=127.0.0.1:1", "-resolve", "api.github.com=127.0.0.1:2"}, &stderr, stop)
 	}()
-	var conn net.Conn
+	// As the pod's startup probe does: wait for -ca-cert-out; by then
+	// the proxy listens.
+	var data []byte
 	for i := 0; i < 100; i++ {
-		if conn, err = net.Dial("tcp", addr); err == nil {
+		if data, err = os.ReadFile(ca); err == nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if err != nil || !strings.HasPrefix(string(data), "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("-ca-cert-out: %v %q", err, data)
+	}
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
-		t.Fatalf("the proxy did not listen: %v", err)
+		t.Fatalf("-ca-cert-out exists but the proxy does not listen: %v", err)
 	}
 	conn.Close()
-	if data, err := os.ReadFile(ca); err != nil || !strings.HasPrefix(string(data), "-----BEGIN CERTIFICATE-----") {
-		t.Errorf("-ca-cert-out: %v %q", err, data)
-	}
 	close(stop)
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d: %s", code, stderr.String())
