@@ -13,6 +13,7 @@ GO      ?= go
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-github-app ./cmd/vault-plugin-github-app
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/github-token-proxy ./cmd/github-token-proxy
 
 test:
 	$(GO) test -race -count=1 ./...

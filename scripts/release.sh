@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds release binaries for linux and darwin on amd64 and arm64 with the
-# version stamped in, writes dist/SHA256SUMS, and prints the register command.
+# version stamped in (the plugin and github-token-proxy, the runner pod's
+# token proxy), writes dist/SHA256SUMS, and prints the register command.
 # Usage: scripts/release.sh v1.2.3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +22,11 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
   out="dist/vault-plugin-github-app_${version}_${os}_${arch}"
   CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build -trimpath -ldflags "$ldflags" -o "$out" ./cmd/vault-plugin-github-app
   echo "built $out" >&2
+  out="dist/github-token-proxy_${version}_${os}_${arch}"
+  CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$out" ./cmd/github-token-proxy
+  echo "built $out" >&2
 done
-(cd dist && sha256sum vault-plugin-github-app_* > SHA256SUMS)
+(cd dist && sha256sum vault-plugin-github-app_* github-token-proxy_* > SHA256SUMS)
 cat dist/SHA256SUMS
 
 host="dist/vault-plugin-github-app_${version}_$(go env GOOS)_$(go env GOARCH)"

@@ -160,6 +160,12 @@ type FaultSettings struct {
 	RateLimitStatus *int     `json:"rate_limit_status"`
 	RetryAfterS     *int64   `json:"retry_after_s"`
 	RevokeStatus    *int     `json:"revoke_status"` // SetRevokeStatus
+	// GitChunkDelayMS slows git answers (SetGitChunkDelay).
+	GitChunkDelayMS *int64 `json:"git_chunk_delay_ms"`
+	// RevokeNext revokes the token of the next requests with
+	// RevokeMethod (any if empty) as they arrive (RevokeTokenOnNext).
+	RevokeNext   *int   `json:"revoke_next"`
+	RevokeMethod string `json:"revoke_method"`
 }
 
 // ApplyFaults applies the settings present in fs, after checking them all.
@@ -213,6 +219,16 @@ func (s *Server) ApplyFaults(fs FaultSettings) error {
 	}
 	if fs.RevokeStatus != nil {
 		s.SetRevokeStatus(*fs.RevokeStatus)
+	}
+	if fs.GitChunkDelayMS != nil {
+		s.SetGitChunkDelay(time.Duration(*fs.GitChunkDelayMS) * time.Millisecond)
+	}
+	if fs.RevokeNext != nil {
+		var match func(*http.Request) bool
+		if fs.RevokeMethod != "" {
+			match = MethodIs(fs.RevokeMethod)
+		}
+		s.RevokeTokenOnNext(*fs.RevokeNext, match, nil)
 	}
 	return nil
 }

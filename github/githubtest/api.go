@@ -63,6 +63,8 @@ var routes = []route{
 	{http.MethodGet, []string{"repositories", "*", "installation"}, true, (*Server).getRepoIDInstallation},
 	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
 	{http.MethodGet, []string{"installation", "repositories"}, false, (*Server).listTokenRepositories},
+	{http.MethodGet, []string{"repos", "*", "*"}, false, (*Server).getRepo},             // repos.go
+	{http.MethodGet, []string{"repos", "*", "*", "readme"}, false, (*Server).getReadme}, // repos.go
 }
 
 // match reports whether path segments segs match pattern, and returns the
@@ -102,6 +104,17 @@ func (w *callRecorder) WriteHeader(status int) {
 	w.ResponseWriter.WriteHeader(status)
 }
 
+// Flush lets a streamed answer (git's packs) reach the client as it is
+// written.
+func (w *callRecorder) Flush() {
+	if !w.written {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
 func (w *callRecorder) Write(b []byte) (int, error) {
 	if !w.written {
 		w.WriteHeader(http.StatusOK)
@@ -116,14 +129,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.admin.ServeHTTP(w, r)
 		return
 	}
+	git := s.servesGit(r)
 	path, inPrefix := s.stripPrefix(r.URL.Path)
+	if git {
+		path, inPrefix = r.URL.Path, false
+	}
+	_, cred := credential(r)
 	call := &Call{
-		Method:    r.Method,
-		Path:      path,
-		Query:     r.URL.RawQuery,
-		At:        time.Now(),
-		Accept:    r.Header.Get("Accept"),
-		UserAgent: r.Header.Get("User-Agent"),
+		Method:           r.Method,
+		Path:             path,
+		Query:            r.URL.RawQuery,
+		At:               time.Now(),
+		Accept:           r.Header.Get("Accept"),
+		UserAgent:        r.Header.Get("User-Agent"),
+		Host:             r.Host,
+		CredentialSHA256: CredentialSHA256(cred),
+		Git:              git,
 	}
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
@@ -140,6 +161,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			panic(http.ErrAbortHandler) // server closing: drop the connection
 		}
+	}
+	if git {
+		s.serveGit(rec, r)
+		return
 	}
 	s.serveAPI(rec, r, path, inPrefix)
 }
@@ -171,6 +196,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		s.writeFault(w, r, path, f)
 		return
 	}
+	s.revokeIfArmed(r)
 	if inPrefix && s.mintOutageNow(r.Method, path) { // outage.go
 		writeError(w, http.StatusServiceUnavailable, http.StatusText(http.StatusServiceUnavailable), docsRoot)
 		return
@@ -187,6 +213,10 @@ func (d discardWriter) WriteHeader(int)             {}
 
 // route answers a request on the GitHub API, outside fault injection.
 func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, inPrefix bool) {
+	if r.URL.Path == s.graphqlPath() {
+		s.serveGraphQL(w, r) // graphql.go
+		return
+	}
 	if !inPrefix {
 		writeError(w, http.StatusNotFound, msgNotFound, docsRoot)
 		return

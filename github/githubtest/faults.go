@@ -22,6 +22,8 @@ type FaultCounts struct {
 	// InjectedAfterEffect counts answers injected by FailNextAfterEffect:
 	// the request took effect, then failed.
 	InjectedAfterEffect int `json:"injected_after_effect"`
+	// InjectedRevocations counts tokens revoked by RevokeTokenOnNext.
+	InjectedRevocations int `json:"injected_revocations"`
 }
 
 // faults is the fault-injection state; guarded by Server.mu.
@@ -44,6 +46,11 @@ type faults struct {
 	failAfterNext       int // FailNextAfterEffect
 	failAfterNextStatus int
 	mintOutage          mintOutage // ArmMintOutage (outage.go)
+
+	gitChunkDelay time.Duration // SetGitChunkDelay
+	revokeNext    int           // RevokeTokenOnNext
+	revokeMatch   func(*http.Request) bool
+	revokeThen    func(Token)
 
 	counts FaultCounts
 }
@@ -120,6 +127,81 @@ func (s *Server) SetRevokeStatus(status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.revokeStatus = status
+}
+
+// SetGitChunkDelay slows git answers (git.go): each 16 KiB of an answer is
+// written after d, so that a clone of a few megabytes lasts as long as a
+// test needs. It takes effect at once, also mid-transfer; 0 restores full
+// speed.
+func (s *Server) SetGitChunkDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.gitChunkDelay = d
+}
+
+func (s *Server) gitChunkDelay() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.gitChunkDelay
+}
+
+// RevokeTokenOnNext makes the next n requests that match (any request if
+// match is nil) and carry a live installation token, on git or the API,
+// revoke that token as they arrive, as if its Vault lease ended at that
+// moment; the request is then served with the token dead, so it is refused
+// with 401. then, if not nil, is called with the revoked token before the
+// request is answered. Requests without a live token do not count. match
+// sees the request before its body is read (method, path, headers,
+// ContentLength: -1 for a chunked body).
+func (s *Server) RevokeTokenOnNext(n int, match func(*http.Request) bool, then func(Token)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.revokeNext, s.faults.revokeMatch, s.faults.revokeThen = n, match, then
+}
+
+// MethodIs matches requests with method, for RevokeTokenOnNext.
+func MethodIs(method string) func(*http.Request) bool {
+	return func(r *http.Request) bool { return r.Method == method }
+}
+
+// RevokeToken revokes a token the double issued, as DELETE
+// /installation/token with it would. It reports false if the token is
+// unknown or already dead.
+func (s *Server) RevokeToken(value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, found := s.tokenIndex[value]
+	if !found || !tok.Live(time.Now()) {
+		return false
+	}
+	tok.RevokedAt = time.Now()
+	return true
+}
+
+// revokeIfArmed applies RevokeTokenOnNext to r.
+func (s *Server) revokeIfArmed(r *http.Request) {
+	s.mu.Lock()
+	armed, match := s.faults.revokeNext > 0, s.faults.revokeMatch
+	s.mu.Unlock()
+	if !armed || (match != nil && !match(r)) {
+		return
+	}
+	_, cred := credential(r)
+	s.mu.Lock()
+	f := &s.faults
+	tok, found := s.tokenIndex[cred]
+	if f.revokeNext <= 0 || !found || !tok.Live(time.Now()) {
+		s.mu.Unlock()
+		return
+	}
+	f.revokeNext--
+	f.counts.InjectedRevocations++
+	tok.RevokedAt = time.Now()
+	then, revoked := f.revokeThen, tok.clone()
+	s.mu.Unlock()
+	if then != nil {
+		then(revoked)
+	}
 }
 
 // Faults returns the counts of injected answers so far.

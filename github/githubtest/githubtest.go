@@ -10,7 +10,15 @@
 // suspended installations and renamed or transferred repositories (301 to
 // /repositories/{id}/installation). Ids are as long as github.com's and
 // tokens as long as its stateless installation tokens. Every request is
-// recorded for assertions.
+// recorded for assertions, with the hash of the credential it carried.
+//
+// It also hosts each repository for git (git.go): a bare repository with a
+// seed commit, served by git's own git-http-backend to a client that
+// presents, as Basic auth password, a live installation token covering the
+// repository with contents read (fetch) or write (push), refused otherwise
+// as github.com refuses. Git lives on the host github.com and the API on any
+// other name (api.github.com); with a path prefix, git lives outside it on
+// every name, as on GitHub Enterprise Server.
 //
 // Besides the GitHub API (optionally under a path prefix such as "/api/v3",
 // as on GitHub Enterprise Server), the server answers a small admin API under
@@ -220,6 +228,17 @@ type Call struct {
 	// check what a client sends.
 	Accept    string `json:"accept"`
 	UserAgent string `json:"user_agent"`
+	// Host is the request's Host: github.com for git, api.github.com (or
+	// the address dialled) for the API.
+	Host string `json:"host"`
+	// CredentialSHA256 is the credential the request's Authorization
+	// carried (Basic's password, Bearer's or token's value) as
+	// CredentialSHA256 makes it; "" if none. Tests compare it with a token's
+	// hash to see where a token went.
+	CredentialSHA256 string `json:"credential_sha256"`
+	// Git is true for a git smart-HTTP request (see GitDir); Path is then
+	// the request's full path, e.g. "/acme/widgets.git/info/refs".
+	Git bool `json:"git"`
 }
 
 // Server is a running GitHub API double.
@@ -256,6 +275,7 @@ type Server struct {
 	jwtSeenSet    map[string]bool
 	budgets       map[string]*rateBudget // rate-limit budgets: "app", "installation:ID"
 	faults        faults
+	git           gitRepos // git.go
 }
 
 // New starts a double and returns it running.
@@ -350,6 +370,7 @@ func (s *Server) Close() {
 		if err := s.srv.Shutdown(ctx); err != nil {
 			s.srv.Close()
 		}
+		s.removeGitRepos()
 	})
 }
 

@@ -814,7 +814,8 @@ func TestUnknownRoutes(t *testing.T) {
 		{"DELETE", fmt.Sprintf("/app/installations/%d", id)},
 		{"GET", "/installation/token"},
 		{"DELETE", "/installation/token/"},
-		{"GET", "/repos/acme/installation"},
+		{"GET", "/repos/acme"},
+		{"GET", "/repos/acme/widgets/installation/x"},
 	} {
 		r := do(t, rq.method, s.URL+rq.path, auth, nil)
 		if r.StatusCode != http.StatusNotFound || r.message(t) != "Not Found" {

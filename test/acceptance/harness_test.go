@@ -301,13 +301,19 @@ type process struct {
 // process gets SIGTERM if the test binary dies.
 func startProcess(t testing.TB, name, logPath string, env []string, bin string, args ...string) *process {
 	t.Helper()
+	return startProcessIn(t, "", name, logPath, env, bin, args...)
+}
+
+// startProcessIn is startProcess in directory dir ("": ours).
+func startProcessIn(t testing.TB, dir, name, logPath string, env []string, bin string, args ...string) *process {
+	t.Helper()
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "---- %s: starting %s\n", time.Now().Format(time.RFC3339Nano), name)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = env
+	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {

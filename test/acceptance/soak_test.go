@@ -17,7 +17,12 @@ package acceptance
 // token is live at GitHub (not revoked, not expired) with at least 5 s left.
 // A prober runs the shipped git credential helper every 2 s and checks what
 // it hands out the same way. Agent is restarted whenever it exits, as
-// Kubernetes restarts a sidecar (CrashLoopBackOff, scaled).
+// Kubernetes restarts a sidecar (CrashLoopBackOff, scaled). The token proxy
+// (cmd/github-token-proxy) reads the same file, and an agent side's git
+// fetches through it every 3 s from the GitHub double's git hosting (over
+// TLS, under github.com's names): every fetch succeeds, or fails with the
+// proxy's 503 when a fault outlasted the file's token and succeeds on a
+// later try.
 //
 // SOAK_DURATION (default 2m30s) is how long the faults keep cycling; one
 // full cycle always runs. SOAK_REPORT names a Markdown file to write the
@@ -87,7 +92,7 @@ func TestSoak(t *testing.T) {
 			t.Fatalf("SOAK_DURATION=%q: %v", s, err)
 		}
 	}
-	d := newDouble(t, githubtest.WithTokenLifetime(soakTokenLife))
+	d := newTLSDouble(t, githubtest.WithTokenLifetime(soakTokenLife))
 	v := startVault(t, vaultOptions{Storage: "raft", ExtraConfig: "raw_storage_endpoint = true\n", LogLevel: "info"})
 	s := newSoak(t, "single", d, v, v.Addr, func() *vaultServer { return v })
 
@@ -132,7 +137,7 @@ func TestSoak(t *testing.T) {
 // balancer, as it would through a Kubernetes service, and kills the active
 // node with SIGKILL while the sampler runs.
 func TestSoakFailover(t *testing.T) {
-	d := newDouble(t, githubtest.WithTokenLifetime(soakTokenLife))
+	d := newTLSDouble(t, githubtest.WithTokenLifetime(soakTokenLife))
 	const extra = "raw_storage_endpoint = true\n"
 	n1 := startVault(t, vaultOptions{Storage: "raft", RaftNodeID: "node1", ExtraConfig: extra, LogLevel: "info"})
 	join := fmt.Sprintf("  retry_join {\n    leader_api_addr = %q\n  }\n", n1.Addr)
@@ -229,6 +234,13 @@ type soak struct {
 	agentProcs        []*process
 	agentLogs         []string
 	outageAgentExited bool
+	// git through the token proxy (fetch)
+	gitEnv                     []string
+	gitDir                     string
+	fetches, fetchOK, fetch503 int
+	fetchBad, fetchStreaks     int
+	fetchFailing               bool
+	fetchReasons               []string
 	// results
 	gaps         []time.Duration
 	unrevoked    int
@@ -244,10 +256,11 @@ type soak struct {
 // policy, session-start.sh), copies the recipe into a scratch directory and
 // starts the Agent supervisor, the sampler and the helper prober. vaultAddr
 // is what Agent talks to; active returns the active node.
-func newSoak(t *testing.T, name string, d *githubtest.Server, v *vaultServer, vaultAddr string, active func() *vaultServer) *soak {
+func newSoak(t *testing.T, name string, td *tlsDouble, v *vaultServer, vaultAddr string, active func() *vaultServer) *soak {
+	d := td.Server
 	s := &soak{t: t, name: name, d: d, active: active, faults: map[string]int{}, stopped: make(chan struct{})}
 	v.enableEngine(t, "github")
-	v.configureEngine(t, "github", d, map[string]any{"expiry_buffer": soakBuffer.String()})
+	v.configureEngine(t, "github", d, map[string]any{"expiry_buffer": soakBuffer.String(), "ca_certificate": string(td.ca.CertPEM)})
 	roleID, secretID := v.approle(t, soakRole, "github-session-approle")
 	if _, err := v.Client.Logical().Write("auth/approle/role/"+soakRole, map[string]any{
 		"token_policies": "github-session-approle",
@@ -298,7 +311,58 @@ func newSoak(t *testing.T, name string, d *githubtest.Server, v *vaultServer, va
 		return s.rotations() >= 0, "Agent rendered nothing within 60s"
 	})
 	s.event("first token rendered")
+
+	// The agent side's git, through the token proxy reading the same
+	// file: a clone now, a fetch every 3 s for the whole run.
+	tp := startTokenProxy(t, s.files.Credentials, td.addr, td.caFile, "tunnel")
+	s.gitEnv = agentSideEnv(t.TempDir(), tp)
+	clones := t.TempDir()
+	if out, errOut, err := runBounded(t, clones, s.gitEnv, "", 2*time.Minute, "git", "clone", "--quiet", "https://github.com/acme/widgets.git", "widgets"); err != nil {
+		t.Fatalf("git clone through the proxy: %v\n%s%s", err, out, errOut)
+	}
+	s.gitDir = filepath.Join(clones, "widgets")
+	s.wg.Add(1)
+	go s.fetch()
 	return s
+}
+
+// fetch runs git fetch through the proxy every 3 s. A fetch must succeed,
+// or fail with the proxy's 503 (its token source had no usable token: a
+// fault outlasted the file's token) and then succeed on a later try.
+func (s *soak) fetch() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stopped:
+			return
+		case <-time.After(3 * time.Second):
+		}
+		out, errOut, err := runBounded(s.t, s.gitDir, s.gitEnv, "", proxyWait+30*time.Second, "git", "fetch", "--quiet", "origin")
+		now := time.Now()
+		s.mu.Lock()
+		s.fetches++
+		msg := strings.TrimSpace(out + errOut)
+		switch {
+		case err == nil:
+			s.fetchOK++
+			s.fetchFailing = false
+		case strings.Contains(msg, "error: 503") && strings.Contains(msg, "github-token-proxy"):
+			s.fetch503++
+			if !s.fetchFailing {
+				s.fetchStreaks++
+			}
+			s.fetchFailing = true
+			if len(s.fetchReasons) < 20 {
+				s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: the proxy's 503: %s", now.Sub(s.start).Seconds(), msg))
+			}
+		default:
+			s.fetchBad++
+			if len(s.fetchReasons) < 20 {
+				s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: failed: %v: %s", now.Sub(s.start).Seconds(), err, msg))
+			}
+		}
+		s.mu.Unlock()
+	}
 }
 
 var hclDuration = regexp.MustCompile(`= "([0-9]+(?:ms|s|m|h))"`)
@@ -306,7 +370,7 @@ var hclDuration = regexp.MustCompile(`= "([0-9]+(?:ms|s|m|h))"`)
 // soakAgentConfig is agent-approle.hcl as the soak runs it: every duration
 // divided by soakScale, and lease_renewal_threshold overridden by
 // SOAK_LEASE_RENEWAL_THRESHOLD if set. It returns the threshold in force.
-func soakAgentConfig(t *testing.T, cfg string) (string, string) {
+func soakAgentConfig(t testing.TB, cfg string) (string, string) {
 	cfg = hclDuration.ReplaceAllStringFunc(cfg, func(m string) string {
 		d, err := time.ParseDuration(hclDuration.FindStringSubmatch(m)[1])
 		if err != nil {
@@ -777,6 +841,10 @@ func (s *soak) check() {
 	if s.helperGood == 0 {
 		t.Errorf("the credential helper never answered")
 	}
+	if s.fetchBad > 0 || s.fetchOK == 0 || s.fetchFailing {
+		t.Errorf("git fetch through the proxy: %d of %d succeeded, %d failed otherwise than with the proxy's 503, the last failed: %v; %v",
+			s.fetchOK, s.fetches, s.fetchBad, s.fetchFailing, s.fetchReasons)
+	}
 	if s.leaks > 0 || s.goneLeases > 0 {
 		t.Errorf("%d tokens live at GitHub without a lease, %d leases whose token is gone", s.leaks, s.goneLeases)
 	}
@@ -826,6 +894,7 @@ func (s *soak) report() {
 	row("rotations (tokens in the file)", "%d (%d)", len(s.tokens)-1, len(s.tokens))
 	row("mints at GitHub", "%d: %.1f per real hour", mints, float64(mints)/max(minutes, 1e-9))
 	row("credential helper calls", "%d: %d handed out a token with >= %d s left, %d refused, %d handed out a dying token", s.helperCalls, s.helperGood, soakHelperMargin, s.helperRefused, s.helperBad)
+	row("git fetches through the token proxy (every 3 s)", "%d: %d succeeded, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.fetches, s.fetchOK, s.fetch503, s.fetchStreaks, s.fetchBad)
 	row("Agent starts / exits", "%d / %d", s.agentStarts, len(s.agentExits))
 	row("Agent token max-TTL rollovers", "%d", s.rolloverSeen)
 	row("leaks (live at GitHub, no lease)", "%d (of %d live tokens)", s.leaks, s.liveAtEnd)
@@ -841,9 +910,9 @@ func (s *soak) report() {
 		fmt.Fprintf(&b, "+%6.1f  %s\n", e.at.Seconds(), e.what)
 	}
 	b.WriteString("```\n")
-	if len(s.badReasons) > 0 || len(s.helperReasons) > 0 {
-		b.WriteString("\nBad samples and helper refusals (first 20 of each):\n\n```\n")
-		for _, r := range append(slices.Clone(s.badReasons), s.helperReasons...) {
+	if len(s.badReasons) > 0 || len(s.helperReasons) > 0 || len(s.fetchReasons) > 0 {
+		b.WriteString("\nBad samples, helper refusals and failed fetches (first 20 of each):\n\n```\n")
+		for _, r := range slices.Concat(s.badReasons, s.helperReasons, s.fetchReasons) {
 			fmt.Fprintln(&b, r)
 		}
 		b.WriteString("```\n")

@@ -4,7 +4,10 @@
 //
 // It prints "github-double listening on URL app_id=N" once it is ready and
 // serves until SIGINT or SIGTERM. Besides the GitHub API under -prefix, it
-// serves the double's admin API under /_double/ (see githubtest.AdminHandler).
+// serves the double's admin API under /_double/ (see githubtest.AdminHandler)
+// and each repository over git's smart HTTP: on the host github.com without
+// -prefix (the API being on any other name, such as api.github.com), at the
+// root of any host with one (as GitHub Enterprise Server).
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,7 +43,8 @@ func run() error {
 	firstInst := flag.Int64("first-installation-id", githubtest.FirstInstallationID, "id of the first installation; the others follow")
 	firstRepo := flag.Int64("first-repository-id", githubtest.FirstRepositoryID, "id of the first repository; the others follow")
 	extra := flag.Int("extra-installations", 0, `add N organizations "org-0001"... each with one repository "repo"`)
-	tlsOn := flag.Bool("tls", false, "serve over TLS with a certificate for 127.0.0.1, ::1 and localhost from a CA generated at start (a GitHub Enterprise Server behind a private CA)")
+	tlsOn := flag.Bool("tls", false, "serve over TLS with a certificate for 127.0.0.1, ::1, localhost, github.com, api.github.com and uploads.github.com from a CA generated at start (a GitHub Enterprise Server behind a private CA, or github.com for a client that resolves its names here)")
+	random := flag.String("random-content", "", `commit incompressible random data to repositories at start, as "owner/repo=MiB[;owner/repo=MiB]" (a big repository for clone benchmarks)`)
 	caOut := flag.String("ca-out", "", "with -tls: write the generated CA certificate (PEM), which clients must trust, to this file")
 	slug := flag.String("slug", githubtest.DefaultSlug, "App slug")
 	flag.Parse()
@@ -79,7 +84,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		cert, err := ca.ServerCertificate()
+		cert, err := ca.ServerCertificate(append([]string{"127.0.0.1", "::1", "localhost"}, githubtest.GitHubHosts...)...)
 		if err != nil {
 			return err
 		}
@@ -98,6 +103,19 @@ func run() error {
 
 	for _, sp := range specs {
 		s.AddInstallation(sp.account, sp.accountType, sp.repos...)
+	}
+	for item := range strings.SplitSeq(*random, ";") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		repo, mib, ok := strings.Cut(item, "=")
+		n, err := strconv.ParseInt(mib, 10, 64)
+		if !ok || err != nil || n <= 0 {
+			return fmt.Errorf("-random-content: %q is not owner/repo=MiB", item)
+		}
+		if err := s.AddRandomContent(repo, n<<20); err != nil {
+			return fmt.Errorf("-random-content: %w", err)
+		}
 	}
 	if *keyOut != "" {
 		if err := writeKey(*keyOut, s.KeyPEM()); err != nil {

@@ -24,7 +24,7 @@ func TestTLSWithGeneratedCA(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	caFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "key.pem")
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-prefix", "/api/v3", "-tls", "-ca-out", caFile, "-key-out", keyFile, "-app-id", "2002", "-slug", "ghes-double-app")
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-prefix", "/api/v3", "-tls", "-ca-out", caFile, "-key-out", keyFile, "-app-id", "2002", "-slug", "ghes-double-app", "-random-content", "acme/tools=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +67,31 @@ func TestTLSWithGeneratedCA(t *testing.T) {
 	if _, err := plain.Get(url + "/app"); err == nil {
 		t.Fatal("a client that does not trust the generated CA reached the double")
 	}
+	// With a prefix, git lives at the root: a clone without credentials is
+	// asked for them.
+	resp, err = trusting.Get(strings.TrimSuffix(url, "/api/v3") + "/acme/widgets.git/info/refs?service=git-upload-pack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Basic realm="GitHub"` {
+		t.Fatalf("git without credentials: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The certificate names github.com's hosts too.
+	for _, host := range []string{"github.com", "api.github.com", "uploads.github.com"} {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(url, "/api/v3"), "https://"), &tls.Config{RootCAs: pool, ServerName: host})
+		if err != nil {
+			t.Fatalf("TLS as %s: %v", host, err)
+		}
+		conn.Close()
+	}
 	if info, err := os.Stat(keyFile); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", info, err)
 	}
 
+	if out, err := exec.Command(bin, "-addr", "127.0.0.1:0", "-random-content", "acme/tools").CombinedOutput(); err == nil || !strings.Contains(string(out), "is not owner/repo=MiB") {
+		t.Fatalf("-random-content without a size: %v %s", err, out)
+	}
 	// -ca-out without -tls is refused.
 	if out, err := exec.Command(bin, "-addr", "127.0.0.1:0", "-ca-out", filepath.Join(dir, "x.pem")).CombinedOutput(); err == nil || !strings.Contains(string(out), "-ca-out needs -tls") {
 		t.Fatalf("-ca-out without -tls: %v %s", err, out)

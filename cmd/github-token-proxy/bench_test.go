@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkProxy runs the real github-token-proxy binary as a process
+// and measures, in the same run, against going direct to the same
+// server (a TLS server for github.com on 127.0.0.1, reached through
+// -resolve):
+//
+//   - a large download (PROXY_BENCH_MB, default 256 MB) streamed
+//     through it: throughput through the proxy ÷ direct, median of three
+//     alternating runs each;
+//
+//   - the same download paced at 100 MiB/s by the server (a network
+//     link rather than the CPU bounding it);
+//
+//   - the proxy's CPU time per GiB of the unpaced downloads;
+//
+//   - the proxy's peak RSS (VmHWM in /proc/PID/status) after the
+//     transfers;
+//
+//   - small requests on a kept-alive connection: p50 and p99 latency
+//     direct and through the proxy.
+//
+//     go test -run '^$' -bench BenchmarkProxy -benchtime 1x ./cmd/github-token-proxy
+//
+// It reports; it asserts nothing about speed.
+func BenchmarkProxy(b *testing.B) {
+	size := int64(256 << 20)
+	if s := os.Getenv("PROXY_BENCH_MB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = int64(n) << 20
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "github-token-proxy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	// The server: 32 KiB writes of one buffer, like a pack streamed out.
+	caCert, caPEM, leaf := benchCerts(b, "github.com")
+	chunk := make([]byte, 32<<10)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".git/git-upload-pack") {
+			// big-paced.git is paced at paceMBs, like a network link.
+			paced := strings.Contains(r.URL.Path, "paced")
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
+			start := time.Now()
+			for sent := int64(0); sent < size; sent += int64(len(chunk)) {
+				if paced {
+					if ahead := time.Duration(float64(sent)/(paceMBs*(1<<20))*float64(time.Second)) - time.Since(start); ahead > 0 {
+						time.Sleep(ahead)
+					}
+				}
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			return
+		}
+		_, _ = io.WriteString(w, `{"login":"octo"}`)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+	srv.StartTLS()
+	defer srv.Close()
+	caFile := filepath.Join(dir, "upstream-ca.pem")
+	creds := filepath.Join(dir, "credentials.json")
+	proxyCA := filepath.Join(dir, "proxy-ca.pem")
+	data, _ := json.Marshal(map[string]any{"token": "ghs_" + strings.Repeat("x", 516), "validUntil": time.Now().Add(time.Hour).Unix()})
+	for f, d := range map[string][]byte{caFile: caPEM, creds: data} {
+		if err := os.WriteFile(f, d, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "-listen", addr, "-credentials", creds, "-ca-cert-out", proxyCA,
+		"-upstream-ca", caFile, "-resolve", "github.com="+srv.Listener.Addr().String())
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			b.Fatalf("the proxy did not listen: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	upstreamPool := x509.NewCertPool()
+	upstreamPool.AddCert(caCert)
+	direct := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: upstreamPool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+		},
+	}}
+	pem, err := os.ReadFile(proxyCA)
+	if err != nil {
+		b.Fatal(err)
+	}
+	proxyPool := x509.NewCertPool()
+	proxyPool.AppendCertsFromPEM(pem)
+	proxyURL, _ := url.Parse("http://" + addr)
+	proxied := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: proxyPool}}}
+
+	download := func(c *http.Client, repo string) float64 {
+		start := time.Now()
+		resp, err := c.Post("https://github.com/octo/"+repo+".git/git-upload-pack", "application/x-git-upload-pack-request", strings.NewReader("0000"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != size {
+			b.Fatalf("downloaded %d of %d bytes: %v", n, size, err)
+		}
+		return float64(size) / (1 << 20) / time.Since(start).Seconds()
+	}
+	var d, p, dp, pp []float64
+	b.ResetTimer()
+	cpu0 := cpuTime(b, cmd.Process.Pid)
+	for range 3 {
+		d = append(d, download(direct, "big"))
+		p = append(p, download(proxied, "big"))
+	}
+	cpu := cpuTime(b, cmd.Process.Pid) - cpu0
+	for range 3 {
+		dp = append(dp, download(direct, "big-paced"))
+		pp = append(pp, download(proxied, "big-paced"))
+	}
+	hwm := vmHWM(b, cmd.Process.Pid)
+
+	latency := func(c *http.Client, n int) []time.Duration {
+		var ds []time.Duration
+		for range n {
+			start := time.Now()
+			resp, err := c.Get("https://github.com/api/user")
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds
+	}
+	latency(direct, 50)
+	latency(proxied, 50)
+	ld, lp := latency(direct, 2000), latency(proxied, 2000)
+	b.StopTimer()
+
+	md, mp := median(d), median(p)
+	pct := func(ds []time.Duration, q float64) time.Duration { return ds[int(float64(len(ds)-1)*q)] }
+	b.ReportMetric(md, "direct-MB/s")
+	b.ReportMetric(mp, "proxied-MB/s")
+	b.ReportMetric(100*mp/md, "%-of-direct")
+	b.ReportMetric(100*median(pp)/median(dp), "%-of-direct-paced")
+	b.ReportMetric(float64(hwm)/1024, "proxy-peak-RSS-MiB")
+	b.ReportMetric(float64(pct(lp, 0.5)-pct(ld, 0.5))/1e3, "added-p50-µs")
+	b.ReportMetric(float64(pct(lp, 0.99)-pct(ld, 0.99))/1e3, "added-p99-µs")
+	b.Logf("download of %d MiB, 3 runs each, alternating: direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
+		size>>20, fmtRuns(d), fmtRuns(p), 100*mp/md)
+	b.Logf("paced at %d MB/s (a network link): direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
+		int(paceMBs), fmtRuns(dp), fmtRuns(pp), 100*median(pp)/median(dp))
+	b.Logf("proxy CPU time for the unpaced downloads: %.2f s per GiB", cpu.Seconds()/(3*float64(size)/(1<<30)))
+	b.Logf("proxy peak RSS (VmHWM) after the transfers: %.1f MiB", float64(hwm)/1024)
+	b.Logf("small GET, 2000 each on a kept-alive connection: direct p50 %s p99 %s; proxied p50 %s p99 %s",
+		pct(ld, 0.5).Round(time.Microsecond), pct(ld, 0.99).Round(time.Microsecond), pct(lp, 0.5).Round(time.Microsecond), pct(lp, 0.99).Round(time.Microsecond))
+}
+
+// paceMBs is the paced server's rate, MiB/s.
+const paceMBs = 100.0
+
+// cpuTime is a process's user+system CPU time so far.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis; utime and stime
+	// are the 14th and 15th of the line, in clock ticks (100 a second).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func fmtRuns(xs []float64) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, fmt.Sprintf("%.0f", x))
+	}
+	return strings.Join(s, "/")
+}
+
+// vmHWM is a process's peak resident set size in KiB.
+func vmHWM(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatal("no VmHWM in /proc/PID/status")
+	return 0
+}
+
+// benchCerts makes a CA and a leaf for names.
+func benchCerts(b *testing.B, names ...string) (*x509.Certificate, []byte, tls.Certificate) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	lkey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ltmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	lder, err := x509.CreateCertificate(rand.Reader, ltmpl, ca, &lkey.PublicKey, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), tls.Certificate{Certificate: [][]byte{lder}, PrivateKey: lkey}
+}
+
+// BenchmarkProxyGitClone clones a repository whose pack is PROXY_BENCH_MB
+// (default 256) MiB of incompressible blobs with real git from a TLS
+// server running git-http-backend, direct and through the real proxy
+// binary, three alternating runs each, and reads the proxy's peak RSS
+// after them. git's own work (index-pack hashing every object) is in both
+// times, as it is in every clone.
+//
+//	go test -run '^$' -bench BenchmarkProxyGitClone -benchtime 1x ./cmd/github-token-proxy
+func BenchmarkProxyGitClone(b *testing.B) {
+	size := int64(256 << 20)
+	if s := os.Getenv("PROXY_BENCH_MB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = int64(n) << 20
+	}
+	dir := b.TempDir()
+	git := func(args ...string) {
+		b.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	root := filepath.Join(dir, "repos")
+	bare := filepath.Join(root, "octo", "big.git")
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 8<<20)
+	for i := 0; int64(i)*int64(len(buf)) < size; i++ {
+		if _, err := rand.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("blob%03d", i)), buf, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	git("init", "-q", "--bare", "-b", "main", bare)
+	git("--git-dir", bare, "--work-tree", src, "-c", "core.compression=0", "add", ".")
+	git("--git-dir", bare, "--work-tree", src, "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-q", "-m", "big")
+	git("--git-dir", bare, "-c", "pack.compression=0", "repack", "-q", "-a", "-d")
+	os.RemoveAll(src)
+	packs, _ := filepath.Glob(filepath.Join(bare, "objects", "pack", "*.pack"))
+	var packSize int64
+	for _, p := range packs {
+		fi, _ := os.Stat(p)
+		packSize += fi.Size()
+	}
+
+	out, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	caCert, caPEM, leaf := benchCerts(b, "github.com")
+	srv := httptest.NewUnstartedServer(&cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(out)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	})
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+	srv.StartTLS()
+	defer srv.Close()
+	_ = caCert
+	upstreamCA := filepath.Join(dir, "upstream-ca.pem")
+	if err := os.WriteFile(upstreamCA, caPEM, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	pid, addr, proxyCA := startProxy(b, dir, "-upstream-ca", upstreamCA, "-resolve", "github.com="+srv.Listener.Addr().String())
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+
+	clone := func(proxied bool) float64 {
+		dst := filepath.Join(dir, fmt.Sprintf("clone-%d", time.Now().UnixNano()))
+		defer os.RemoveAll(dst)
+		env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_TERMINAL_PROMPT=0")
+		args := []string{"clone", "-q", "--bare"}
+		if proxied {
+			env = append(env, "HTTPS_PROXY=http://"+addr, "GIT_SSL_CAINFO="+proxyCA)
+			args = append(args, "https://github.com/octo/big.git", dst)
+		} else {
+			env = append(env, "GIT_SSL_CAINFO="+upstreamCA)
+			args = append([]string{"-c", "http.curloptResolve=github.com:" + port + ":127.0.0.1"}, args...)
+			args = append(args, "https://github.com:"+port+"/octo/big.git", dst)
+		}
+		cmd := exec.Command("git", args...)
+		cmd.Env = env
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git clone (proxied %v): %v\n%s", proxied, err, out)
+		}
+		return float64(packSize) / (1 << 20) / time.Since(start).Seconds()
+	}
+	b.ResetTimer()
+	var d, p []float64
+	for range 3 {
+		d = append(d, clone(false))
+		p = append(p, clone(true))
+	}
+	hwm := vmHWM(b, pid)
+	b.StopTimer()
+	b.ReportMetric(median(d), "direct-MB/s")
+	b.ReportMetric(median(p), "proxied-MB/s")
+	b.ReportMetric(100*median(p)/median(d), "%-of-direct")
+	b.ReportMetric(float64(hwm)/1024, "proxy-peak-RSS-MiB")
+	b.Logf("git clone --bare of a %.0f MiB pack, 3 runs each, alternating: direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
+		float64(packSize)/(1<<20), fmtRuns(d), fmtRuns(p), 100*median(p)/median(d))
+	b.Logf("proxy peak RSS (VmHWM) after the clones: %.1f MiB", float64(hwm)/1024)
+}
+
+// startProxy builds and starts the binary with a credentials file and
+// extra flags; it returns its pid, address and CA certificate file, and
+// stops it when the benchmark ends.
+func startProxy(b *testing.B, dir string, extra ...string) (pid int, addr, caFile string) {
+	bin := filepath.Join(dir, "github-token-proxy")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	creds := filepath.Join(dir, "credentials.json")
+	data, _ := json.Marshal(map[string]any{"token": "ghs_" + strings.Repeat("x", 516), "validUntil": time.Now().Add(time.Hour).Unix()})
+	if err := os.WriteFile(creds, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	caFile = filepath.Join(dir, "proxy-ca.pem")
+	cmd := exec.Command(bin, append([]string{"-listen", addr, "-credentials", creds, "-ca-cert-out", caFile}, extra...)...)
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		if fi, err := os.Stat(caFile); err == nil && fi.Size() > 0 {
+			break
+		}
+		if i == 200 {
+			b.Fatal("the proxy did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return cmd.Process.Pid, addr, caFile
+}

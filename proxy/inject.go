@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// The injection rule: which Authorization a request to a configured host
+// gets, and the one retry after a 401.
+
+// replayLimit is the largest request body kept in memory so that the
+// request can be sent again after a 401. Larger or unsized bodies stream
+// and are never re-sent.
+const replayLimit = 64 << 10
+
+// isGitPath reports whether path is git's smart HTTP protocol or Git LFS,
+// which take the token as basic auth with the user x-access-token. Every
+// other request (REST, GraphQL, uploads) takes it as a bearer token.
+func isGitPath(path string) bool {
+	return strings.HasSuffix(path, "/info/refs") ||
+		strings.HasSuffix(path, "/git-upload-pack") ||
+		strings.HasSuffix(path, "/git-receive-pack") ||
+		strings.Contains(path, ".git/info/lfs/") || strings.HasSuffix(path, ".git/info/lfs")
+}
+
+// authorization is the header value carrying token for a request to path.
+func authorization(path, token string) string {
+	if isGitPath(path) {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
+	}
+	return "Bearer " + token
+}
+
+// injector is the Transport of the reverse proxy for configured hosts: it
+// sets the current token on each request and, after a 401 on a request it
+// can replay, sends it once more with a fresh token from the file.
+type injector struct {
+	tokens  *tokenSource
+	base    http.RoundTripper
+	metrics *metrics
+}
+
+func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := recordOf(req.Context())
+	cred, err := t.tokens.get(req.Context(), "")
+	if err != nil {
+		return nil, err
+	}
+	replayable, err := makeReplayable(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(withToken(req, cred))
+	rec.injected(cred.hash)
+	t.metrics.injected.Add(1)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
+		return resp, err
+	}
+	fresh, ferr := t.tokens.get(req.Context(), cred.token)
+	if ferr != nil {
+		// GitHub's own 401 stands: the client sees what GitHub said.
+		return resp, nil
+	}
+	_, _ = io.CopyN(io.Discard, resp.Body, replayLimit) // lets the connection be reused; errors only cost that
+	resp.Body.Close()
+	retry := withToken(req, fresh)
+	if req.GetBody != nil {
+		if retry.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	t.metrics.retries401.Add(1)
+	rec.retried = true
+	resp, err = t.base.RoundTrip(retry)
+	rec.injected(fresh.hash)
+	t.metrics.injected.Add(1)
+	return resp, err
+}
+
+// withToken is a copy of req with the token's Authorization.
+func withToken(req *http.Request, c credential) *http.Request {
+	out := req.Clone(req.Context())
+	out.Header.Set("Authorization", authorization(req.URL.Path, c.token))
+	return out
+}
+
+// makeReplayable buffers a small body of known length so that req can be
+// sent twice, and reports whether it can be.
+func makeReplayable(req *http.Request) (bool, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return true, nil
+	}
+	if req.ContentLength <= 0 || req.ContentLength > replayLimit {
+		return false, nil
+	}
+	buf := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(req.Body, buf); err != nil {
+		return false, errors.Join(errors.New("reading the request body"), err)
+	}
+	req.Body.Close()
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	req.Body, _ = req.GetBody()
+	return true, nil
+}
+
+// recordKey carries the request's audit record to the transport.
+type recordKey struct{}
+
+func recordOf(ctx context.Context) *record {
+	if r, ok := ctx.Value(recordKey{}).(*record); ok {
+		return r
+	}
+	return &record{}
+}

@@ -1,0 +1,424 @@
+// Package proxy is github-token-proxy: an HTTPS proxy on the pod's
+// loopback that injects the GitHub installation token Vault Agent renders
+// into the agent's requests to the configured GitHub hosts, so the agent
+// itself never holds the token. It imports nothing of Vault or the engine.
+//
+// One file per concern: proxy.go (the listener, CONNECT and tunnels),
+// terminate.go (TLS termination and the reverse proxy), ca.go (the
+// certificate authority), inject.go (the injection rule), token.go (the
+// token file), audit.go (log lines and metrics), conn.go (connection
+// plumbing and timeouts), config.go (settings).
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Every timeout, in one place.
+const (
+	dialTimeout           = 10 * time.Second
+	tlsHandshakeTimeout   = 10 * time.Second
+	readHeaderTimeout     = 30 * time.Second
+	keepAliveIdleTimeout  = 90 * time.Second // an HTTP connection between requests
+	streamIdleTimeout     = 5 * time.Minute  // a connection moving no byte either way
+	responseHeaderTimeout = 5 * time.Minute  // GitHub computing a pack or running hooks
+)
+
+// copyBuffers lends the reverse proxy 64 KiB buffers for streaming bodies:
+// fewer, fuller TLS records than its default 32 KiB.
+var copyBuffers = &bufferPool{sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}}
+
+type bufferPool struct{ sync.Pool }
+
+func (p *bufferPool) Get() []byte  { return *(p.Pool.Get().(*[]byte)) }
+func (p *bufferPool) Put(b []byte) { p.Pool.Put(&b) }
+
+// Proxy is one running github-token-proxy.
+type Proxy struct {
+	cfg     Config
+	hosts   map[string]bool
+	log     *slog.Logger
+	ca      *authority
+	tokens  *tokenSource
+	metrics *metrics
+
+	upstream *http.Transport // TLS to configured hosts
+	plain    *http.Transport // plain HTTP to other hosts, no token
+	inject   *httputil.ReverseProxy
+	forward  *httputil.ReverseProxy
+
+	outer, inner *http.Server
+	innerL       *chanListener
+
+	mu      sync.Mutex
+	closed  bool
+	conns   map[net.Conn]struct{} // hijacked client connections
+	servers []*http.Server        // metrics servers
+	wg      sync.WaitGroup
+}
+
+// New checks cfg, makes the certificate authority and writes its
+// certificate to cfg.CACertOut. Errors name the flag at fault.
+func New(cfg Config) (*Proxy, error) {
+	roots, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{cfg: cfg, hosts: map[string]bool{}, log: log, metrics: newMetrics(), conns: map[net.Conn]struct{}{}}
+	for _, h := range cfg.Hosts {
+		p.hosts[normalHost(h)] = true
+	}
+	if p.ca, err = newAuthority(cfg.Hosts, time.Now); err != nil {
+		return nil, err
+	}
+	if err := p.ca.writeCert(cfg.CACertOut); err != nil {
+		return nil, fmt.Errorf("-ca-cert-out: writing the CA certificate: %w", err)
+	}
+	p.tokens = &tokenSource{path: cfg.Credentials, margin: cfg.Margin, wait: cfg.Wait, onWait: func() { p.metrics.waits.Add(1) }}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+
+	p.upstream = &http.Transport{
+		DialContext:           p.dial,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       keepAliveIdleTimeout,
+		MaxIdleConnsPerHost:   8,
+		DisableCompression:    true, // pass bodies as GitHub sends them
+		ReadBufferSize:        64 << 10,
+		WriteBufferSize:       64 << 10,
+	}
+	p.plain = &http.Transport{
+		DialContext:           p.dial,
+		DisableCompression:    true,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		IdleConnTimeout:       keepAliveIdleTimeout,
+	}
+	p.inject = &httputil.ReverseProxy{
+		Rewrite:      p.rewriteTerminated,
+		Transport:    &injector{tokens: p.tokens, base: p.upstream, metrics: p.metrics},
+		ErrorHandler: p.upstreamError,
+		ErrorLog:     errLog,
+		BufferPool:   copyBuffers,
+	}
+	p.forward = &httputil.ReverseProxy{
+		Rewrite:      func(pr *httputil.ProxyRequest) { pr.Out.Host = "" },
+		Transport:    p.plain,
+		ErrorHandler: p.upstreamError,
+		ErrorLog:     errLog,
+	}
+	p.outer = &http.Server{
+		Handler:           http.HandlerFunc(p.serveProxy),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       keepAliveIdleTimeout,
+		ErrorLog:          errLog,
+	}
+	p.innerL = newChanListener()
+	p.inner = &http.Server{
+		Handler:           http.HandlerFunc(p.serveTerminated),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       keepAliveIdleTimeout,
+		ErrorLog:          errLog,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, terminatedKey{}, c)
+		},
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		_ = p.inner.Serve(p.innerL) // returns when Close closes innerL
+	}()
+	return p, nil
+}
+
+// CACertPEM is the CA's certificate, PEM (what -ca-cert-out holds).
+func (p *Proxy) CACertPEM() []byte { return p.ca.certPEM }
+
+// Serve answers proxy requests on l, which must be on loopback, until
+// Close.
+func (p *Proxy) Serve(l net.Listener) error {
+	if err := CheckLoopback("-listen", l.Addr().String()); err != nil {
+		return err
+	}
+	if err := p.outer.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ServeMetrics answers GET /metrics on l (loopback only) until Close.
+func (p *Proxy) ServeMetrics(l net.Listener) error {
+	if err := CheckLoopback("-metrics-listen", l.Addr().String()); err != nil {
+		return err
+	}
+	s := &http.Server{Handler: p.metrics, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: keepAliveIdleTimeout}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.servers = append(p.servers, s)
+	p.mu.Unlock()
+	if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops the listeners, closes every connection and waits for their
+// goroutines to end.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	servers := p.servers
+	p.mu.Unlock()
+	err := p.outer.Close()
+	for _, s := range servers {
+		s.Close()
+	}
+	p.innerL.Close()
+	p.inner.Close()
+	p.wg.Wait()
+	p.upstream.CloseIdleConnections()
+	p.plain.CloseIdleConnections()
+	return err
+}
+
+func (p *Proxy) configured(host string) bool { return p.hosts[host] }
+
+// dial connects to addr, or to where -resolve sends its host, with the
+// dial timeout and the idle timeout on the connection.
+func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if to, ok := p.cfg.Resolve[normalHost(host)]; ok {
+			addr = to
+		}
+	}
+	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return newIdleConn(c, streamIdleTimeout), nil
+}
+
+// serveProxy is the handler of the listening port: CONNECT, or plain
+// HTTP in absolute form; nothing else.
+func (p *Proxy) serveProxy(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case !loopbackRemote(r.RemoteAddr):
+		p.refuse(w, r, http.StatusForbidden, reasonNotLoopback,
+			"github-token-proxy: refused: requests must come from loopback (the proxy serves its own pod only)")
+	case r.Method == http.MethodConnect:
+		p.connect(w, r)
+	case r.URL.IsAbs():
+		p.plainHTTP(w, r)
+	default:
+		p.refuse(w, r, http.StatusBadRequest, reasonNotConnect,
+			"github-token-proxy: refused: this is an HTTPS proxy; send requests through it (HTTPS_PROXY=http://"+r.Host+"), not to it")
+	}
+}
+
+// refuse answers a request the proxy will not serve, with the reason in
+// the body, and logs it.
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
+	p.metrics.refuse(reason)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if r.URL.IsAbs() {
+		host = r.URL.Hostname()
+	}
+	p.audit(auditLine{method: r.Method, host: normalHost(host), path: r.URL.Path, status: status, out: int64(len(msg) + 1), start: time.Now(), rec: &record{refused: reason}})
+}
+
+// refuseConnect refuses a CONNECT with the reason in the status line too:
+// clients print a failed CONNECT's reason phrase (Go, so gh) or show it
+// with -v (curl, GIT_CURL_VERBOSE), not its body.
+func (p *Proxy) refuseConnect(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		p.refuse(w, r, status, reason, msg)
+		return
+	}
+	defer conn.Close()
+	p.metrics.refuse(reason)
+	phrase := strings.NewReplacer("\r", " ", "\n", " ").Replace(msg)
+	fmt.Fprintf(brw, "HTTP/1.1 %d %s (%s)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n",
+		status, http.StatusText(status), phrase, len(msg)+1, msg)
+	_ = brw.Flush()
+	host, _, _ := net.SplitHostPort(r.Host)
+	p.audit(auditLine{method: r.Method, host: normalHost(host), status: status, out: int64(len(msg) + 1), start: time.Now(), rec: &record{refused: reason}})
+}
+
+// connect serves a CONNECT: TLS terminated with the token for a
+// configured host on port 443, a raw tunnel or a refusal for any other.
+func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		p.refuseConnect(w, r, http.StatusBadRequest, reasonNotConnect, "github-token-proxy: refused: CONNECT needs HOST:PORT")
+		return
+	}
+	host = normalHost(host)
+	if p.hosts[host] {
+		if port != "443" {
+			p.refuseConnect(w, r, http.StatusForbidden, reasonPort,
+				fmt.Sprintf("github-token-proxy: refused: CONNECT to %s on port %s; it is served on port 443 only", host, port))
+			return
+		}
+		p.terminate(w, host, start)
+		return
+	}
+	if p.cfg.OtherHosts == OtherHostsRefuse {
+		p.refuseConnect(w, r, http.StatusForbidden, reasonOtherHost,
+			fmt.Sprintf("github-token-proxy: refused: %s is not a configured host (-hosts) and -other-hosts is refuse", host))
+		return
+	}
+	p.tunnel(w, r, host, start)
+}
+
+// hijack takes the client connection over after a 200 to CONNECT, with
+// the server's deadlines cleared and the idle timeout set, and tracks it
+// until release.
+func (p *Proxy) hijack(w http.ResponseWriter) (net.Conn, error) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	var c net.Conn = conn
+	if brw.Reader.Buffered() > 0 {
+		c = &bufferedConn{Conn: conn, r: brw.Reader}
+	}
+	c = newIdleConn(c, streamIdleTimeout)
+	if !p.track(c) {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+// begin counts a handler in, so that Close waits for it; false after
+// Close.
+func (p *Proxy) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *Proxy) release(c net.Conn) {
+	p.mu.Lock()
+	_, ok := p.conns[c]
+	delete(p.conns, c)
+	p.mu.Unlock()
+	if ok {
+		p.wg.Done()
+	}
+}
+
+// tunnel connects the client to an unconfigured host byte for byte: no
+// TLS termination, no token.
+func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, host string, start time.Time) {
+	ctx, cancel := context.WithTimeout(r.Context(), dialTimeout)
+	up, err := p.dial(ctx, "tcp", r.Host)
+	cancel()
+	if err != nil {
+		p.refuseConnect(w, r, http.StatusBadGateway, reasonUpstream,
+			fmt.Sprintf("github-token-proxy: cannot reach %s: %v", r.Host, err))
+		return
+	}
+	client, err := p.hijack(w)
+	if err != nil {
+		up.Close()
+		return
+	}
+	in, out := pipe(client, up)
+	p.audit(auditLine{method: http.MethodConnect, host: host, status: http.StatusOK, in: in, out: out, start: start, tunnel: true})
+	p.release(client)
+}
+
+// pipe copies both ways until either direction ends, then closes both
+// (HTTPS does not rely on half-closed connections). It returns the bytes a
+// sent to b and b sent to a.
+func pipe(a, b net.Conn) (ab, ba int64) {
+	done := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(b, a)
+		a.Close()
+		b.Close()
+		done <- n
+	}()
+	ba, _ = io.Copy(a, b)
+	a.Close()
+	b.Close()
+	return <-done, ba
+}
+
+// loopbackRemote reports whether a request's RemoteAddr is loopback.
+func loopbackRemote(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// bufferedConn reads first what the HTTP server had already buffered
+// (a client may send its TLS hello right behind CONNECT).
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) {
+	if c.r.Buffered() > 0 {
+		return c.r.Read(b)
+	}
+	return c.Conn.Read(b)
+}
