@@ -38,4 +38,7 @@ as vault-plugin-github-app, then (this sha256 is for $(go env GOOS)/$(go env GOA
 
   vault plugin register -sha256=$sum -version=$version -command=vault-plugin-github-app secret vault-plugin-github-app
   vault secrets enable -path=github -plugin-version=$version vault-plugin-github-app
+
+github-token-proxy_${version}_<os>_<arch> is the runner pod's token proxy
+(docs/agent-isolation.md, examples/runner/k8s/proxy-pod.yaml).
 MSG
