@@ -251,11 +251,9 @@ func TestExamplesProxyPod(t *testing.T) {
 // then real curl with the runner's environment from the manifest.
 func runProxyPod(t *testing.T, args []string, listen, credentials, caOut string, env map[string]string) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "github-token-proxy")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/github-token-proxy")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/github-token-proxy: %v\n%s", err, out)
+	bin, err := buildProxy()
+	if err != nil {
+		t.Fatal(err)
 	}
 	moved := func(p string) string { return filepath.Join(dir, p) }
 	for _, p := range []string{credentials, caOut} {
