@@ -611,8 +611,9 @@ func (k *fakeKube) serveHTTP(w http.ResponseWriter, r *http.Request) {
 //   - git-credential-vault.sh get answers username=x-access-token and
 //     password=<token> for https://github.com only, also through real git
 //     configured the way the pods configure it (GIT_CONFIG_*);
-//   - gh-wrapper.sh hands the token to a fake gh in GH_TOKEN (and
-//     GH_ENTERPRISE_TOKEN for GH_HOST);
+//   - gh-wrapper.sh hands the token to a fake gh in GH_TOKEN, or only in
+//     GH_ENTERPRISE_TOKEN for GH_HOST (TestGhWrapperTokenHosts runs the
+//     real gh);
 //   - the Injector pod's inline templates (k8s/injector-pod.yaml, session
 //     "example" substituted) render the same shapes;
 //   - session-end.sh s1 removes the role and revokes the session's tokens
@@ -806,7 +807,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 			refusal string // exit 1 with this on stderr, gh not run
 		}{
 			{"github.com", env("GITHUB_CREDENTIALS_FILE=" + files.Credentials), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=unset\nargs=pr list --repo acme/widgets\n", ""},
-			{"GH_HOST", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GH_HOST=ghe.example.com"), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=" + token + "\nargs=pr list --repo acme/widgets\n", ""},
+			{"GH_HOST", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GH_HOST=ghe.example.com"), "GH_TOKEN=unset\nGH_ENTERPRISE_TOKEN=" + token + "\nargs=pr list --repo acme/widgets\n", ""},
 			{"60-minute margin", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GITHUB_TOKEN_MARGIN=3600", "GITHUB_TOKEN_WAIT=1"), "", "less than the 3600s margin"},
 			{"no token file", env("GITHUB_CREDENTIALS_FILE="+filepath.Join(work, "missing"), "GITHUB_TOKEN_WAIT=1"), "", "gh-wrapper: no token in " + filepath.Join(work, "missing") + " after 1s"},
 		} {
