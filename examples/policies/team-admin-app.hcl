@@ -2,7 +2,8 @@
 # several (apps/<app>): team-admin.hcl with the App pinned as well. Their
 # roles lie inside the bound <team>, which names the App <app>, and every
 # write must also say app=<app>, so no role of theirs mints through another
-# App. Substitute <team> and <app>:
+# App. <team> is never "session" (session_* roles are the agentic
+# sessions'). Substitute <team> and <app>:
 #   sed -e 's/<team>/team-c/g' -e 's/<app>/ghes/g' team-admin-app.hcl |
 #     vault policy write team-c-admin -
 #

@@ -1,5 +1,6 @@
 # Administrators of team <team>: manage the team's roles inside the team's
-# bound, and revoke the team's tokens. Substitute <team>:
+# bound, and revoke the team's tokens. <team> is never "session" (session_*
+# roles are the agentic sessions'). Substitute <team>:
 #   sed 's/<team>/team-a/g' team-admin.hcl | vault policy write team-a-admin -
 #
 # What an operator sets first: the bound named <team>, the most the team's
