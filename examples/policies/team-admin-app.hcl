@@ -10,7 +10,7 @@
 # What an operator sets first: the App and the bound, e.g.
 #   vault write github/apps/ghes app_id=12 private_key=@ghes.pem \
 #     base_url=https://ghe.example.com/api/v3 ca_certificate=@ghe-ca.pem
-#   vault write github/bounds/team-c app=ghes owner=corp repositories='infra-*' \
+#   vault write github/bounds/team-c app=ghes owner=corp repositories='infra*' \
 #     max_permissions=contents=write,metadata=read
 #
 # Vault checks required_parameters on reads too, so the admin reads and
