@@ -14,6 +14,9 @@
 # every mint. Parameter rules alone cannot do that: see docs/policies.md.
 # Vault checks required_parameters on reads too, so the admin reads a role
 # with the bound as a parameter: vault read github/roles/<team>_web bound=<team>
+# The glob also covers github/roles/<team>_web/check (read, with the bound):
+# GitHub mints a token with the role's scope, the engine revokes it at once
+# and answers a report, never the token.
 #
 # Not granted: minting (github/token/*: an admin who also works with the
 # repositories gets team.hcl as well), the bound itself, github/config,

@@ -259,6 +259,7 @@ func copyRepo(t testing.TB, dir string) {
 // not-run marker without a reason, and on any command that fails (or, for
 // a command marked with a status, one that succeeds).
 func TestDocsShellBlocks(t *testing.T) {
+	t.Parallel() // its files run one after the other
 	for _, rel := range docFiles(t) {
 		var run []docBlock
 		for _, b := range docBlocks(t, rel) {
