@@ -24,7 +24,7 @@ LOAD_REPORT="$tmp" go test -tags acceptance -count=1 -timeout 30m -run '^(TestLo
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`make bench\` on $(date -u +%Y-%m-%d). Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3); $("$vault" version | cut -d, -f1)."
+  echo "Written by \`make bench\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ":(exclude)$out" 2>/dev/null || echo ' (with uncommitted changes)'). Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3); $("$vault" version | cut -d, -f1)."
   echo "Everything (Vault, the plugin, the GitHub API double and the load clients) shares those cores."
   echo
   echo "## In-process: the backend against the GitHub API double"

@@ -62,9 +62,14 @@ path "sys/leases/lookup/github/token/*" {
   capabilities = ["list", "sudo"]
 }
 
-# vault lease lookup <lease_id>  (the CLI sends the id in the body)
+# vault lease lookup <lease_id>  (the CLI sends the id in the body: only
+# this mount's token leases)
 path "sys/leases/lookup" {
   capabilities = ["update"]
+
+  allowed_parameters = {
+    "lease_id" = ["github/token/*"]
+  }
 }
 
 # vault lease revoke github/token/<role>/<id>

@@ -10,16 +10,21 @@
 #   vault write github/bounds/ambient-sessions owner=acme repositories='*' \
 #     max_permissions=contents=write,pull_requests=write,metadata=read
 #
-# Session roles are named <namespace>_<serviceaccount> (the pod's service
-# account), e.g. ambient-sessions_ambient-session-s1; "_" cannot occur in a
-# namespace or service account name, so one project's glob never reaches
-# another's. Every write must carry bound=<project> (Vault checks
-# required_parameters on reads too: vault read ... bound=<project>); the
-# engine keeps the role inside the bound in every spelling, on the write
-# and at every mint. This policy cannot touch team roles, bounds, the App
-# config or ad-hoc minting, and it cannot mint tokens itself.
+# Session roles are named session_<namespace>_<serviceaccount> (the pod's
+# service account), e.g. session_ambient-sessions_ambient-session-s1; "_"
+# cannot occur in a namespace or service account name, so one project's
+# glob never reaches another's, and the "session_" prefix (no team is named
+# "session") keeps them apart from team roles (<team>_<name>). Every write
+# must carry bound=<project> (Vault checks required_parameters on reads
+# too: vault read ... bound=<project>); the engine keeps the role inside
+# the bound in every spelling, on the write and at every mint. It may
+# check a session role (roles/<name>/check with bound=<project>, or
+# check=true on the write): GitHub mints a token with the role's scope,
+# the engine revokes it at once and answers a report, never the token.
+# This policy cannot touch team roles, bounds, the App config or ad-hoc
+# minting, and it cannot mint tokens itself.
 
-path "github/roles/<project>_*" {
+path "github/roles/session_<project>_*" {
   capabilities = ["create", "read", "update", "delete"]
 
   required_parameters = ["bound"]
@@ -30,7 +35,7 @@ path "github/roles/<project>_*" {
   }
 }
 
-# vault lease revoke -prefix github/token/<project>_<serviceaccount>
-path "sys/leases/revoke-prefix/github/token/<project>_*" {
+# vault lease revoke -prefix github/token/session_<project>_<serviceaccount>
+path "sys/leases/revoke-prefix/github/token/session_<project>_*" {
   capabilities = ["update", "sudo"]
 }

@@ -1,9 +1,9 @@
 # One agentic session, AppRole variant: the same rule as
 # session-templated.hcl, testable without Kubernetes (the acceptance tests
-# and examples/runner/agent-approle.hcl use it). An AppRole role named like
-# the session's GitHub role, <namespace>_<session>, e.g.
+# and examples/runner/agent-approle.hcl use it). An AppRole role named
+# <namespace>_<session service account>, e.g.
 # ambient-sessions_ambient-session-s1, reads
-# github/token/ambient-sessions_ambient-session-s1 and nothing else.
+# github/token/session_ambient-sessions_ambient-session-s1 and nothing else.
 #
 # Placeholder: <APPROLE_ACCESSOR>, the accessor of the AppRole auth mount:
 #   acc=$(vault read -field=accessor sys/auth/approle)
@@ -15,6 +15,14 @@
 # metadata, {{identity.entity.metadata.session}}, would work too, but
 # someone must write it with identity/entity privileges, which could then
 # rewrite any entity's metadata and so reach any session's role.)
-path "github/token/{{identity.entity.aliases.<APPROLE_ACCESSOR>.metadata.role_name}}" {
+#
+# The path starts with "session_", so whatever the AppRole role is called
+# (team-a_web too), it reaches a session role only, never a team's.
+# AppRole lower-cases role names: an AppRole role written as
+# ambient-sessions_S1 logs in as ambient-sessions_s1 and reads
+# session_ambient-sessions_s1, so a session role with capitals
+# (session_ambient-sessions_S1) is never reachable. Name session roles in
+# lower case.
+path "github/token/session_{{identity.entity.aliases.<APPROLE_ACCESSOR>.metadata.role_name}}" {
   capabilities = ["read", "update"]
 }

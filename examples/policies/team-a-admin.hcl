@@ -1,7 +1,9 @@
 # Administrators of team "team-a" (team-admin.hcl with <team> = team-a;
 # loaded by the acceptance tests). An operator writes the bound team-a
 # first, e.g. github/bounds/team-a owner=acme repositories=widgets,gadgets
-# max_permissions=contents=write,metadata=read.
+# max_permissions=contents=write,pull_requests=write,metadata=read.
+# Also covers github/roles/team-a_*/check (with bound=team-a): a probe
+# token minted and revoked at once, never returned.
 
 path "github/roles/team-a_*" {
   capabilities = ["create", "read", "update", "delete"]

@@ -1,5 +1,6 @@
 # Administrators of team <team>: manage the team's roles inside the team's
-# bound, and revoke the team's tokens. Substitute <team>:
+# bound, and revoke the team's tokens. <team> is never "session" (session_*
+# roles are the agentic sessions'). Substitute <team>:
 #   sed 's/<team>/team-a/g' team-admin.hcl | vault policy write team-a-admin -
 #
 # What an operator sets first: the bound named <team>, the most the team's
@@ -13,6 +14,9 @@
 # every mint. Parameter rules alone cannot do that: see docs/policies.md.
 # Vault checks required_parameters on reads too, so the admin reads a role
 # with the bound as a parameter: vault read github/roles/<team>_web bound=<team>
+# The glob also covers github/roles/<team>_web/check (read, with the bound):
+# GitHub mints a token with the role's scope, the engine revokes it at once
+# and answers a report, never the token.
 #
 # Not granted: minting (github/token/*: an admin who also works with the
 # repositories gets team.hcl as well), the bound itself, github/config,

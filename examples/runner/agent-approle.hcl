@@ -5,7 +5,7 @@
 # Placeholders (replace with sed, or just create these files):
 #   VAULT_ADDR    environment: Vault's address.
 #   GITHUB_ROLE   environment: the session's role in the github/ mount,
-#                 e.g. ambient-sessions_ambient-session-s1.
+#                 e.g. session_ambient-sessions_ambient-session-s1.
 #   ./role-id     file: the AppRole role_id
 #                 (vault read -field=role_id auth/approle/role/<name>/role-id)
 #   ./secret-id   file: a secret_id
@@ -16,7 +16,7 @@
 #                 ./github/token, ./github/gh.env, ./github/credentials.json
 #   ./vault-token Agent's own Vault token (sink).
 #
-# Run:  GITHUB_ROLE=ambient-sessions_ambient-session-s1 vault agent -config=agent-approle.hcl
+# Run:  GITHUB_ROLE=session_ambient-sessions_ambient-session-s1 vault agent -config=agent-approle.hcl
 # (add -exit-after-auth to render once and exit).
 
 auto_auth {

@@ -5,8 +5,8 @@
 #   VAULT_ADDR     environment: Vault's address, e.g. https://vault.vault.svc:8200
 #                  (VAULT_CACERT for a private CA).
 #   GITHUB_ROLE    environment: the session's role in the github/ mount; the pod
-#                  sets it to <namespace>_<service account>, e.g.
-#                  ambient-sessions_ambient-session-s1, from the downward API
+#                  sets it to session_<namespace>_<service account>, e.g.
+#                  session_ambient-sessions_ambient-session-s1, from the downward API
 #                  (metadata.namespace, spec.serviceAccountName).
 #   ambient-session  the Kubernetes auth role (vault-k8s-auth.sh creates it).
 #   /etc/vault-agent/*.ctmpl   the templates (same ConfigMap).

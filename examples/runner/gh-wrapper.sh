@@ -1,8 +1,17 @@
 #!/bin/sh
 # A `gh` wrapper that reads the GitHub installation token from the file
-# Vault Agent renders, on every call, and hands it to the real gh in
-# GH_TOKEN. Install it ahead of the real gh on PATH, named gh, e.g. as
-# /usr/local/bin/gh with the real one at /usr/bin/gh.
+# Vault Agent renders, on every call, and hands it to the real gh for the
+# token's one host only. Install it ahead of the real gh on PATH, named gh,
+# e.g. as /usr/local/bin/gh with the real one at /usr/bin/gh.
+#
+# gh sends GH_TOKEN (or GITHUB_TOKEN) to github.com and GH_ENTERPRISE_TOKEN
+# (or GITHUB_ENTERPRISE_TOKEN) to any other host. The token is for
+# github.com, or, with GH_HOST set, for that GitHub Enterprise Server: the
+# wrapper sets only the variable gh sends there and clears the other three
+# (e.g. left by a sourced gh.env), so github.com never gets an Enterprise
+# token and the Enterprise server never gets a github.com one. (gh would
+# also send GH_ENTERPRISE_TOKEN to a third host it is pointed at with
+# --hostname or HOST/OWNER/REPO: do not.)
 #
 # Environment:
 #   GITHUB_CREDENTIALS_FILE  what Agent renders (default
@@ -14,8 +23,8 @@
 #                            when the one in the file has less (default 30);
 #                            then exit 1 with a message, without running gh
 #   GH_REAL                  the real gh (default /usr/bin/gh)
-#   GH_HOST                  set for GitHub Enterprise Server; gh then reads
-#                            GH_ENTERPRISE_TOKEN, which this wrapper also sets
+#   GH_HOST                  the GitHub Enterprise Server host the token is
+#                            for (unset: github.com); gh's default host too
 set -eu
 
 prog=gh-wrapper
@@ -57,11 +66,11 @@ fresh_token() {
   done
 }
 
-GH_TOKEN=$(fresh_token) || exit 1
-export GH_TOKEN
+token=$(fresh_token) || exit 1
+unset GH_TOKEN GITHUB_TOKEN GH_ENTERPRISE_TOKEN GITHUB_ENTERPRISE_TOKEN
 case ${GH_HOST:-github.com} in
-  github.com) ;;
-  *) GH_ENTERPRISE_TOKEN=$GH_TOKEN; export GH_ENTERPRISE_TOKEN ;;
+  github.com) GH_TOKEN=$token; export GH_TOKEN ;;
+  *) GH_ENTERPRISE_TOKEN=$token; export GH_ENTERPRISE_TOKEN ;;
 esac
 
 exec "$gh_real" "$@"

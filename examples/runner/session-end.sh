@@ -17,13 +17,13 @@ if [ $# -ne 1 ]; then
   exit 2
 fi
 mount=${GITHUB_MOUNT:-github}
-role="${NAMESPACE:-ambient-sessions}_${SERVICE_ACCOUNT:-ambient-session-$1}"
+role="session_${NAMESPACE:-ambient-sessions}_${SERVICE_ACCOUNT:-ambient-session-$1}"
 
 # Role first: the session's Agent cannot mint a new token in between.
 vault delete "$mount/roles/$role"
 
-# Vault appends "/" to the prefix: github/token/ambient-sessions_ambient-session-s1
-# does not reach the leases of ambient-sessions_ambient-session-s10.
+# Vault appends "/" to the prefix: github/token/session_ambient-sessions_ambient-session-s1
+# does not reach the leases of session_ambient-sessions_ambient-session-s10.
 sync=()
 if [ "${SYNC:-}" = 1 ]; then
   sync=(-sync)

@@ -3,7 +3,7 @@
 # session's role, inside the project's bound, narrowed to the repositories
 # (and permissions) the session needs. The session's pod (namespace
 # NAMESPACE, service account ambient-session-<session>) then reads
-# github/token/<namespace>_ambient-session-<session> through Vault Agent.
+# github/token/session_<namespace>_ambient-session-<session> through Vault Agent.
 #
 #   session-start.sh SESSION OWNER/REPO [OWNER/REPO...]
 #
@@ -34,7 +34,7 @@ session=$1
 shift
 mount=${GITHUB_MOUNT:-github}
 namespace=${NAMESPACE:-ambient-sessions}
-role="${namespace}_${SERVICE_ACCOUNT:-ambient-session-$session}"
+role="session_${namespace}_${SERVICE_ACCOUNT:-ambient-session-$session}"
 permissions=${PERMISSIONS-contents=write,pull_requests=write,metadata=read}
 
 owner=${1%%/*}

@@ -46,7 +46,7 @@ sed "s/<KUBERNETES_ACCESSOR>/$accessor/g" "$here/../policies/session-templated.h
   vault policy write github-session -
 
 # Every session pod logs in with this one role; the templated policy then
-# limits each to github/token/<its namespace>_<its service account name>,
+# limits each to github/token/session_<its namespace>_<its service account name>,
 # so a same-named service account in another namespace reaches nothing.
 #  - bound_service_account_names takes globs: only ambient-session-* accounts.
 #  - audience=vault: only projected tokens minted for Vault are accepted,

@@ -163,20 +163,21 @@ func TestBoundsWideningTable(t *testing.T) {
 		{"team-a-admin", "team-a_ok7", ta("installation_id", s.acme.ID, "repositories", "gadgets", "permissions", map[string]any{"metadata": "read"}), true},
 
 		// platform backend
-		{"platform-backend", "ambient-sessions_s1", as("owner", "other"), false},
-		{"platform-backend", "ambient-sessions_s2", as("installation_id", s.other.ID), false},
-		{"platform-backend", "ambient-sessions_s3", as("repository", "other/secret"), false},
-		{"platform-backend", "ambient-sessions_s4", as("repositories", "acme/tools"), false},
-		{"platform-backend", "ambient-sessions_s5", as("repository_ids", []any{tools}), false},
-		{"platform-backend", "ambient-sessions_s6", as("permissions", "administration=write"), false},
-		{"platform-backend", "ambient-sessions_s7", as("permissions", "wor\u212aflows=write"), false},
-		{"platform-backend", "ambient-sessions_s8", as("bound", "team-a"), false},
-		{"platform-backend", "ambient-sessions_s9", as("bound", ""), false},
-		{"platform-backend", "ambient-sessions_s10", map[string]any{"owner": "acme", "repositories": "tools"}, false},
+		{"platform-backend", "session_ambient-sessions_s1", as("owner", "other"), false},
+		{"platform-backend", "session_ambient-sessions_s2", as("installation_id", s.other.ID), false},
+		{"platform-backend", "session_ambient-sessions_s3", as("repository", "other/secret"), false},
+		{"platform-backend", "session_ambient-sessions_s4", as("repositories", "acme/tools"), false},
+		{"platform-backend", "session_ambient-sessions_s5", as("repository_ids", []any{tools}), false},
+		{"platform-backend", "session_ambient-sessions_s6", as("permissions", "administration=write"), false},
+		{"platform-backend", "session_ambient-sessions_s7", as("permissions", "wor\u212aflows=write"), false},
+		{"platform-backend", "session_ambient-sessions_s8", as("bound", "team-a"), false},
+		{"platform-backend", "session_ambient-sessions_s9", as("bound", ""), false},
+		{"platform-backend", "session_ambient-sessions_s10", map[string]any{"owner": "acme", "repositories": "tools"}, false},
 		{"platform-backend", "team-a_web", as("repositories", "widgets"), false},
+		{"platform-backend", "session_other-project_s1", as(), false},
 		{"platform-backend", "other-project_s1", as(), false},
-		{"platform-backend", "ambient-sessions_ok1", as("repositories", "acme/widgets,acme/gadgets", "permissions", "contents=write,pull_requests=write,metadata=read"), true},
-		{"platform-backend", "ambient-sessions_ok2", as(), true},
+		{"platform-backend", "session_ambient-sessions_ok1", as("repositories", "acme/widgets,acme/gadgets", "permissions", "contents=write,pull_requests=write,metadata=read"), true},
+		{"platform-backend", "session_ambient-sessions_ok2", as(), true},
 	}
 	clients := map[string]*api.Client{"team-a-admin": admin, "platform-backend": backend}
 	refused := 0
@@ -400,8 +401,8 @@ func TestBoundsSessionNamespace(t *testing.T) {
 	if err := v.Client.Sys().PutPolicy("github-session", policy); err != nil {
 		t.Fatal(err)
 	}
-	v.writeRole(t, "github", "ambient-sessions_ambient-session-s1", map[string]any{"bound": "ambient-sessions", "repositories": "widgets"})
-	v.writeRole(t, "github", "other_ambient-session-s1", map[string]any{"owner": "acme", "repositories": "gadgets"})
+	v.writeRole(t, "github", "session_ambient-sessions_ambient-session-s1", map[string]any{"bound": "ambient-sessions", "repositories": "widgets"})
+	v.writeRole(t, "github", "session_other_ambient-session-s1", map[string]any{"owner": "acme", "repositories": "gadgets"})
 
 	login := func(sa kubeSA) *api.Client {
 		lc := v.newClient(t, "")
@@ -417,15 +418,15 @@ func TestBoundsSessionNamespace(t *testing.T) {
 	own := login(kubeSA{"ambient-sessions", "ambient-session-s1", "2b9a6c0e-4a1f-4a56-9d7e-000000000001"})
 	impostor := login(kubeSA{"other", "ambient-session-s1", "2b9a6c0e-4a1f-4a56-9d7e-000000000002"})
 	checkPolicyCases(t, d, "ambient-sessions/ambient-session-s1", own, []policyCase{
-		{"read its own role", readOp("github/token/ambient-sessions_ambient-session-s1"), true},
-		{"narrow its own role", writeOp("github/token/ambient-sessions_ambient-session-s1", map[string]any{"permissions": "contents=read"}), true},
-		{"read other's same-named role", readOp("github/token/other_ambient-session-s1"), false},
+		{"read its own role", readOp("github/token/session_ambient-sessions_ambient-session-s1"), true},
+		{"narrow its own role", writeOp("github/token/session_ambient-sessions_ambient-session-s1", map[string]any{"permissions": "contents=read"}), true},
+		{"read other's same-named role", readOp("github/token/session_other_ambient-session-s1"), false},
 		{"read the bare service account name", readOp("github/token/ambient-session-s1"), false},
 	})
 	checkPolicyCases(t, d, "other/ambient-session-s1", impostor, []policyCase{
-		{"read ambient-sessions' same-named role", readOp("github/token/ambient-sessions_ambient-session-s1"), false},
-		{"narrow ambient-sessions' same-named role", writeOp("github/token/ambient-sessions_ambient-session-s1", map[string]any{"repositories": "widgets"}), false},
-		{"read its own namespace's role", readOp("github/token/other_ambient-session-s1"), true},
+		{"read ambient-sessions' same-named role", readOp("github/token/session_ambient-sessions_ambient-session-s1"), false},
+		{"narrow ambient-sessions' same-named role", writeOp("github/token/session_ambient-sessions_ambient-session-s1", map[string]any{"repositories": "widgets"}), false},
+		{"read its own namespace's role", readOp("github/token/session_other_ambient-session-s1"), true},
 	})
 	for _, tk := range d.Tokens() {
 		if slices.Contains(tk.Repositories, "widgets") && tk.InstallationID != s.acme.ID {

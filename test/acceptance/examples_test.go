@@ -611,8 +611,9 @@ func (k *fakeKube) serveHTTP(w http.ResponseWriter, r *http.Request) {
 //   - git-credential-vault.sh get answers username=x-access-token and
 //     password=<token> for https://github.com only, also through real git
 //     configured the way the pods configure it (GIT_CONFIG_*);
-//   - gh-wrapper.sh hands the token to a fake gh in GH_TOKEN (and
-//     GH_ENTERPRISE_TOKEN for GH_HOST);
+//   - gh-wrapper.sh hands the token to a fake gh in GH_TOKEN, or only in
+//     GH_ENTERPRISE_TOKEN for GH_HOST (TestGhWrapperTokenHosts runs the
+//     real gh);
 //   - the Injector pod's inline templates (k8s/injector-pod.yaml, session
 //     "example" substituted) render the same shapes;
 //   - session-end.sh s1 removes the role and revokes the session's tokens
@@ -636,14 +637,14 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("session-start.sh s1: %v\n%s%s", err, out, errOut)
 	}
-	if want := "session s1: role github/roles/ambient-sessions_ambient-session-s1; its pod reads github/token/ambient-sessions_ambient-session-s1\n"; !strings.HasSuffix(out, want) {
+	if want := "session s1: role github/roles/session_ambient-sessions_ambient-session-s1; its pod reads github/token/session_ambient-sessions_ambient-session-s1\n"; !strings.HasSuffix(out, want) {
 		t.Errorf("session-start.sh printed %q, want it to end with %q", out, want)
 	}
-	role, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1")
+	role, err := v.Client.Logical().Read("github/roles/session_ambient-sessions_ambient-session-s1")
 	if err != nil || role == nil {
 		t.Fatalf("reading the role session-start.sh wrote: %v", err)
 	}
-	t.Logf("session-start.sh wrote github/roles/ambient-sessions_ambient-session-s1: %v", role.Data)
+	t.Logf("session-start.sh wrote github/roles/session_ambient-sessions_ambient-session-s1: %v", role.Data)
 	first := role.Data
 	// A restarted session re-runs it with other arguments: the role is
 	// exactly what that run asks for (nothing kept from the first run)...
@@ -651,7 +652,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("session-start.sh s1 again: %v\n%s%s", err, out, errOut)
 	}
-	again, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1")
+	again, err := v.Client.Logical().Read("github/roles/session_ambient-sessions_ambient-session-s1")
 	if err != nil || again == nil {
 		t.Fatalf("reading the re-written role: %v", err)
 	}
@@ -663,7 +664,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if out, errOut, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), "s1", "acme/widgets", "acme/gadgets"); err != nil {
 		t.Fatalf("session-start.sh s1 a third time: %v\n%s%s", err, out, errOut)
 	}
-	if third, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1"); err != nil || !reflect.DeepEqual(third.Data, first) {
+	if third, err := v.Client.Logical().Read("github/roles/session_ambient-sessions_ambient-session-s1"); err != nil || !reflect.DeepEqual(third.Data, first) {
 		t.Errorf("session-start.sh re-run with the first arguments wrote %v (%v), want %v", third.Data, err, first)
 	}
 	// Its refusals write nothing.
@@ -672,7 +673,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 			t.Errorf("session-start.sh %v succeeded", args)
 		}
 	}
-	if s, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s2"); err != nil || s != nil {
+	if s, err := v.Client.Logical().Read("github/roles/session_ambient-sessions_ambient-session-s2"); err != nil || s != nil {
 		t.Errorf("a refused session-start.sh wrote ambient-session-s2 (%v)", err)
 	}
 
@@ -689,7 +690,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	const user, email = "Example User", "user@example.com"
-	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE=ambient-sessions_ambient-session-s1", "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), "agent-approle.hcl")
+	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE=session_ambient-sessions_ambient-session-s1", "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), "agent-approle.hcl")
 
 	files := renderedIn(filepath.Join(work, "github"))
 	token := checkRendered(t, d, files, []string{"gadgets", "widgets"}, user, email)
@@ -806,7 +807,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 			refusal string // exit 1 with this on stderr, gh not run
 		}{
 			{"github.com", env("GITHUB_CREDENTIALS_FILE=" + files.Credentials), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=unset\nargs=pr list --repo acme/widgets\n", ""},
-			{"GH_HOST", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GH_HOST=ghe.example.com"), "GH_TOKEN=" + token + "\nGH_ENTERPRISE_TOKEN=" + token + "\nargs=pr list --repo acme/widgets\n", ""},
+			{"GH_HOST", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GH_HOST=ghe.example.com"), "GH_TOKEN=unset\nGH_ENTERPRISE_TOKEN=" + token + "\nargs=pr list --repo acme/widgets\n", ""},
 			{"60-minute margin", env("GITHUB_CREDENTIALS_FILE="+files.Credentials, "GITHUB_TOKEN_MARGIN=3600", "GITHUB_TOKEN_WAIT=1"), "", "less than the 3600s margin"},
 			{"no token file", env("GITHUB_CREDENTIALS_FILE="+filepath.Join(work, "missing"), "GITHUB_TOKEN_WAIT=1"), "", "gh-wrapper: no token in " + filepath.Join(work, "missing") + " after 1s"},
 		} {
@@ -838,17 +839,17 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if out, errOut, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), "s10", "acme/tools"); err != nil {
 		t.Fatalf("session-start.sh s10: %v\n%s%s", err, out, errOut)
 	}
-	other := mint(t, v.Client, "github/token/ambient-sessions_ambient-session-s10")
+	other := mint(t, v.Client, "github/token/session_ambient-sessions_ambient-session-s10")
 
 	// Session end, as the backend, waiting for GitHub (SYNC=1).
 	out, errOut, err = runExampleScript(t, append(slices.Clone(backendEnv), "SYNC=1"), "", examplePath("runner", "session-end.sh"), "s1")
 	if err != nil {
 		t.Fatalf("session-end.sh s1: %v\n%s%s", err, out, errOut)
 	}
-	if s, err := v.Client.Logical().Read("github/roles/ambient-sessions_ambient-session-s1"); err != nil || s != nil {
+	if s, err := v.Client.Logical().Read("github/roles/session_ambient-sessions_ambient-session-s1"); err != nil || s != nil {
 		t.Errorf("role ambient-session-s1 still readable after session-end.sh (%v)", err)
 	}
-	if s, err := v.Client.Logical().List("sys/leases/lookup/github/token/ambient-sessions_ambient-session-s1/"); err != nil || (s != nil && len(fieldList(s.Data, "keys")) > 0) {
+	if s, err := v.Client.Logical().List("sys/leases/lookup/github/token/session_ambient-sessions_ambient-session-s1/"); err != nil || (s != nil && len(fieldList(s.Data, "keys")) > 0) {
 		t.Errorf("leases of ambient-session-s1 left after session-end.sh: %v (%v)", s, err)
 	}
 	revoked := waitRevoked(t, d, token, time.Now().Add(10*time.Second))
@@ -869,7 +870,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	}
 	c := v.newClient(t, sink)
 	c.SetMaxRetries(0)
-	if _, err := c.Logical().Read("github/token/ambient-sessions_ambient-session-s1"); statusOf(err) != http.StatusBadRequest {
+	if _, err := c.Logical().Read("github/token/session_ambient-sessions_ambient-session-s1"); statusOf(err) != http.StatusBadRequest {
 		t.Errorf("minting for the ended session: %v, want 400 (no such role)", err)
 	}
 }
@@ -908,12 +909,12 @@ func renderInjectorTemplates(t *testing.T, v *vaultServer, d *githubtest.Server,
 			t.Errorf("template %s lacks its agent-inject-secret, -file or -perms annotation", name)
 			continue
 		}
-		want := "github/token/" + fieldString(pod.Raw, "metadata", "namespace") + "_" + fieldString(pod.Raw, "spec", "serviceAccountName")
+		want := "github/token/session_" + fieldString(pod.Raw, "metadata", "namespace") + "_" + fieldString(pod.Raw, "spec", "serviceAccountName")
 		if secret != want {
-			t.Errorf("agent-inject-secret-%s is %q, want %s (<namespace>_<service account>)", name, secret, want)
+			t.Errorf("agent-inject-secret-%s is %q, want %s (session_<namespace>_<service account>)", name, secret, want)
 		}
 		if reads := regexp.MustCompile(`secret "([^"]*)"`).FindAllStringSubmatch(tmpl, -1); len(reads) != 1 || reads[0][1] != want {
-			t.Errorf("agent-inject-template-%s reads %v, want %s (<namespace>_<service account>) once", name, reads, want)
+			t.Errorf("agent-inject-template-%s reads %v, want %s (session_<namespace>_<service account>) once", name, reads, want)
 		}
 		tmpl = strings.ReplaceAll(tmpl, "ambient-session-example", "ambient-session-s1")
 		fmt.Fprintf(&stanzas, "template {\n  contents    = %q\n  destination = %q\n  perms       = %q\n  error_on_missing_key = true\n}\n\n",
@@ -1069,8 +1070,25 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	const user, email = "Example User", "user@example.com"
-	// GITHUB_ROLE as the pod sets it: <namespace>_<service account>.
-	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+sa.Namespace+"_"+sa.Name, "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), cfgPath)
+	// GITHUB_ROLE as sidecar-pod.yaml sets it for the Agent container:
+	// session_<namespace>_<service account>, from the downward API.
+	role := ""
+	for _, o := range k8sObjects(t) {
+		if o.Kind != "Pod" || filepath.Base(o.File) != "sidecar-pod.yaml" {
+			continue
+		}
+		for _, c := range fieldList(o.Raw, "spec", "initContainers") {
+			for _, e := range fieldList(c, "env") {
+				if fieldString(e, "name") == "GITHUB_ROLE" {
+					role = strings.NewReplacer("$(POD_NAMESPACE)", sa.Namespace, "$(POD_SERVICE_ACCOUNT)", sa.Name).Replace(fieldString(e, "value"))
+				}
+			}
+		}
+	}
+	if role != "session_ambient-sessions_ambient-session-s1" {
+		t.Fatalf("sidecar-pod.yaml sets GITHUB_ROLE to %q for %s/%s, want session_ambient-sessions_ambient-session-s1", role, sa.Namespace, sa.Name)
+	}
+	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+role, "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), cfgPath)
 	if k.reviewCount() == 0 {
 		t.Error("Vault never asked the fake Kubernetes API to review the token")
 	}
@@ -1095,10 +1113,10 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 	if pols, _ := self.TokenPolicies(); !slices.Contains(pols, "github-session") {
 		t.Errorf("the pod's Vault token has policies %v, want github-session", pols)
 	}
-	if _, err := tryMint(c, "github/token/ambient-sessions_ambient-session-s1", nil); err != nil {
+	if _, err := tryMint(c, "github/token/session_ambient-sessions_ambient-session-s1", nil); err != nil {
 		t.Errorf("the pod minting its own role: %v", err)
 	}
-	for _, path := range []string{"github/token/ambient-sessions_ambient-session-s2", "github/roles/ambient-sessions_ambient-session-s1", "github/config"} {
+	for _, path := range []string{"github/token/session_ambient-sessions_ambient-session-s2", "github/roles/session_ambient-sessions_ambient-session-s1", "github/config"} {
 		if _, err := c.Logical().Read(path); statusOf(err) != http.StatusForbidden {
 			t.Errorf("the pod reading %s: %v, want 403", path, err)
 		}
@@ -1442,7 +1460,7 @@ func TestExamplesPolicies(t *testing.T) {
 	for name, want := range map[string]string{
 		"team-b":                 `path "github/token/team-b_*"`,
 		"team-b-admin":           `"bound" = ["team-b"]`,
-		"platform-backend":       `path "github/roles/ambient-sessions_*"`,
+		"platform-backend":       `path "github/roles/session_ambient-sessions_*"`,
 		"github-session-approle": "identity.entity.aliases." + auths["approle/"].Accessor + ".metadata.role_name",
 	} {
 		got, err := v.Client.Sys().GetPolicy(name)

@@ -264,42 +264,6 @@ func TestRoleRewriteFromCLI(t *testing.T) {
 	}
 }
 
-// TestUpgraderPolicy: the upgrader policy of docs/upgrading.md can run every
-// command that page tells the upgrader to run.
-func TestUpgraderPolicy(t *testing.T) {
-	t.Parallel()
-	d := newDouble(t)
-	v := startVault(t, vaultOptions{})
-	v.enableEngine(t, "github")
-	v.configureEngine(t, "github", d, nil)
-	rules, err := os.ReadFile(repoRoot + "/examples/policies/upgrader.hcl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	up := v.tokenWithPolicy(t, "upgrader", string(rules))
-	env := []string{"VAULT_TOKEN=" + up.Token()}
-	for _, args := range [][]string{
-		{"plugin", "register", "-sha256=" + pluginSHA, "-version=" + pluginVersion, "-command=" + pluginName, "secret", pluginName},
-		{"plugin", "list", "-detailed", "secret"},
-		{"secrets", "tune", "-plugin-version=" + pluginVersion, "github/"},
-		{"plugin", "reload", "-plugin=" + pluginName},
-		{"read", "-field=version", "github/info"},
-		{"secrets", "list", "-detailed"},
-	} {
-		out, err := v.cli(env, args...)
-		if err != nil {
-			t.Fatalf("vault %s with the upgrader policy: %v: %s", strings.Join(args, " "), err, out)
-		}
-		if args[0] == "read" && strings.TrimSpace(out) != pluginVersion {
-			t.Fatalf("github/info version %q", out)
-		}
-	}
-	// And nothing beyond: it cannot read the App's config or mint.
-	if _, err := up.Logical().Read("github/config"); statusOf(err) != http.StatusForbidden {
-		t.Fatalf("upgrader reading github/config: %v", err)
-	}
-}
-
 // TestInstallationAccountThroughVault: a repository transferred to another
 // account answers its old name with a 301 to the new owner's installation;
 // the engine refuses to mint there and says where the repository lives now.

@@ -3,7 +3,11 @@
 package acceptance
 
 import (
+	"context"
 	"net/http"
+	"os"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -119,5 +123,111 @@ func TestTeamPolicies(t *testing.T) {
 	// The team-a token's tokens were minted and are live at GitHub.
 	if n := len(d.LiveTokens()); n != 2 {
 		t.Errorf("%d live tokens at the double, want the 2 team-a minted", n)
+	}
+}
+
+// TestUpgraderPolicy: the upgrader policy of docs/upgrading.md can run every
+// command that page tells the upgrader to run, and nothing beyond: no tune
+// of the mount but plugin_version (audit-non-hmac keys would put tokens and
+// keys in clear text in the audit log), no other plugin's registration or
+// reload, no other mount's reload, no registration with an environment or a
+// binary outside this plugin's name.
+func TestUpgraderPolicy(t *testing.T) {
+	t.Parallel()
+	d := newDouble(t)
+	v := startVault(t, vaultOptions{})
+	v.enableEngine(t, "github")
+	v.configureEngine(t, "github", d, nil)
+	if err := v.Client.Sys().Mount("other", &api.MountInput{Type: "kv"}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := v.Client.Logical().Read("sys/mounts/github/tune")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := os.ReadFile(repoRoot + "/examples/policies/upgrader.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := v.tokenWithPolicy(t, "upgrader", string(rules))
+	up.SetMaxRetries(0)
+	env := []string{"VAULT_TOKEN=" + up.Token()}
+	register := []string{"plugin", "register", "-sha256=" + pluginSHA, "-version=" + pluginVersion, "-command=" + pluginName}
+	// docs/upgrading.md's commands, in its order (steps, one mount, rollback).
+	for _, args := range [][]string{
+		append(register, "secret", pluginName),
+		{"plugin", "list", "-detailed", "secret"},
+		{"write", "sys/mounts/github/tune", "plugin_version=" + pluginVersion},
+		{"plugin", "reload", "-plugin=" + pluginName},
+		{"plugin", "reload", "-type=secret", "-plugin=" + pluginName},
+		{"plugin", "reload", "-plugin=" + pluginName, "-scope=global"},
+		{"read", "-field=version", "github/info"},
+		{"secrets", "list", "-detailed"},
+		{"write", "sys/plugins/reload/backend", "mounts=github/"},
+		{"plugin", "info", "-version=" + pluginVersion, "secret", pluginName},
+	} {
+		out, err := v.cli(env, args...)
+		if err != nil {
+			t.Fatalf("vault %s with the upgrader policy: %v: %s", strings.Join(args, " "), err, out)
+		}
+		if args[0] == "read" && strings.TrimSpace(out) != pluginVersion {
+			t.Fatalf("github/info version %q", out)
+		}
+	}
+	// Beyond: each refused by Vault's ACL (403), through the CLI as typed.
+	for _, args := range [][]string{
+		{"secrets", "tune", "-audit-non-hmac-response-keys=token", "-audit-non-hmac-request-keys=private_key", "github/"},
+		{"secrets", "tune", "-audit-non-hmac-response-keys=token", "github/"},
+		{"secrets", "tune", "-max-lease-ttl=87600h", "github/"},
+		{"secrets", "tune", "-default-lease-ttl=1s", "github/"},
+		{"secrets", "tune", "-plugin-version=" + pluginVersion, "github/"},
+		{"write", "sys/mounts/github/tune", "plugin_version=" + pluginVersion, "max_lease_ttl=87600h"},
+		{"write", "sys/mounts/github/tune", "plugin_version=" + pluginVersion, "audit_non_hmac_response_keys=token"},
+		{"write", "sys/mounts/other/tune", "plugin_version=" + pluginVersion},
+		{"plugin", "reload", "-plugin=kv"},
+		{"plugin", "reload", "-type=secret", "-plugin=kv"},
+		{"write", "sys/plugins/reload/backend", "plugin=kv"},
+		{"write", "sys/plugins/reload/backend", "mounts=other/"},
+		{"write", "sys/plugins/reload/backend", "mounts=github/,other/"},
+		{"write", "sys/plugins/reload/backend", "plugin=", "mounts=other/"},
+		append(register, "secret", "other-plugin"),
+		append(register, "auth", pluginName),
+		{"plugin", "register", "-sha256=" + pluginSHA, "-version=" + pluginVersion, "-command=" + pluginName + "_x/../" + pluginName, "secret", pluginName},
+		{"plugin", "register", "-sha256=" + pluginSHA, "-version=" + pluginVersion, "-command=other-plugin", "secret", pluginName},
+		append(register, "-env=SSL_CERT_FILE=/tmp/ca.pem", "secret", pluginName),
+		append(register, "-args=-tls-skip-verify", "secret", pluginName),
+		{"read", "github/config"},
+		{"read", "github/token/x"},
+	} {
+		out, err := v.cli(env, args...)
+		if err == nil || !strings.Contains(out, "Code: 403") || !strings.Contains(out, "permission denied") {
+			t.Errorf("vault %s with the upgrader policy: %v: %s, want 403 permission denied", strings.Join(args, " "), err, out)
+		}
+	}
+	// The same through the API, with the JSON bodies the CLI cannot send.
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"sys/plugins/reload/backend", map[string]any{"plugin": "", "mounts": []any{"other/"}}},
+		{"sys/plugins/reload/backend", map[string]any{"mounts": []any{"github/", "other/"}}},
+		{"sys/plugins/reload/backend", map[string]any{"plugin": pluginName, "mounts": nil}},
+		{"sys/mounts/github/tune", map[string]any{"plugin_version": pluginVersion, "options": map[string]any{"x": "y"}}},
+		{"sys/mounts/github/tune", map[string]any{"plugin_version": pluginVersion, "audit_non_hmac_request_keys": []any{"private_key"}}},
+	} {
+		if _, err := up.Logical().Write(c.path, c.body); statusOf(err) != http.StatusForbidden {
+			t.Errorf("write %s %v with the upgrader policy: %v, want 403", c.path, c.body, err)
+		}
+	}
+	// Nothing changed: the mount's tune, the catalog.
+	after, err := v.Client.Logical().Read("sys/mounts/github/tune")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before.Data, after.Data) {
+		t.Errorf("github/ tune before %v, after %v", before.Data, after.Data)
+	}
+	if p, err := v.Client.Sys().GetPluginWithContext(context.Background(), &api.GetPluginInput{Name: "other-plugin", Type: api.PluginTypeSecrets}); err == nil && p != nil {
+		t.Errorf("other-plugin registered: %+v", p)
 	}
 }

@@ -73,7 +73,8 @@ const (
 	// of an Agent's life (a rollover), not once a day.
 	soakAgentTokenTTL    = 60 * time.Second
 	soakAgentTokenMaxTTL = 70 * time.Second
-	soakRole             = "ambient-sessions_ambient-session-s1" // <namespace>_<serviceaccount>, as session-start.sh names it
+	soakRole             = "session_" + soakAppRole              // session_<namespace>_<serviceaccount>, as session-start.sh names it
+	soakAppRole          = "ambient-sessions_ambient-session-s1" // the AppRole role: <namespace>_<serviceaccount>
 	// soakNumRetries compresses Agent's retry window (see soakAgentConfig).
 	soakNumRetries = 2
 )
@@ -261,8 +262,8 @@ func newSoak(t *testing.T, name string, td *tlsDouble, v *vaultServer, vaultAddr
 	s := &soak{t: t, name: name, d: d, active: active, faults: map[string]int{}, stopped: make(chan struct{})}
 	v.enableEngine(t, "github")
 	v.configureEngine(t, "github", d, map[string]any{"expiry_buffer": soakBuffer.String(), "ca_certificate": string(td.ca.CertPEM)})
-	roleID, secretID := v.approle(t, soakRole, "github-session-approle")
-	if _, err := v.Client.Logical().Write("auth/approle/role/"+soakRole, map[string]any{
+	roleID, secretID := v.approle(t, soakAppRole, "github-session-approle")
+	if _, err := v.Client.Logical().Write("auth/approle/role/"+soakAppRole, map[string]any{
 		"token_policies": "github-session-approle",
 		"token_ttl":      soakAgentTokenTTL.String(),
 		"token_max_ttl":  soakAgentTokenMaxTTL.String(),
