@@ -51,8 +51,10 @@ import (
 )
 
 const (
-	// proxyRole is the session's role, as session-start.sh names it.
-	proxyRole = "ambient-sessions_ambient-session-p1"
+	// proxyRole is the session's role, as session-start.sh names it;
+	// proxyAppRole the AppRole role the session policy maps to it.
+	proxyRole    = "session_" + proxyAppRole
+	proxyAppRole = "ambient-sessions_ambient-session-p1"
 	// proxyMargin and proxyWait are the proxy's -margin and -wait at the
 	// soak's scale (GitHub's hour is 60 s): a token is used until 5 s
 	// before Vault revokes it, and a request waits up to 30 s (more than
@@ -126,7 +128,7 @@ func newProxyRig(t testing.TB, o rigOptions) *proxyRig {
 	r.v = startVault(t, vaultOptions{LogLevel: "info"})
 	r.v.enableEngine(t, "github")
 	r.v.configureEngine(t, "github", r.d, map[string]any{"expiry_buffer": o.buffer.String(), "ca_certificate": string(r.dCA.CertPEM)})
-	roleID, secretID := r.v.approle(t, proxyRole, "github-session-approle")
+	roleID, secretID := r.v.approle(t, proxyAppRole, "github-session-approle")
 	putSessionPolicy(t, r.v)
 	writeSessionBound(t, r.v)
 	if out, errOut, err := runExampleScript(t, vaultEnv(r.v, r.v.RootToken), "", examplePath("runner", "session-start.sh"), "p1", "acme/widgets", "acme/gadgets"); err != nil {
