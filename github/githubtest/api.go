@@ -346,15 +346,7 @@ func (s *Server) getApp(w http.ResponseWriter, r *http.Request, _ []string) {
 }
 
 func (s *Server) listInstallations(w http.ResponseWriter, r *http.Request, _ []string) {
-	q := r.URL.Query()
-	perPage := defaultPerPage
-	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
-		perPage = min(n, maxPerPage)
-	}
-	page := 1
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
-		page = n
-	}
+	perPage, page := pageParams(r)
 
 	base := s.apiBase(r)
 	s.mu.Lock()
@@ -688,15 +680,7 @@ func (s *Server) listTokenRepositories(w http.ResponseWriter, r *http.Request, _
 		writeError(w, http.StatusUnauthorized, msgRequiresAuth, listReposDocs)
 		return
 	}
-	q := r.URL.Query()
-	perPage := defaultPerPage
-	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
-		perPage = min(n, maxPerPage)
-	}
-	page := 1
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
-		page = n
-	}
+	perPage, page := pageParams(r)
 	base := s.apiBase(r)
 	s.mu.Lock()
 	tok, found := s.tokenIndex[value]
@@ -733,4 +717,19 @@ func (s *Server) listTokenRepositories(w http.ResponseWriter, r *http.Request, _
 		w.Header().Set("Link", link)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(all), "repository_selection": selection, "repositories": items})
+}
+
+// pageParams reads GitHub's pagination parameters as GitHub does: per_page
+// defaults to 30 and is capped at 100, page starts at 1; a value that is
+// not a positive integer is ignored.
+func pageParams(r *http.Request) (perPage, page int) {
+	q := r.URL.Query()
+	perPage, page = defaultPerPage, 1
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, maxPerPage)
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	return perPage, page
 }
