@@ -5,7 +5,6 @@
 # cores with an empty module cache, 6-8 with a warm one).
 #
 #   VAULT_VERSION=v1.21.0 bash scripts/build-vault.sh   # another version
-#   VAULT_VERSION=v1.20.4 VAULT_SDK_VERSION=v0.19.0 bash scripts/build-vault.sh
 set -euo pipefail
 
 VAULT_VERSION="${VAULT_VERSION:-v1.21.1}"
