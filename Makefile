@@ -9,7 +9,7 @@ PKG     := github.com/ambient-code/vault-plugin-github-app
 LDFLAGS := -s -w -X $(PKG)/plugin.Version=$(VERSION) -X $(PKG)/plugin.Commit=$(COMMIT) -X $(PKG)/plugin.Date=$(DATE)
 GO      ?= go
 
-.PHONY: build test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean soak
+.PHONY: build test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean soak testcompat
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-github-app ./cmd/vault-plugin-github-app
@@ -42,6 +42,12 @@ dev:
 
 dev-stop:
 	bash scripts/dev-stop.sh
+
+# The core acceptance tests against each Vault in VAULT_VERSIONS (default:
+# the README's supported list), each built into the cache first if missing
+# (7-17 minutes each); not part of test-all.
+testcompat:
+	bash scripts/testcompat.sh $(VAULT_VERSIONS)
 
 # In-process benchmarks and load runs through a real Vault; writes docs/benchmarks.md.
 bench: vault

@@ -4,7 +4,7 @@
 # A cached binary is reused; a missing one is rebuilt (about 16 minutes on 2
 # cores with an empty module cache, 6-8 with a warm one).
 #
-#   VAULT_VERSION=v1.20.4 bash scripts/build-vault.sh   # another version
+#   VAULT_VERSION=v1.21.0 bash scripts/build-vault.sh   # another version
 set -euo pipefail
 
 VAULT_VERSION="${VAULT_VERSION:-v1.21.1}"
@@ -26,12 +26,32 @@ trap 'rm -rf "$work"' EXIT
 # matches no published one (v1.21.2 calls TryRecordObservationWithRequest,
 # which SDK v0.20.0 lacks; v1.21.3 and v1.21.4 name v0.21.0, whose
 # ActivationFunc they do not compile with), so v1.21.1 is the newest patch
-# the module proxy can build. VAULT_SDK_VERSION overrides the choice.
+# the module proxy can build. The 1.20 line matches none either (v0.18.0
+# lacks PluginRunner.Download, v0.19.0 changed GetCloudSQLAuthOptions); the
+# README's "Supported Vault versions" has the matrix. VAULT_SDK_VERSION
+# overrides the choice.
+info="$(go mod download -json "github.com/hashicorp/vault@${VAULT_VERSION}")"
+gomod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' <<<"$info")"
+src="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")"
+[ -f "$gomod" ] || { echo "the Go module proxy serves no go.mod for Vault ${VAULT_VERSION}" >&2; exit 1; }
 if [ -z "${VAULT_SDK_VERSION:-}" ]; then
-  gomod="$(go mod download -json "github.com/hashicorp/vault@${VAULT_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
   VAULT_SDK_VERSION="$(awk '$1 == "github.com/hashicorp/vault/sdk" && $2 ~ /^v/ { print $2; exit }' "$gomod")"
   [ -n "$VAULT_SDK_VERSION" ] || { echo "cannot tell which SDK Vault ${VAULT_VERSION} needs; set VAULT_SDK_VERSION" >&2; exit 1; }
 fi
+# Vault's go.mod also replaces a few third-party modules (forks); a
+# dependency's replace directives do not apply to the module that requires
+# it, so carry over every one that does not point into Vault's own tree.
+replaces="$(awk '
+  /^replace \($/ { block = 1; next }
+  block && /^\)/ { block = 0; next }
+  /^replace / { sub(/^replace /, ""); print_it($0); next }
+  block { print_it($0) }
+  function print_it(line) {
+    n = split(line, f, /[[:space:]]+/)
+    for (i = 1; i <= n; i++) if (f[i] == "=>") break
+    if (i < n && f[i + 1] !~ /^\.\.?\//) { sub(/^[[:space:]]+/, "", line); print "\t" line }
+  }
+' "$gomod")"
 mkdir -p "$work/src"
 cd "$work/src"
 cat > main.go <<'GO'
@@ -56,10 +76,14 @@ require github.com/hashicorp/vault ${VAULT_VERSION}
 
 replace (
 	github.com/hashicorp/vault/sdk => github.com/hashicorp/vault/sdk ${VAULT_SDK_VERSION}
-	github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
-	github.com/ma314smith/signedxml v1.1.1 => github.com/moov-io/signedxml v1.1.1
+${replaces}
 )
 GOMOD
+# Vault's own go.sum: the checksums Vault recorded for its dependencies, so
+# that none needs a checksum-database lookup (some, such as
+# vault-plugin-database-snowflake v0.14.2 for v1.20.4, the database does not
+# answer here).
+cp "$src/go.sum" go.sum
 export GOFLAGS=-mod=mod
 go mod tidy -e >&2
 mkdir -p "$dir"
