@@ -34,6 +34,11 @@ info="$(go mod download -json "github.com/hashicorp/vault@${VAULT_VERSION}")"
 gomod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' <<<"$info")"
 src="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")"
 [ -f "$gomod" ] || { echo "the Go module proxy serves no go.mod for Vault ${VAULT_VERSION}" >&2; exit 1; }
+# The 1.19 line's in-repository SDK has PluginTier, which its go.mod's
+# v0.15.2 lacks; SDK v0.17.0, the first published with it, builds v1.19.5.
+case "$VAULT_VERSION" in
+  v1.19.*) : "${VAULT_SDK_VERSION:=v0.17.0}" ;;
+esac
 if [ -z "${VAULT_SDK_VERSION:-}" ]; then
   VAULT_SDK_VERSION="$(awk '$1 == "github.com/hashicorp/vault/sdk" && $2 ~ /^v/ { print $2; exit }' "$gomod")"
   [ -n "$VAULT_SDK_VERSION" ] || { echo "cannot tell which SDK Vault ${VAULT_VERSION} needs; set VAULT_SDK_VERSION" >&2; exit 1; }

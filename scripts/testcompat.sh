@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 # The versions the README's "Supported Vault versions" section lists as
 # passing.
-[ $# -gt 0 ] || set -- v1.21.1
+[ $# -gt 0 ] || set -- v1.19.5 v1.21.1
 run="${COMPAT_RUN:-^(TestBasics|TestAPITour|TestLeaseExpiryRevokes|TestAgentRotation|TestUpgrade)\$}"
 
 summary=()
