@@ -243,14 +243,17 @@ type soak struct {
 	fetchFailing               bool
 	fetchReasons               []string
 	// results
-	gaps         []time.Duration
-	unrevoked    int
-	leaks        int
-	goneLeases   int
-	liveAtEnd    int
-	leasesAtEnd  int
-	finishedAt   time.Duration
-	rolloverSeen int
+	gaps       []time.Duration
+	unrevoked  int
+	leaks      int
+	goneLeases int
+	// goneNeverRendered: leases whose token is gone and was never in the
+	// file (see check).
+	goneNeverRendered int
+	liveAtEnd         int
+	leasesAtEnd       int
+	finishedAt        time.Duration
+	rolloverSeen      int
 }
 
 // newSoak sets the session up as the README does (AppRole, the session
@@ -763,6 +766,10 @@ func (s *soak) finish() {
 	// that has just ended may be between its end and its revocation: look
 	// again for up to 15 s until both sides agree.
 	v := s.active()
+	rendered := map[string]bool{}
+	for _, tk := range s.tokens {
+		rendered[tk.value] = true
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		leases, err := soakLeases(v)
@@ -774,7 +781,7 @@ func (s *soak) finish() {
 		for _, tok := range s.d.LiveTokens() {
 			live[tok.Value] = true
 		}
-		s.leaks, s.goneLeases = 0, 0
+		s.leaks, s.goneLeases, s.goneNeverRendered = 0, 0, 0
 		for tok := range live {
 			if _, ok := leases[tok]; !ok {
 				s.leaks++
@@ -782,11 +789,15 @@ func (s *soak) finish() {
 		}
 		for tok := range leases {
 			if tk, ok := s.d.LookupToken(tok); !ok || !tk.Live(now) {
-				s.goneLeases++
+				if rendered[tok] {
+					s.goneLeases++
+				} else {
+					s.goneNeverRendered++
+				}
 			}
 		}
 		s.liveAtEnd, s.leasesAtEnd = len(live), len(leases)
-		if (s.leaks == 0 && s.goneLeases == 0) || now.After(deadline) {
+		if (s.leaks == 0 && s.goneLeases == 0 && s.goneNeverRendered == 0) || now.After(deadline) {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -849,6 +860,19 @@ func (s *soak) check() {
 	if s.leaks > 0 || s.goneLeases > 0 {
 		t.Errorf("%d tokens live at GitHub without a lease, %d leases whose token is gone", s.leaks, s.goneLeases)
 	}
+	// A lease whose token never reached the file and is gone at GitHub is
+	// Vault's own: when it cannot register a lease (Agent's request
+	// cancelled during its token rollover) it revokes the secret, and the
+	// lease entry can outlive that. Agent got an error for that read, so no
+	// runner ever held the token, and the lease's end revokes a dead token
+	// (counted as revoked). Reported, not a failure, but only when Vault's
+	// log says so.
+	if s.goneNeverRendered > 0 {
+		logText, err := os.ReadFile(s.active().logPath)
+		if err != nil || !strings.Contains(string(logText), "failed to register lease") {
+			t.Errorf("%d leases whose token is gone and never reached the file, and Vault's log shows no failed lease registration (%v)", s.goneNeverRendered, err)
+		}
+	}
 	for _, g := range s.gaps {
 		if g < 0 {
 			t.Errorf("a token was revoked at GitHub %.1fs before it left the file", -g.Seconds())
@@ -900,6 +924,7 @@ func (s *soak) report() {
 	row("Agent token max-TTL rollovers", "%d", s.rolloverSeen)
 	row("leaks (live at GitHub, no lease)", "%d (of %d live tokens)", s.leaks, s.liveAtEnd)
 	row("leases whose token is gone", "%d (of %d leases)", s.goneLeases, s.leasesAtEnd)
+	row("leases whose token is gone and never reached the file (Vault failed to register the lease and revoked the token)", "%d", s.goneNeverRendered)
 	row("tokens that left the file and expired at GitHub unrevoked (their lease ended while Vault was down)", "%d", s.unrevoked)
 	if len(s.gaps) > 0 {
 		g := slices.Clone(s.gaps)
