@@ -52,14 +52,7 @@ import (
 //
 // It reports; it asserts nothing about speed.
 func BenchmarkProxy(b *testing.B) {
-	size := int64(256 << 20)
-	if s := os.Getenv("PROXY_BENCH_MB"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		size = int64(n) << 20
-	}
+	size := benchSize(b)
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "github-token-proxy")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -294,14 +287,7 @@ func benchCerts(b *testing.B, names ...string) (*x509.Certificate, []byte, tls.C
 //
 //	go test -run '^$' -bench BenchmarkProxyGitClone -benchtime 1x ./cmd/github-token-proxy
 func BenchmarkProxyGitClone(b *testing.B) {
-	size := int64(256 << 20)
-	if s := os.Getenv("PROXY_BENCH_MB"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		size = int64(n) << 20
-	}
+	size := benchSize(b)
 	dir := b.TempDir()
 	git := func(args ...string) {
 		b.Helper()
@@ -435,4 +421,17 @@ func startProxy(b *testing.B, dir string, extra ...string) (pid int, addr, caFil
 		time.Sleep(50 * time.Millisecond)
 	}
 	return cmd.Process.Pid, addr, caFile
+}
+
+// benchSize is the transfer size: 256 MiB, or PROXY_BENCH_MB.
+func benchSize(b *testing.B) int64 {
+	size := int64(256 << 20)
+	if s := os.Getenv("PROXY_BENCH_MB"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = int64(n) << 20
+	}
+	return size
 }
