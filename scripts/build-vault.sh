@@ -34,10 +34,15 @@ info="$(go mod download -json "github.com/hashicorp/vault@${VAULT_VERSION}")"
 gomod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' <<<"$info")"
 src="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$info")"
 [ -f "$gomod" ] || { echo "the Go module proxy serves no go.mod for Vault ${VAULT_VERSION}" >&2; exit 1; }
-# The 1.19 line's in-repository SDK has PluginTier, which its go.mod's
-# v0.15.2 lacks; SDK v0.17.0, the first published with it, builds v1.19.5.
+# Where the SDK a line's go.mod names is older than its in-repository copy,
+# the nearest published SDK that builds it:
+# - 1.19: the copy has PluginTier, which v0.15.2 lacks; v0.17.0, the first
+#   published with it, builds v1.19.5;
+# - 1.16: the copy has the OCSP retry settings and go-ldap's `Close() error`,
+#   which v0.11.0 lacks; v0.12.0 builds v1.16.3.
 case "$VAULT_VERSION" in
   v1.19.*) : "${VAULT_SDK_VERSION:=v0.17.0}" ;;
+  v1.16.*) : "${VAULT_SDK_VERSION:=v0.12.0}" ;;
 esac
 if [ -z "${VAULT_SDK_VERSION:-}" ]; then
   VAULT_SDK_VERSION="$(awk '$1 == "github.com/hashicorp/vault/sdk" && $2 ~ /^v/ { print $2; exit }' "$gomod")"
@@ -89,8 +94,30 @@ GOMOD
 # vault-plugin-database-snowflake v0.14.2 for v1.20.4, the database does not
 # answer here).
 cp "$src/go.sum" go.sum
+cp go.mod go.mod.orig
+cp go.sum vault.sum
 export GOFLAGS=-mod=mod
-go mod tidy -e >&2
+tidy_log="$(go mod tidy -e 2>&1)" || { echo "$tidy_log" >&2; exit 1; }
+echo "$tidy_log" >&2
+# A package imported in the build that no module in the graph provides
+# makes tidy take that module's newest version, and with it newer
+# dependencies than Vault was built with (v1.17.6: otlptrace v1.47.0 brings
+# grpc v1.82, which grpc-gcp-go v1.5.0 does not compile with). Start again
+# with each such module at the newest version Vault's go.sum has the source
+# of.
+pins=()
+while read -r mod; do
+  ver="$(awk -v m="$mod" '$1 == m && $2 !~ /\/go\.mod$/ { print $2 }' vault.sum | sort -V | tail -n1)"
+  [ -n "$ver" ] || continue
+  echo "taking ${mod} at ${ver}, the version Vault's go.sum records" >&2
+  pins+=("-require=${mod}@${ver}")
+done < <(sed -n 's/^go: found .* in \([^ ]*\) v[^ ]*$/\1/p' <<<"$tidy_log" | sort -u)
+if [ "${#pins[@]}" -gt 0 ]; then
+  cp go.mod.orig go.mod
+  cp vault.sum go.sum
+  go mod edit "${pins[@]}"
+  go mod tidy -e >&2
+fi
 mkdir -p "$dir"
 go build -trimpath -ldflags "-s -w -X github.com/hashicorp/vault/version.Version=${VAULT_VERSION#v}" -o "$bin.tmp" . >&2
 mv "$bin.tmp" "$bin"
