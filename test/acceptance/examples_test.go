@@ -189,7 +189,7 @@ func runAgentOnce(t testing.TB, dir string, env []string, config string) {
 	logPath := filepath.Join(dir, "agent.log")
 	watchLog(t, "vault agent", logPath)
 	start := time.Now()
-	out, errOut, err := runBounded(t, dir, env, "", 90*time.Second, vaultBin, "agent", "-config="+config, "-exit-after-auth")
+	out, errOut, err := runBounded(t, dir, env, "", 90*time.Second, agentBin, "agent", "-config="+config, "-exit-after-auth")
 	if werr := os.WriteFile(logPath, []byte(out+errOut), 0o600); werr != nil {
 		t.Fatal(werr)
 	}

@@ -53,6 +53,7 @@ const (
 var (
 	repoRoot  string // the module's root directory
 	vaultBin  string // the pinned Vault binary (server, CLI and agent)
+	agentBin  string // the Vault binary run as Agent: vaultBin unless VAULT_AGENT_BIN
 	pluginDir string // plugin_directory of every server: holds the plugin only
 	pluginSHA string // sha256 of the plugin binary, hex
 )
@@ -77,6 +78,12 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 		vaultBin = lastLine(out)
+	}
+	// VAULT_AGENT_BIN runs Agent from another Vault binary than the server,
+	// as a pod's Agent image may be newer than the cluster's Vault.
+	agentBin = os.Getenv("VAULT_AGENT_BIN")
+	if agentBin == "" {
+		agentBin = vaultBin
 	}
 	dir, err := os.MkdirTemp("", "acceptance-plugins-")
 	if err != nil {
@@ -892,7 +899,7 @@ template_config {
 	}
 	logPath := filepath.Join(a.Dir, "agent.log")
 	watchLog(t, "vault agent", logPath)
-	a.proc = startProcess(t, "vault agent", logPath, processEnv(), vaultBin, "agent", "-log-level=debug", "-config="+cfgPath)
+	a.proc = startProcess(t, "vault agent", logPath, processEnv(), agentBin, "agent", "-log-level=debug", "-config="+cfgPath)
 	t.Cleanup(func() { a.stop(t) })
 	return a
 }

@@ -155,7 +155,7 @@ func newProxyRig(t testing.TB, o rigOptions) *proxyRig {
 	watchLog(t, "vault agent", logPath)
 	r.agent = startProcessIn(t, r.work, "vault agent", logPath,
 		exampleEnv("VAULT_ADDR="+r.v.Addr, "GITHUB_ROLE="+proxyRole, "GIT_USER_NAME=Proxy Test", "GIT_USER_EMAIL=proxy@example.com"),
-		vaultBin, "agent", "-config=agent-approle.hcl")
+		agentBin, "agent", "-config=agent-approle.hcl")
 	t.Cleanup(func() { r.agent.stop(t, 15*time.Second) })
 	waitUntil(t, time.Now().Add(60*time.Second), 100*time.Millisecond, func() (bool, string) {
 		return r.fileToken() != "", "Agent rendered no credentials.json within 60s"

@@ -563,7 +563,7 @@ func (s *soak) supervise() {
 			s.t.Errorf("agent log: %v", err)
 			return
 		}
-		cmd := exec.Command(vaultBin, "agent", "-config=agent-approle.hcl")
+		cmd := exec.Command(agentBin, "agent", "-config=agent-approle.hcl")
 		cmd.Dir, cmd.Env = s.work, s.env
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
