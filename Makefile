@@ -45,7 +45,7 @@ dev-stop:
 
 # The core acceptance tests against each Vault in VAULT_VERSIONS (default:
 # the README's supported list), each built into the cache first if missing
-# (7-17 minutes each); not part of test-all.
+# (2-47 minutes each here); not part of test-all.
 testcompat:
 	bash scripts/testcompat.sh $(VAULT_VERSIONS)
 

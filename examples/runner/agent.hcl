@@ -54,6 +54,7 @@ template_config {
   # minutes passes without a dead token in the file. It costs about 4.4
   # mints an hour instead of 1.1. The continuity soak measures it
   # (docs/continuity.md); docs/runner-integration.md has the figures.
+  # Needs Vault Agent 1.17 or newer: Agent 1.16 and older ignore it.
   lease_renewal_threshold = 0.25
 }
 

@@ -30,13 +30,12 @@ import (
 
 // docBlock is one fenced block of a Markdown file.
 type docBlock struct {
-	file    string // relative to the repository root
-	line    int    // of the opening fence, 1-based
-	section string // the heading (## ...) it is under
-	lang    string
-	body    string // without the fence's indentation
-	marker  string // "not-run", "include" or ""
-	arg     string // the marker's reason or file
+	file   string // relative to the repository root
+	line   int    // of the opening fence, 1-based
+	lang   string
+	body   string // without the fence's indentation
+	marker string // "not-run", "include" or ""
+	arg    string // the marker's reason or file
 }
 
 var (
@@ -71,16 +70,12 @@ func docBlocks(t testing.TB, rel string) []docBlock {
 	}
 	lines := strings.Split(string(data), "\n")
 	var blocks []docBlock
-	section := ""
 	for i := 0; i < len(lines); i++ {
-		if strings.HasPrefix(lines[i], "#") {
-			section = strings.TrimSpace(strings.TrimLeft(lines[i], "#"))
-		}
 		m := fenceRE.FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}
-		b := docBlock{file: rel, line: i + 1, lang: m[2], section: section}
+		b := docBlock{file: rel, line: i + 1, lang: m[2]}
 		if i > 0 {
 			if mm := markerRE.FindStringSubmatch(lines[i-1]); mm != nil {
 				b.marker, b.arg = mm[1], mm[2]
@@ -264,11 +259,6 @@ func TestDocsShellBlocks(t *testing.T) {
 		var run []docBlock
 		for _, b := range docBlocks(t, rel) {
 			if !isShell(b.lang) {
-				continue
-			}
-			if rel == "README.md" && b.section == "Supported Vault versions" {
-				// Builds other Vault versions (7-17 minutes each):
-				// make testcompat runs them.
 				continue
 			}
 			if b.marker == "not-run" {
