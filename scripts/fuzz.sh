@@ -8,7 +8,8 @@ fuzztime="${FUZZTIME:-30s}"
 status=0
 while IFS= read -r file; do
   pkg="./$(dirname "$file")"
-  for target in $(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}'); do
+  mapfile -t targets < <(grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$file" | awk '{print $2}')
+  for target in "${targets[@]}"; do
     echo "== $pkg $target ($fuzztime)"
     if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | grep -E 'fuzz: elapsed: .*execs|PASS|FAIL|failure|panic' | tail -3; then
       status=1
