@@ -112,6 +112,7 @@ func TestRealGitPushScope(t *testing.T) {
 	} {
 		before := refs()
 		out, err := git(w, c.args...)
+		t.Logf("git %s:\n%s", strings.Join(c.args, " "), out)
 		if err == nil {
 			t.Errorf("git %s succeeded:\n%s", strings.Join(c.args, " "), out)
 		}
