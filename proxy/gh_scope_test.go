@@ -21,7 +21,7 @@ func TestGhPrintsRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"api", "-X", "PATCH", "repos/o/r/git/refs/heads/main", "-f", "sha=aa218f56b14c9653891f9e74264a383fa43fefbd", "-F", "force=true"},
-			`github-token-proxy: refused: PATCH /repos/o/r/git/refs/heads/main would write branch "main" (update, force allowed), which is outside this session's write scope (rule branch_not_in_scope). ` + scopeMsg + " (HTTP 403)"},
+			`gh: github-token-proxy: refused: PATCH /repos/o/r/git/refs/heads/main would write branch "main" (update, force allowed), which is outside this session's write scope (rule branch_not_in_scope). ` + scopeMsg + " (HTTP 403)"},
 		{[]string{"api", "-X", "DELETE", "repos/o/r/git/refs/heads/users-work"},
 			`would write branch "users-work" (delete)`},
 		{[]string{"api", "graphql", "-f", "query=mutation($n: String!) { createRef(input: {repositoryId: \"R_1\", name: $n, oid: \"aa\"}) { clientMutationId } }", "-f", "n=refs/heads/main"},
