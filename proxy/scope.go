@@ -348,7 +348,7 @@ func busy() *refusal {
 // for REST and GraphQL; it logs and counts it.
 func (p *Proxy) refuseScoped(w http.ResponseWriter, r *http.Request, rec *record, ref *refusal, scope branches.Scope, push *pushRequest) {
 	p.metrics.refuse(ref.rule)
-	rec.refuse(ref.rule, ref.ref)
+	rec.refuse(ref.rule, trimForMessage(ref.ref))
 	msg := "github-token-proxy: refused: " + ref.msg + " (rule " + ref.rule + "). " + scopeSentence(scope)
 	if push != nil {
 		// Let git finish sending, so that it reads the answer.
