@@ -47,9 +47,12 @@ type injector struct {
 
 func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := recordOf(req.Context())
-	cred, err := t.tokens.get(req.Context(), "")
-	if err != nil {
-		return nil, err
+	cred, decided := credentialOf(req.Context()) // the credential whose scope was checked
+	if !decided {
+		var err error
+		if cred, err = t.tokens.get(req.Context(), ""); err != nil {
+			return nil, err
+		}
 	}
 	replayable, err := makeReplayable(req)
 	if err != nil {
@@ -62,8 +65,10 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, err
 	}
 	fresh, ferr := t.tokens.get(req.Context(), cred.token)
-	if ferr != nil {
-		// GitHub's own 401 stands: the client sees what GitHub said.
+	if ferr != nil || !sameScope(fresh, cred) {
+		// GitHub's own 401 stands: the client sees what GitHub said. A
+		// fresh token with another write scope is not used for a request
+		// decided under the old one.
 		return resp, nil
 	}
 	_, _ = io.CopyN(io.Discard, resp.Body, replayLimit) // lets the connection be reused; errors only cost that

@@ -102,7 +102,7 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 		p.deny(sw, rec, http.StatusMisdirectedRequest, reasonMisdirected,
 			fmt.Sprintf("github-token-proxy: refused: the request's Host %q is not the CONNECT target %s; the token goes only where the connection goes", r.Host, c.target))
 	default:
-		p.inject.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		p.serveGitHub(sw, r, c.target, rec) // scope.go
 	}
 }
 
