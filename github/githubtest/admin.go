@@ -30,6 +30,9 @@ const adminPrefix = "/_double/"
 //	POST /_double/installations/{id}/suspend    SuspendInstallation(id, true)
 //	POST /_double/installations/{id}/unsuspend  SuspendInstallation(id, false)
 //	POST /_double/repositories/move  MoveRepository: {"from":"owner/name","to":"owner/name"}
+//	GET  /_double/refs?repo=owner/name  Refs: {"refs/heads/main": "<sha>", ...}
+//	GET  /_double/ref-changes  RefChanges: [{repo, ref, old, new, by, at}]
+//	POST /_double/repositories/default-branch  SetDefaultBranch: {"repo":"owner/name","branch":"b"}
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 func (s *Server) newAdminHandler() http.Handler {
@@ -98,6 +101,38 @@ func (s *Server) newAdminHandler() http.Handler {
 			return
 		}
 		if err := s.MoveRepository(mv.From, mv.To); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_double/refs", func(w http.ResponseWriter, r *http.Request) {
+		refs, err := s.Refs(r.URL.Query().Get("repo"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, err.Error(), "")
+			return
+		}
+		writeJSON(w, http.StatusOK, refs)
+	})
+	mux.HandleFunc("GET /_double/ref-changes", func(w http.ResponseWriter, _ *http.Request) {
+		out := s.RefChanges()
+		if out == nil {
+			out = []RefChange{}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST /_double/repositories/default-branch", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Repo   string `json:"repo"`
+			Branch string `json:"branch"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid request: "+err.Error(), "")
+			return
+		}
+		if err := s.SetDefaultBranch(req.Repo, req.Branch); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error(), "")
 			return
 		}

@@ -229,7 +229,25 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 		},
 		Stderr: io.Discard,
 	}
+	if g.rest != "git-receive-pack" {
+		h.ServeHTTP(&slowWriter{ResponseWriter: w, s: s, r: r}, r2)
+		return
+	}
+	// A push holds the repository (refs.go) and records what it changed.
+	s.mu.Lock()
+	st := s.repoStateFor(repo.ID)
+	s.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	before, err := refsIn(dir)
+	if err != nil {
+		writeGitText(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	h.ServeHTTP(&slowWriter{ResponseWriter: w, s: s, r: r}, r2)
+	if after, err := refsIn(dir); err == nil {
+		s.recordPush(in.Account+"/"+repo.Name, before, after)
+	}
 }
 
 // tokenCovers reports whether tok covers repo: it names it, or it names

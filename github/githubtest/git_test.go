@@ -380,3 +380,50 @@ func TestAddRandomContent(t *testing.T) {
 		t.Error("AddRandomContent to an unknown repository succeeded")
 	}
 }
+
+// A push is recorded as ref changes, and pushes and API writes share one
+// repository.
+func TestPushRecordsRefChanges(t *testing.T) {
+	g := newGitDouble(t)
+	tok := g.mint(t, nil)
+	work := t.TempDir()
+	g.mustGit(t, work, tok, "clone", "--quiet", g.repoURL("widgets"), "w")
+	wd := filepath.Join(work, "w")
+	seed := strings.TrimSpace(g.mustGit(t, wd, "", "rev-parse", "HEAD"))
+	if err := os.WriteFile(filepath.Join(wd, "p.txt"), []byte("p\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.mustGit(t, wd, "", "add", "p.txt")
+	g.mustGit(t, wd, "", "commit", "--quiet", "-m", "p")
+	head := strings.TrimSpace(g.mustGit(t, wd, "", "rev-parse", "HEAD"))
+	g.mustGit(t, wd, tok, "push", "--quiet", "origin", "main", "HEAD:refs/heads/topic", "HEAD:refs/tags/v1")
+
+	refs, err := g.Refs("acme/widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs["refs/heads/main"] != head || refs["refs/heads/topic"] != head || refs["refs/tags/v1"] != head {
+		t.Fatalf("refs after push %v", refs)
+	}
+	got := map[string]githubtest.RefChange{}
+	for _, c := range g.RefChanges() {
+		got[c.Ref] = c
+	}
+	if c := got["refs/heads/main"]; c.Old != seed || c.New != head || c.By != "git push" || c.Repo != "acme/widgets" {
+		t.Errorf("main change %+v", c)
+	}
+	if c := got["refs/heads/topic"]; c.Old != "" || c.New != head || c.By != "git push" {
+		t.Errorf("topic change %+v", c)
+	}
+
+	// The API sees the push; git sees the API's write.
+	basic := "Bearer " + tok
+	g.request(t, http.MethodPost, g.url("api.github.com", "/repos/acme/widgets/git/refs"), basic, map[string]any{"ref": "refs/heads/api", "sha": seed}, http.StatusCreated)
+	if out := g.mustGit(t, wd, tok, "ls-remote", "origin", "refs/heads/api"); !strings.HasPrefix(out, seed) {
+		t.Errorf("ls-remote after the API created refs/heads/api: %q", out)
+	}
+	g.mustGit(t, wd, tok, "push", "--quiet", "origin", ":refs/heads/api")
+	if all := g.RefChanges(); all[len(all)-1].Ref != "refs/heads/api" || all[len(all)-1].New != "" || all[len(all)-1].By != "git push" {
+		t.Errorf("delete by push recorded as %+v", all[len(all)-1])
+	}
+}

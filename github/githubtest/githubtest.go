@@ -275,7 +275,10 @@ type Server struct {
 	jwtSeenSet    map[string]bool
 	budgets       map[string]*rateBudget // rate-limit budgets: "app", "installation:ID"
 	faults        faults
-	git           gitRepos // git.go
+	git           gitRepos             // git.go
+	repos         map[int64]*repoState // refs.go, by repository id
+	refChanges    []RefChange
+	nextObjectID  int64 // ids of pull requests, comments, releases...
 }
 
 // New starts a double and returns it running.
