@@ -47,8 +47,9 @@ type route struct {
 	method string
 	// path is the endpoint as GitHub's documentation writes it, e.g.
 	// "/repos/{owner}/{repo}/git/refs/{ref...}": a "{name}" segment
-	// matches any one non-empty segment, a last "{name...}" the non-empty
-	// rest of the path; each is passed to handle in args, in order.
+	// matches any one non-empty segment, a "{name...}" one or more
+	// segments (all but the literal segments after it, which must match);
+	// each is passed to handle in args, in order.
 	path string
 	// appJWT endpoints require an App JWT.
 	appJWT bool
@@ -98,6 +99,26 @@ var routes = []route{
 	{http.MethodPatch, "/repos/{owner}/{repo}/pulls/{pull_number}", false, (*Server).updatePull},
 	{http.MethodPut, "/repos/{owner}/{repo}/pulls/{pull_number}/merge", false, (*Server).mergePull},
 	{http.MethodPut, "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", false, (*Server).updatePullBranch},
+
+	// merges.go
+	{http.MethodPost, "/repos/{owner}/{repo}/merges", false, (*Server).postMerge},
+	{http.MethodPost, "/repos/{owner}/{repo}/merge-upstream", false, (*Server).mergeUpstream},
+	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}", false, (*Server).getCommitREST},
+	{http.MethodGet, "/repos/{owner}/{repo}/branches", false, (*Server).listBranches},
+	{http.MethodGet, "/repos/{owner}/{repo}/branches/{branch...}", false, (*Server).getBranch},
+	{http.MethodPost, "/repos/{owner}/{repo}/branches/{branch...}/rename", false, (*Server).renameBranch},
+}
+
+// callKey carries the request's recorded Call in its context.
+type callKey struct{}
+
+// recordGraphQL records the documents of a GraphQL request on its Call.
+func (s *Server) recordGraphQL(r *http.Request, docs []string) {
+	if call, ok := r.Context().Value(callKey{}).(*Call); ok {
+		s.mu.Lock()
+		call.GraphQL = docs
+		s.mu.Unlock()
+	}
 }
 
 // routeKey carries the matched route's path in a request's context.
@@ -118,8 +139,14 @@ func match(path string, segs []string) ([]string, bool) {
 	for i, p := range pattern {
 		wild := strings.HasPrefix(p, "{")
 		if wild && strings.HasSuffix(p, "...}") {
-			rest := strings.Join(segs[min(i, len(segs)):], "/")
-			if i >= len(segs) || rest == "" {
+			// The rest, less the literal segments that follow it.
+			tail := pattern[i+1:]
+			end := len(segs) - len(tail)
+			if end <= i || !slices.Equal(segs[end:], tail) {
+				return nil, false
+			}
+			rest := strings.Join(segs[i:end], "/")
+			if rest == "" {
 				return nil, false
 			}
 			return append(args, rest), true
@@ -201,6 +228,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, call)
 	s.mu.Unlock()
 	rec := &callRecorder{ResponseWriter: w, s: s, call: call}
+	r = r.WithContext(context.WithValue(r.Context(), callKey{}, call))
 
 	if d := s.latency(); d > 0 {
 		t := time.NewTimer(d)

@@ -239,6 +239,9 @@ type Call struct {
 	// Git is true for a git smart-HTTP request (see GitDir); Path is then
 	// the request's full path, e.g. "/acme/widgets.git/info/refs".
 	Git bool `json:"git"`
+	// GraphQL are the documents of a GraphQL request, one per request of
+	// a batch, as sent, so that tests can see what a client asks.
+	GraphQL []string `json:"graphql,omitempty"`
 }
 
 // Server is a running GitHub API double.
@@ -559,6 +562,7 @@ func (s *Server) Calls() []Call {
 	out := make([]Call, len(s.calls))
 	for i, c := range s.calls {
 		out[i] = *c
+		out[i].GraphQL = slices.Clone(c.GraphQL)
 	}
 	return out
 }

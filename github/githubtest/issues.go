@@ -5,6 +5,7 @@ package githubtest
 // check runs and commit statuses.
 
 import (
+	"strings"
 	"time"
 )
 
@@ -168,4 +169,82 @@ func (rc *repoCtx) checkPassed(sha, name string) bool {
 		}
 	}
 	return state == "success"
+}
+
+// issue finds issue (or pull request) number.
+func (rc *repoCtx) issue(number int) *issue {
+	for _, iss := range rc.st.issues {
+		if iss.number == number {
+			return iss
+		}
+	}
+	return nil
+}
+
+// comment finds an issue comment by id.
+func (rc *repoCtx) comment(id int64) (*issue, *comment) {
+	for _, iss := range rc.st.issues {
+		for _, c := range iss.comments {
+			if c.id == id {
+				return iss, c
+			}
+		}
+	}
+	return nil, nil
+}
+
+// addComment adds a comment to an issue or a pull request's conversation.
+func (rc *repoCtx) addComment(iss *issue, body string) *comment {
+	now := time.Now().UTC().Truncate(time.Second)
+	c := &comment{id: rc.s.newObjectID(), body: body, created: now, updated: now}
+	iss.comments = append(iss.comments, c)
+	iss.updated = now
+	return c
+}
+
+// tryAutoMerge merges the open pull requests with auto-merge enabled that
+// can be merged now (required checks passed, no conflict), as GitHub does
+// when their checks complete. Their base moves are recorded as
+// "auto-merge" unless a mutation is merging at once.
+func (rc *repoCtx) tryAutoMerge() {
+	for _, p := range rc.st.pulls {
+		if p.autoMerge == nil || p.state != "open" {
+			continue
+		}
+		rc.refresh(p)
+		if rc.mergeability(p) != "clean" {
+			continue
+		}
+		am := p.autoMerge
+		var title, body *string
+		if am.title != "" {
+			title = &am.title
+		}
+		if am.body != "" {
+			body = &am.body
+		}
+		by := rc.by
+		if !strings.HasPrefix(by, "GraphQL ") {
+			rc.by = "auto-merge"
+		}
+		rc.mergePull(p, am.method, am.expectedHead, title, body)
+		rc.by = by
+	}
+}
+
+// RequireChecks makes merges into fullName wait for the named checks
+// (commit status contexts or check run names) to pass on the head commit,
+// as a branch's required status checks do: until then a pull request is
+// "blocked" (405 on merge), and one with auto-merge enabled merges as soon
+// as they pass. No names clears the requirement.
+func (s *Server) RequireChecks(fullName string, names ...string) error {
+	rc, err := s.repoCtxByName(fullName)
+	if err != nil {
+		return err
+	}
+	defer rc.done()
+	rc.st.required = append([]string(nil), names...)
+	rc.by = "auto-merge"
+	rc.tryAutoMerge()
+	return nil
 }

@@ -46,11 +46,11 @@ type pullRequest struct {
 
 // autoMerge is a pull request's enabled auto-merge.
 type autoMerge struct {
-	method        string // MERGE, SQUASH or REBASE
-	title, body   string
-	enabledAt     time.Time
-	expectedHead  string
-	enabledByUser string
+	method       string // MERGE, SQUASH or REBASE
+	title, body  string
+	email        string
+	enabledAt    time.Time
+	expectedHead string
 }
 
 // pull finds pull request number.
