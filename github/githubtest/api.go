@@ -103,10 +103,45 @@ var routes = []route{
 	// merges.go
 	{http.MethodPost, "/repos/{owner}/{repo}/merges", false, (*Server).postMerge},
 	{http.MethodPost, "/repos/{owner}/{repo}/merge-upstream", false, (*Server).mergeUpstream},
+	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}/status", false, (*Server).combinedStatus},
+	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}/check-runs", false, (*Server).listCheckRuns},
 	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}", false, (*Server).getCommitREST},
 	{http.MethodGet, "/repos/{owner}/{repo}/branches", false, (*Server).listBranches},
 	{http.MethodGet, "/repos/{owner}/{repo}/branches/{branch...}", false, (*Server).getBranch},
 	{http.MethodPost, "/repos/{owner}/{repo}/branches/{branch...}/rename", false, (*Server).renameBranch},
+
+	// releases.go
+	{http.MethodGet, "/repos/{owner}/{repo}/releases", false, (*Server).listReleases},
+	{http.MethodPost, "/repos/{owner}/{repo}/releases", false, (*Server).createRelease},
+	{http.MethodGet, "/repos/{owner}/{repo}/releases/latest", false, getRelease("latest")},
+	{http.MethodGet, "/repos/{owner}/{repo}/releases/tags/{tag...}", false, getRelease("tag")},
+	{http.MethodGet, "/repos/{owner}/{repo}/releases/{release_id}", false, getRelease("id")},
+	{http.MethodPatch, "/repos/{owner}/{repo}/releases/{release_id}", false, (*Server).updateRelease},
+	{http.MethodDelete, "/repos/{owner}/{repo}/releases/{release_id}", false, (*Server).deleteRelease},
+
+	// issues.go: writes that move no ref.
+	{http.MethodGet, "/repos/{owner}/{repo}/issues", false, (*Server).listIssues},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues", false, (*Server).createIssue},
+	{http.MethodPatch, "/repos/{owner}/{repo}/issues/comments/{comment_id}", false, (*Server).updateComment},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", false, react("comment")},
+	{http.MethodGet, "/repos/{owner}/{repo}/issues/{issue_number}", false, (*Server).getIssue},
+	{http.MethodPatch, "/repos/{owner}/{repo}/issues/{issue_number}", false, (*Server).updateIssue},
+	{http.MethodGet, "/repos/{owner}/{repo}/issues/{issue_number}/comments", false, (*Server).listComments},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/comments", false, (*Server).createComment},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/labels", false, (*Server).addLabels},
+	{http.MethodDelete, "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", false, (*Server).removeLabel},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/reactions", false, react("issue")},
+	{http.MethodGet, "/repos/{owner}/{repo}/labels", false, (*Server).listLabels},
+	{http.MethodPost, "/repos/{owner}/{repo}/labels", false, (*Server).createLabel},
+
+	// checks.go
+	{http.MethodGet, "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", false, (*Server).listReviews},
+	{http.MethodPost, "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", false, (*Server).createReview},
+	{http.MethodGet, "/repos/{owner}/{repo}/pulls/{pull_number}/comments", false, (*Server).listReviewComments},
+	{http.MethodPost, "/repos/{owner}/{repo}/pulls/{pull_number}/comments", false, (*Server).createReviewComment},
+	{http.MethodPost, "/repos/{owner}/{repo}/statuses/{sha}", false, (*Server).createStatus},
+	{http.MethodPost, "/repos/{owner}/{repo}/check-runs", false, (*Server).createCheckRun},
+	{http.MethodPatch, "/repos/{owner}/{repo}/check-runs/{check_run_id}", false, (*Server).updateCheckRun},
 }
 
 // callKey carries the request's recorded Call in its context.

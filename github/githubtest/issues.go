@@ -5,6 +5,9 @@ package githubtest
 // check runs and commit statuses.
 
 import (
+	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -247,4 +250,443 @@ func (s *Server) RequireChecks(fullName string, names ...string) error {
 	rc.by = "auto-merge"
 	rc.tryAutoMerge()
 	return nil
+}
+
+// ---------------------------------------------------------------------------
+// REST.
+
+const (
+	issuesDocs    = "https://docs.github.com/rest/issues/issues"
+	commentsDocs  = "https://docs.github.com/rest/issues/comments"
+	labelsDocs    = "https://docs.github.com/rest/issues/labels"
+	reactionsDocs = "https://docs.github.com/rest/reactions/reactions"
+	reviewsDocs   = "https://docs.github.com/rest/pulls/reviews"
+	reviewComDocs = "https://docs.github.com/rest/pulls/comments"
+	checksDocs    = "https://docs.github.com/rest/checks/runs"
+	statusesDocs  = "https://docs.github.com/rest/commits/statuses"
+)
+
+var (
+	writeIssues = needs("write", "issues")
+	readIssues  = needs("read", "issues")
+	// Comments, labels and reactions on a pull request's conversation need
+	// issues or pull_requests.
+	writeConversation = needs("write", "issues", "pull_requests")
+	readConversation  = needs("read", "issues", "pull_requests")
+)
+
+// issueJSON is GitHub's issue object (pull requests are issues too).
+func (rc *repoCtx) issueJSON(iss *issue) map[string]any {
+	u := rc.base + "/repos/" + rc.full() + "/issues/" + strconv.Itoa(iss.number)
+	out := map[string]any{
+		"url": u, "repository_url": rc.base + "/repos/" + rc.full(), "labels_url": u + "/labels{/name}",
+		"comments_url": u + "/comments", "events_url": u + "/events", "html_url": rc.webURL("/issues/" + strconv.Itoa(iss.number)),
+		"id": iss.id, "node_id": opaqueID("I", rc.id, strconv.Itoa(iss.number)), "number": iss.number, "title": iss.title,
+		"user": rc.s.botJSON(rc.base), "labels": rc.labelsJSON(iss), "state": iss.state, "locked": false,
+		"assignee": nil, "assignees": []any{}, "milestone": nil, "comments": len(iss.comments),
+		"created_at": iss.created, "updated_at": iss.updated, "closed_at": timeOrNil(iss.closedAt),
+		"author_association": "NONE", "body": nilIfEmpty(iss.body), "reactions": reactionsSummary(u, iss.reacts),
+	}
+	if iss.pull != nil {
+		pu := rc.base + "/repos/" + rc.full() + "/pulls/" + strconv.Itoa(iss.number)
+		out["pull_request"] = map[string]any{"url": pu, "html_url": rc.webURL("/pull/" + strconv.Itoa(iss.number)),
+			"diff_url": rc.webURL("/pull/"+strconv.Itoa(iss.number)) + ".diff", "patch_url": rc.webURL("/pull/"+strconv.Itoa(iss.number)) + ".patch",
+			"merged_at": timeOrNil(iss.pull.mergedAt)}
+	}
+	return out
+}
+
+// reactionsSummary is the "reactions" object of an issue or comment.
+func reactionsSummary(u string, rs []*reaction) map[string]any {
+	out := map[string]any{"url": u + "/reactions", "total_count": len(rs)}
+	for _, c := range []string{"+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes"} {
+		n := 0
+		for _, r := range rs {
+			if r.content == c {
+				n++
+			}
+		}
+		out[c] = n
+	}
+	return out
+}
+
+func (rc *repoCtx) commentJSON(iss *issue, c *comment) map[string]any {
+	u := rc.base + "/repos/" + rc.full() + "/issues/comments/" + strconv.FormatInt(c.id, 10)
+	return map[string]any{
+		"id": c.id, "node_id": opaqueID("IC", rc.id, strconv.FormatInt(c.id, 10)), "url": u, "html_url": rc.commentURL(iss, c),
+		"body": c.body, "user": rc.s.botJSON(rc.base), "created_at": c.created, "updated_at": c.updated,
+		"issue_url":          rc.base + "/repos/" + rc.full() + "/issues/" + strconv.Itoa(iss.number),
+		"author_association": "NONE", "reactions": reactionsSummary(u, c.reacts),
+	}
+}
+
+// issueBody is what POST and PATCH issues take.
+type issueBody struct {
+	Title     *string   `json:"title"`
+	Body      *string   `json:"body"`
+	State     *string   `json:"state"`
+	Labels    *[]any    `json:"labels"`
+	Assignees *[]string `json:"assignees"`
+	Milestone any       `json:"milestone"`
+}
+
+// labelNames reads labels given as names or as {"name": ...} objects,
+// creating the ones the repository lacks, as GitHub does.
+func (rc *repoCtx) labelNames(items []any) []string {
+	var out []string
+	for _, it := range items {
+		name := ""
+		switch v := it.(type) {
+		case string:
+			name = v
+		case map[string]any:
+			name, _ = v["name"].(string)
+		}
+		if name == "" || slices.Contains(out, name) {
+			continue
+		}
+		rc.ensureLabel(name)
+		out = append(out, name)
+	}
+	return out
+}
+
+func (rc *repoCtx) ensureLabel(name string) *label {
+	for _, l := range rc.st.labels {
+		if strings.EqualFold(l.name, name) {
+			return l
+		}
+	}
+	l := &label{id: rc.s.newObjectID(), name: name, color: "ededed"}
+	rc.st.labels = append(rc.st.labels, l)
+	return l
+}
+
+// createIssue serves POST /repos/{owner}/{repo}/issues.
+func (s *Server) createIssue(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = issuesDocs + "#create-an-issue"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeIssues)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	var body issueBody
+	if !readJSON(w, r, doc, &body) || missingFields(w, doc, map[string]bool{"title": body.Title != nil}, "title") {
+		return
+	}
+	if body.Assignees != nil && len(*body.Assignees) > 0 {
+		validationFailed(w, doc, fieldError("Issue", "assignees", "invalid"))
+		return
+	}
+	iss := rc.newIssue(*body.Title, deref(body.Body), time.Now().UTC().Truncate(time.Second))
+	if body.Labels != nil {
+		iss.labels = rc.labelNames(*body.Labels)
+	}
+	out := rc.issueJSON(iss)
+	w.Header().Set("Location", out["url"].(string))
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// openIssue finds issue {issue_number} for a handler, answering 404.
+func (rc *repoCtx) openIssue(w http.ResponseWriter, doc, number string) *issue {
+	iss := rc.issue(pullNumber(number))
+	if iss == nil {
+		writeError(w, http.StatusNotFound, msgNotFound, doc)
+	}
+	return iss
+}
+
+// getIssue serves GET /repos/{owner}/{repo}/issues/{issue_number}.
+func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = issuesDocs + "#get-an-issue"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	if iss := rc.openIssue(w, doc, args[2]); iss != nil {
+		writeJSON(w, http.StatusOK, rc.issueJSON(iss))
+	}
+}
+
+// listIssues serves GET /repos/{owner}/{repo}/issues?state=, newest first,
+// pull requests included, as on GitHub.
+func (s *Server) listIssues(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = issuesDocs + "#list-repository-issues"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readIssues)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	state := cmpOr(r.URL.Query().Get("state"), "open")
+	var found []*issue
+	for _, iss := range slices.Backward(rc.st.issues) {
+		if state == "all" || iss.state == state {
+			found = append(found, iss)
+		}
+	}
+	items := []map[string]any{}
+	for _, iss := range page(w, r, rc.base+"/repos/"+rc.full()+"/issues", found) {
+		items = append(items, rc.issueJSON(iss))
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// updateIssue serves PATCH /repos/{owner}/{repo}/issues/{issue_number}.
+func (s *Server) updateIssue(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = issuesDocs + "#update-an-issue"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	iss := rc.openIssue(w, doc, args[2])
+	if iss == nil {
+		return
+	}
+	var body issueBody
+	if !readJSON(w, r, doc, &body) {
+		return
+	}
+	if body.State != nil && *body.State != "open" && *body.State != "closed" {
+		validationFailed(w, doc, fieldError("Issue", "state", "invalid"))
+		return
+	}
+	if iss.pull != nil {
+		if errs := rc.updatePull(iss.pull, body.Title, body.Body, body.State, nil, nil); errs != nil {
+			validationFailed(w, doc, errs...)
+			return
+		}
+	} else {
+		now := time.Now().UTC().Truncate(time.Second)
+		if body.Title != nil {
+			iss.title = *body.Title
+		}
+		if body.Body != nil {
+			iss.body = *body.Body
+		}
+		if body.State != nil && *body.State != iss.state {
+			iss.state, iss.closedAt = *body.State, time.Time{}
+			if iss.state == "closed" {
+				iss.closedAt = now
+			}
+		}
+		iss.updated = now
+	}
+	if body.Labels != nil {
+		iss.labels = rc.labelNames(*body.Labels)
+	}
+	writeJSON(w, http.StatusOK, rc.issueJSON(iss))
+}
+
+// createComment serves POST /repos/{owner}/{repo}/issues/{issue_number}/comments.
+func (s *Server) createComment(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = commentsDocs + "#create-an-issue-comment"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	iss := rc.openIssue(w, doc, args[2])
+	if iss == nil {
+		return
+	}
+	var body struct {
+		Body *string `json:"body"`
+	}
+	if !readJSON(w, r, doc, &body) || missingFields(w, doc, map[string]bool{"body": body.Body != nil}, "body") {
+		return
+	}
+	out := rc.commentJSON(iss, rc.addComment(iss, *body.Body))
+	w.Header().Set("Location", out["url"].(string))
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// listComments serves GET /repos/{owner}/{repo}/issues/{issue_number}/comments.
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = commentsDocs + "#list-issue-comments"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	iss := rc.openIssue(w, doc, args[2])
+	if iss == nil {
+		return
+	}
+	items := []map[string]any{}
+	for _, c := range page(w, r, rc.base+"/repos/"+rc.full()+"/issues/"+args[2]+"/comments", iss.comments) {
+		items = append(items, rc.commentJSON(iss, c))
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// updateComment serves PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}.
+func (s *Server) updateComment(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = commentsDocs + "#update-an-issue-comment"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	id, _ := strconv.ParseInt(args[2], 10, 64)
+	iss, c := rc.comment(id)
+	if c == nil {
+		writeError(w, http.StatusNotFound, msgNotFound, doc)
+		return
+	}
+	var body struct {
+		Body *string `json:"body"`
+	}
+	if !readJSON(w, r, doc, &body) || missingFields(w, doc, map[string]bool{"body": body.Body != nil}, "body") {
+		return
+	}
+	c.body, c.updated = *body.Body, time.Now().UTC().Truncate(time.Second)
+	writeJSON(w, http.StatusOK, rc.commentJSON(iss, c))
+}
+
+// createLabel serves POST /repos/{owner}/{repo}/labels.
+func (s *Server) createLabel(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = labelsDocs + "#create-a-label"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	var body struct {
+		Name        *string `json:"name"`
+		Color       string  `json:"color"`
+		Description string  `json:"description"`
+	}
+	if !readJSON(w, r, doc, &body) || missingFields(w, doc, map[string]bool{"name": body.Name != nil}, "name") {
+		return
+	}
+	for _, l := range rc.st.labels {
+		if strings.EqualFold(l.name, *body.Name) {
+			validationFailed(w, doc, fieldError("Label", "name", "already_exists"))
+			return
+		}
+	}
+	l := rc.ensureLabel(*body.Name)
+	l.color, l.description = cmpOr(strings.TrimPrefix(body.Color, "#"), "ededed"), body.Description
+	writeJSON(w, http.StatusCreated, rc.labelJSON(l))
+}
+
+// listLabels serves GET /repos/{owner}/{repo}/labels.
+func (s *Server) listLabels(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = labelsDocs + "#list-labels-for-a-repository"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	items := []map[string]any{}
+	for _, l := range page(w, r, rc.base+"/repos/"+rc.full()+"/labels", rc.st.labels) {
+		items = append(items, rc.labelJSON(l))
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// addLabels serves POST /repos/{owner}/{repo}/issues/{issue_number}/labels
+// {labels}: the issue's labels after adding them.
+func (s *Server) addLabels(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = labelsDocs + "#add-labels-to-an-issue"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	iss := rc.openIssue(w, doc, args[2])
+	if iss == nil {
+		return
+	}
+	var body struct {
+		Labels *[]any `json:"labels"`
+	}
+	if !readJSON(w, r, doc, &body) || missingFields(w, doc, map[string]bool{"labels": body.Labels != nil}, "labels") {
+		return
+	}
+	for _, name := range rc.labelNames(*body.Labels) {
+		if !slices.Contains(iss.labels, name) {
+			iss.labels = append(iss.labels, name)
+		}
+	}
+	writeJSON(w, http.StatusOK, rc.labelsJSON(iss))
+}
+
+// removeLabel serves DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}.
+func (s *Server) removeLabel(w http.ResponseWriter, r *http.Request, args []string) {
+	const doc = labelsDocs + "#remove-a-label-from-an-issue"
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+	if !ok {
+		return
+	}
+	defer rc.done()
+	iss := rc.openIssue(w, doc, args[2])
+	if iss == nil {
+		return
+	}
+	i := slices.Index(iss.labels, args[3])
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "Label does not exist", doc)
+		return
+	}
+	iss.labels = slices.Delete(iss.labels, i, i+1)
+	writeJSON(w, http.StatusOK, rc.labelsJSON(iss))
+}
+
+// react serves POST .../issues/{issue_number}/reactions and
+// .../issues/comments/{comment_id}/reactions {content}: 201, or 200 when
+// the bot already reacted so.
+func react(target string) func(s *Server, w http.ResponseWriter, r *http.Request, args []string) {
+	return func(s *Server, w http.ResponseWriter, r *http.Request, args []string) {
+		doc := reactionsDocs + "#create-reaction-for-an-issue"
+		if target == "comment" {
+			doc = reactionsDocs + "#create-reaction-for-an-issue-comment"
+		}
+		rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeConversation)
+		if !ok {
+			return
+		}
+		defer rc.done()
+		var list *[]*reaction
+		if target == "comment" {
+			id, _ := strconv.ParseInt(args[2], 10, 64)
+			if _, c := rc.comment(id); c != nil {
+				list = &c.reacts
+			}
+		} else if iss := rc.issue(pullNumber(args[2])); iss != nil {
+			list = &iss.reacts
+		}
+		if list == nil {
+			writeError(w, http.StatusNotFound, msgNotFound, doc)
+			return
+		}
+		var body struct {
+			Content *string `json:"content"`
+		}
+		if !readJSON(w, r, doc, &body) || missingFields(w, doc, map[string]bool{"content": body.Content != nil}, "content") {
+			return
+		}
+		switch *body.Content {
+		case "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes":
+		default:
+			validationFailed(w, doc, fieldError("Reaction", "content", "invalid"))
+			return
+		}
+		status := http.StatusCreated
+		var re *reaction
+		for _, x := range *list {
+			if x.content == *body.Content {
+				re, status = x, http.StatusOK
+			}
+		}
+		if re == nil {
+			re = &reaction{id: s.newObjectID(), content: *body.Content, created: time.Now().UTC().Truncate(time.Second)}
+			*list = append(*list, re)
+		}
+		writeJSON(w, status, map[string]any{"id": re.id, "node_id": opaqueID("REA", rc.id, strconv.FormatInt(re.id, 10)),
+			"user": s.botJSON(rc.base), "content": re.content, "created_at": re.created})
+	}
 }
