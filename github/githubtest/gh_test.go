@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
 )
 
 // ghDouble runs the real gh (and git) against the double under github.com's
@@ -105,27 +107,218 @@ func (d *ghDouble) clone(t *testing.T) string {
 	return dir
 }
 
-func TestGHExplore(t *testing.T) {
-	if os.Getenv("GH_EXPLORE") == "" {
-		t.Skip("exploration only")
+// ghRun runs gh (or git) in dir and returns its output; the GraphQL
+// documents gh sent are compared with testdata/gh-<version>/<golden>.graphql
+// (golden "" skips that), so that a gh whose queries change shows up here.
+// GH_GOLDEN_UPDATE=1 writes the files instead.
+func (d *ghDouble) ghRun(t *testing.T, dir, golden string, wantErr bool, args ...string) string {
+	t.Helper()
+	from := len(d.Calls())
+	out, errOut, err := d.run(t, dir, d.env(), args[0], args[1:]...)
+	if (err != nil) != wantErr {
+		t.Fatalf("%s: %v, want error %v\n%s%s", strings.Join(args, " "), err, wantErr, out, errOut)
 	}
+	if golden == "" {
+		return out + errOut
+	}
+	var docs []string
+	for _, c := range d.Calls()[from:] {
+		for _, q := range c.GraphQL {
+			docs = append(docs, strings.TrimSpace(q))
+		}
+	}
+	got := strings.Join(docs, "\n\n# ----\n\n") + "\n"
+	file := filepath.Join("testdata", "gh-"+ghVersion(t), golden+".graphql")
+	if os.Getenv("GH_GOLDEN_UPDATE") != "" {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("gh %s sent:\n%s\nno recorded queries to compare with (%v); run with GH_GOLDEN_UPDATE=1 to record them", golden, got, err)
+	}
+	if string(want) != got {
+		t.Errorf("gh %s sent other GraphQL than %s recorded:\n%s", golden, file, got)
+	}
+	return out + errOut
+}
+
+var ghVersionOnce struct {
+	sync.Once
+	v string
+}
+
+// ghVersion is the installed gh's version, e.g. "2.23.0".
+func ghVersion(t *testing.T) string {
+	ghVersionOnce.Do(func() {
+		out, _ := exec.Command("gh", "--version").Output()
+		f := strings.Fields(string(out))
+		if len(f) >= 3 {
+			ghVersionOnce.v = f[2]
+		}
+	})
+	if ghVersionOnce.v == "" {
+		t.Fatal("cannot tell gh's version")
+	}
+	return ghVersionOnce.v
+}
+
+// commitAndPush commits file=content on a new branch from start and pushes
+// it.
+func (d *ghDouble) commitAndPush(t *testing.T, dir, branch, start, file string) string {
+	t.Helper()
+	d.ghRun(t, dir, "", false, "git", "checkout", "-q", "-B", branch, start)
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(branch+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.ghRun(t, dir, "", false, "git", "add", file)
+	d.ghRun(t, dir, "", false, "git", "commit", "-q", "-m", "Add "+file)
+	d.ghRun(t, dir, "", false, "git", "push", "-q", "origin", branch)
+	return strings.TrimSpace(d.ghRun(t, dir, "", false, "git", "rev-parse", "HEAD"))
+}
+
+func (d *ghDouble) refsNow(t *testing.T) map[string]string {
+	t.Helper()
+	r, err := d.Refs("acme/widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (d *ghDouble) last(t *testing.T) githubtest.RefChange {
+	t.Helper()
+	all := d.RefChanges()
+	if len(all) == 0 {
+		t.Fatal("no ref change")
+	}
+	return all[len(all)-1]
+}
+
+// The real gh against the double as github.com: pr create, view and merge
+// (into the default branch and into a session branch), auto-merge, gh api
+// REST and GraphQL. The queries gh 2.23 sends are recorded in testdata.
+func TestGHAgainstDouble(t *testing.T) {
 	d := newGHDouble(t)
+	dir := d.clone(t)
+	main := d.refsNow(t)["refs/heads/main"]
+
+	// gh pr create, into the default branch.
+	head := d.commitAndPush(t, dir, "feature", "origin/main", "f.txt")
+	out := d.ghRun(t, dir, "pr-create", false, "gh", "pr", "create", "--title", "Feature", "--body", "Adds f", "--base", "main", "--head", "feature")
+	if !strings.Contains(out, "https://github.com/acme/widgets/pull/1") {
+		t.Fatalf("gh pr create printed %q", out)
+	}
+	out = d.ghRun(t, dir, "pr-view", false, "gh", "pr", "view", "1")
+	if !strings.Contains(out, "Feature") || !strings.Contains(out, "OPEN") || !strings.Contains(out, d.BotLogin()) {
+		t.Fatalf("gh pr view printed %q", out)
+	}
+	out = d.ghRun(t, dir, "pr-view-json", false, "gh", "pr", "view", "1", "--json", "number,state,headRefName,baseRefName,mergeable")
+	if !strings.Contains(out, `"headRefName":"feature"`) || !strings.Contains(out, `"mergeable":"MERGEABLE"`) {
+		t.Fatalf("gh pr view --json printed %q", out)
+	}
+
+	// gh pr merge into the default branch: a real merge commit on main.
+	d.ghRun(t, dir, "pr-merge", false, "gh", "pr", "merge", "1", "--merge")
+	r := d.refsNow(t)
+	if parents := strings.Fields(d.ghRun(t, dir, "", false, "git", "--git-dir="+mustDir(t, d), "show", "-s", "--format=%P", r["refs/heads/main"])); len(parents) != 2 || parents[0] != main || parents[1] != head {
+		t.Fatalf("main after gh pr merge: parents %v", parents)
+	}
+	if c := d.last(t); c.Ref != "refs/heads/main" || c.By != "GraphQL mergePullRequest" {
+		t.Fatalf("gh pr merge recorded %+v", c)
+	}
+
+	// Into a session branch, squashed, deleting the head branch.
+	d.ghRun(t, dir, "", false, "git", "fetch", "-q", "origin")
+	session := d.commitAndPush(t, dir, "session/abc", "origin/main", "s.txt")
+	work := d.commitAndPush(t, dir, "session/abc-work", "session/abc", "w.txt")
+	d.ghRun(t, dir, "", false, "gh", "pr", "create", "--title", "Work", "--body", "", "--base", "session/abc", "--head", "session/abc-work")
+	mainNow := d.refsNow(t)["refs/heads/main"]
+	d.ghRun(t, dir, "pr-merge-squash-delete", false, "gh", "pr", "merge", "2", "--squash", "--delete-branch")
+	r = d.refsNow(t)
+	if r["refs/heads/main"] != mainNow || r["refs/heads/session/abc"] == session || r["refs/heads/session/abc-work"] != "" {
+		t.Fatalf("after merging into session/abc: %v", r)
+	}
+	all := d.RefChanges()
+	if c := all[len(all)-2:]; c[0].Ref != "refs/heads/session/abc" || c[0].By != "GraphQL mergePullRequest" ||
+		c[1].Ref != "refs/heads/session/abc-work" || c[1].Old != work || c[1].New != "" || c[1].By != "REST DELETE /repos/{owner}/{repo}/git/refs/{ref}" {
+		t.Fatalf("recorded %+v", c)
+	}
+
+	// Auto-merge waits for the required check.
 	if err := d.RequireChecks("acme/widgets", "ci"); err != nil {
 		t.Fatal(err)
 	}
-	dir := d.clone(t)
-	for _, args := range [][]string{
-		{"git", "checkout", "-q", "-b", "feature"},
-		{"sh", "-c", "echo f > f.txt && git add f.txt && git commit -q -m 'Add f'"},
-		{"git", "push", "-q", "origin", "feature"},
-		{"gh", "pr", "create", "--title", "Feature", "--body", "Adds f", "--base", "main", "--head", "feature"},
-		{"gh", "pr", "merge", "1", "--auto", "--squash"},
-		{"gh", "pr", "merge", "1", "--disable-auto"},
-		{"gh", "api", "-X", "PATCH", "repos/acme/widgets/git/refs/heads/feature", "-f", "sha=" + strings.Repeat("0", 40), "-F", "force=true"},
-		{"gh", "api", "graphql", "-f", "query=query($n: String!) { repository(owner: \"acme\", name: $n) { id } }", "-f", "n=widgets"},
-		{"gh", "pr", "merge", "1", "--merge", "--delete-branch"},
-	} {
-		out, errOut, err := d.run(t, dir, d.env("GH_DEBUG=api"), args[0], args[1:]...)
-		t.Logf("%v: %v\n%s\n%s", args, err, out, errOut)
+	auto := d.commitAndPush(t, dir, "auto", "origin/main", "a.txt")
+	d.ghRun(t, dir, "", false, "gh", "pr", "create", "--title", "Auto", "--body", "", "--base", "main", "--head", "auto")
+	before := d.refsNow(t)
+	d.ghRun(t, dir, "pr-merge-auto", false, "gh", "pr", "merge", "3", "--auto", "--merge")
+	if d.refsNow(t)["refs/heads/main"] != before["refs/heads/main"] {
+		t.Fatal("gh pr merge --auto merged before the check passed")
 	}
+	out = d.ghRun(t, dir, "", true, "gh", "pr", "merge", "3", "--merge")
+	if !strings.Contains(out, "not mergeable") {
+		t.Errorf("gh pr merge of a blocked pull request printed %q", out)
+	}
+	if err := d.RequireChecks("acme/widgets"); err != nil {
+		t.Fatal(err)
+	}
+	if c := d.last(t); d.refsNow(t)["refs/heads/main"] == before["refs/heads/main"] || c.By != "auto-merge" {
+		t.Fatalf("auto-merge after the requirement went: %+v", c)
+	}
+	_ = auto
+
+	// gh api: REST reads and ref writes, as an agent would try them.
+	out = d.ghRun(t, dir, "", false, "gh", "api", "repos/acme/widgets", "--jq", ".default_branch")
+	if strings.TrimSpace(out) != "main" {
+		t.Fatalf("gh api repos/acme/widgets: %q", out)
+	}
+	side := d.commitAndPush(t, dir, "other", session, "o.txt")
+	d.ghRun(t, dir, "", false, "gh", "api", "-X", "PATCH", "repos/acme/widgets/git/refs/heads/main", "-f", "sha="+side, "-F", "force=true")
+	if c := d.last(t); d.refsNow(t)["refs/heads/main"] != side || c.By != "REST PATCH /repos/{owner}/{repo}/git/refs/{ref}" {
+		t.Fatalf("gh api PATCH git/refs/heads/main: %+v", c)
+	}
+	out = d.ghRun(t, dir, "", true, "gh", "api", "-X", "PATCH", "repos/acme/widgets/git/refs/heads/main", "-f", "sha="+main)
+	if !strings.Contains(out, "Update is not a fast forward (HTTP 422)") {
+		t.Errorf("gh api non-fast-forward printed %q", out)
+	}
+	d.ghRun(t, dir, "", false, "gh", "api", "-X", "DELETE", "repos/acme/widgets/git/refs/heads/other")
+	if _, ok := d.refsNow(t)["refs/heads/other"]; ok {
+		t.Fatal("gh api DELETE left refs/heads/other")
+	}
+
+	// gh api graphql: a mutation through variables, and an error.
+	repoID := strings.TrimSpace(d.ghRun(t, dir, "", false, "gh", "api", "graphql", "-f", `query=query { repository(owner: "acme", name: "widgets") { id } }`, "--jq", ".data.repository.id"))
+	out = d.ghRun(t, dir, "api-graphql-createRef", false, "gh", "api", "graphql",
+		"-f", `query=mutation($r: ID!, $o: GitObjectID!) { created: createRef(input: {repositoryId: $r, name: "refs/heads/from-gh", oid: $o}) { ref { name } } }`,
+		"-f", "r="+repoID, "-f", "o="+side)
+	if d.refsNow(t)["refs/heads/from-gh"] != side || !strings.Contains(out, `"name":"from-gh"`) {
+		t.Fatalf("gh api graphql createRef printed %q", out)
+	}
+	out = d.ghRun(t, dir, "", true, "gh", "api", "graphql", "-f", `query=mutation($r: ID!, $o: GitObjectID!) { createRef(input: {repositoryId: $r, name: "refs/heads/from-gh", oid: $o}) { ref { name } } }`,
+		"-f", "r="+repoID, "-f", "o="+side)
+	// gh api graphql prints the answer, then "gh: " and the message.
+	if !strings.Contains(out, `gh: A ref named "refs/heads/from-gh" already exists in the repository.`) {
+		t.Errorf("gh api graphql with an error printed %q", out)
+	}
+	out = d.ghRun(t, dir, "", true, "gh", "api", "graphql", "-f", `query={ viewer { login } repository(owner: "acme", name: "widgets") { stars } }`)
+	if !strings.Contains(out, "Field 'stars' doesn't exist on type 'Repository'") {
+		t.Errorf("gh api graphql with an unknown field printed %q", out)
+	}
+	out = d.ghRun(t, dir, "", false, "gh", "api", "graphql", "-f", `query={ viewer { login } }`, "--jq", ".data.viewer.login")
+	if strings.TrimSpace(out) != d.BotLogin() {
+		t.Errorf("viewer %q, want the App's bot", out)
+	}
+}
+
+func mustDir(t *testing.T, d *ghDouble) string {
+	dir, err := d.GitDir("acme/widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
