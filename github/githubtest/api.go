@@ -302,7 +302,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
 		return
 	}
-	if f, ok := s.takeFault(); ok {
+	if f, ok := s.takeFault(r); ok {
 		if f.afterEffect {
 			// Serve the request for its effect and drop its answer.
 			s.route(discardWriter{h: http.Header{}}, r, path, inPrefix)

@@ -145,9 +145,16 @@ func CredentialSHA256(cred string) string {
 
 // serveGit answers a smart-HTTP request on github.com.
 func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
-	if f, ok := s.takeFault(); ok {
-		writeGitText(w, f.status, http.StatusText(f.status))
-		return
+	if f, ok := s.takeFault(r); ok {
+		if !f.afterEffect {
+			writeGitText(w, f.status, http.StatusText(f.status))
+			return
+		}
+		// Serve the request for its effect (a push moves refs), drop its
+		// answer, and answer the fault.
+		real := w
+		w = discardWriter{h: http.Header{}}
+		defer writeGitText(real, f.status, http.StatusText(f.status))
 	}
 	g, ok := parseGitPath(r.URL.Path)
 	if !ok {

@@ -422,8 +422,47 @@ func TestPushRecordsRefChanges(t *testing.T) {
 	if out := g.mustGit(t, wd, tok, "ls-remote", "origin", "refs/heads/api"); !strings.HasPrefix(out, seed) {
 		t.Errorf("ls-remote after the API created refs/heads/api: %q", out)
 	}
+	// As on GitHub, the default branch cannot be deleted.
+	before := g.RefChanges()
+	if out, err := g.git(t, wd, tok, "push", "origin", ":main"); err == nil || !strings.Contains(out, "refusing to delete the current branch: refs/heads/main") {
+		t.Errorf("deleting main by push: %v\n%s", err, out)
+	}
+	if len(g.RefChanges()) != len(before) {
+		t.Error("a refused push recorded a ref change")
+	}
 	g.mustGit(t, wd, tok, "push", "--quiet", "origin", ":refs/heads/api")
 	if all := g.RefChanges(); all[len(all)-1].Ref != "refs/heads/api" || all[len(all)-1].New != "" || all[len(all)-1].By != "git push" {
 		t.Errorf("delete by push recorded as %+v", all[len(all)-1])
+	}
+}
+
+// A push can take effect and then fail: the refs move and are recorded,
+// while git sees a 502.
+func TestGitPushFailsAfterEffect(t *testing.T) {
+	g := newGitDouble(t)
+	tok := g.mint(t, nil)
+	work := t.TempDir()
+	g.mustGit(t, work, tok, "clone", "--quiet", g.repoURL("widgets"), "w")
+	wd := filepath.Join(work, "w")
+	g.mustGit(t, wd, "", "commit", "--quiet", "--allow-empty", "-m", "late")
+	head := strings.TrimSpace(g.mustGit(t, wd, "", "rev-parse", "HEAD"))
+	n, method, path := 1, "POST", "/git-receive-pack"
+	if err := g.ApplyFaults(githubtest.FaultSettings{FailNextAfterEffect: &n, FailAfterEffectMethod: method, FailAfterEffectPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := g.git(t, wd, tok, "push", "origin", "HEAD:refs/heads/late")
+	if err == nil || !strings.Contains(out, "502") {
+		t.Fatalf("push with a 502 after effect: %v\n%s", err, out)
+	}
+	refs, _ := g.Refs("acme/widgets")
+	if refs["refs/heads/late"] != head {
+		t.Fatalf("the push did not take effect: %v", refs)
+	}
+	all := g.RefChanges()
+	if c := all[len(all)-1]; c.Ref != "refs/heads/late" || c.By != "git push" {
+		t.Fatalf("recorded %+v", c)
+	}
+	if f := g.Faults(); f.InjectedAfterEffect != 1 {
+		t.Errorf("faults %+v", f)
 	}
 }

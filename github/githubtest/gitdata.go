@@ -29,6 +29,9 @@ const (
 	msgNotFastForward = "Update is not a fast forward"
 	msgRefInvalid     = "Reference name is not valid"
 	msgRefUpdateFail  = "Reference update failed"
+	// GitHub documents a 422 for deleting the default branch; the
+	// wording is the double's.
+	msgDeleteDefault = "Cannot delete the default branch"
 )
 
 var (
@@ -225,6 +228,9 @@ func (rc *repoCtx) deleteRef(ref string) (int, string) {
 	old, exists := rc.ref(ref)
 	if !exists {
 		return http.StatusUnprocessableEntity, msgRefMissing
+	}
+	if ref == "refs/heads/"+rc.defaultBranch() {
+		return http.StatusUnprocessableEntity, msgDeleteDefault
 	}
 	if err := rc.update(refUpdate{ref: ref, old: old}); err != nil {
 		return http.StatusUnprocessableEntity, msgRefUpdateFail

@@ -20,6 +20,18 @@
 // other name (api.github.com); with a path prefix, git lives outside it on
 // every name, as on GitHub Enterprise Server.
 //
+// Repositories can be written as an installation token's clients write
+// them, through git push, REST (Git Data refs, blobs, trees and commits;
+// contents; merges; pull requests and their merges; branches; releases) and
+// GraphQL (validated against schema.graphql, a subset of GitHub's public
+// schema; mutations such as createRef, updateRefs, createCommitOnBranch,
+// mergePullRequest). All of them write the same bare repository, with the
+// token's rules (404 outside its repositories, 403 without the
+// permission), and every ref change is recorded with what made it (Refs,
+// RefChanges), so that a test can assert on the refs after each attempt.
+// The writes that move no ref (issues, comments, labels, reactions,
+// reviews, statuses, check runs) are served too.
+//
 // Besides the GitHub API (optionally under a path prefix such as "/api/v3",
 // as on GitHub Enterprise Server), the server answers a small admin API under
 // /_double/ (see AdminHandler) so that tests in other processes can inspect

@@ -131,6 +131,9 @@ func mutationResolvers() {
 				if !exists {
 					return nil, failf("UNPROCESSABLE", "%s: %s", name, msgRefMissing)
 				}
+				if name == "refs/heads/"+rc.defaultBranch() {
+					return nil, failf("UNPROCESSABLE", "%s: %s", name, msgDeleteDefault)
+				}
 			case rc.objectType(after) == "":
 				return nil, failf("UNPROCESSABLE", "%s: %s", name, msgObjectMissing)
 			case exists && !force && !rc.isAncestor(cur, after):

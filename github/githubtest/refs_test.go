@@ -238,6 +238,9 @@ func TestGitRefsREST(t *testing.T) {
 		t.Fatalf("change %+v", c)
 	}
 	d.want(d.api("DELETE", "git/refs/heads/feature/x", nil), 422, "Reference does not exist")
+	before = d.refs()
+	d.want(d.api("DELETE", "git/refs/heads/main", nil), 422, "Cannot delete the default branch")
+	d.sameRefs(before, "deleting the default branch")
 
 	if n := len(d.RefChanges()); n != 5 {
 		t.Errorf("%d changes recorded, want 5: %+v", n, d.RefChanges())
@@ -398,4 +401,12 @@ func TestAdminRefs(t *testing.T) {
 	if b, _ := d.DefaultBranch("acme/widgets"); b != "x" {
 		t.Fatalf("default branch %q", b)
 	}
+	wantStatus(t, do(t, "POST", d.URL+"/_double/repositories/required-checks", "", map[string]any{"repo": "acme/widgets", "checks": []string{"ci"}}), 204)
+	d.branchWith("topic", "t.txt", "t\n")
+	var p pullAnswer
+	d.want(d.api("POST", "pulls", map[string]any{"title": "T", "head": "topic", "base": "x"}), 201, "").json(t, &p)
+	if p.MergeableState != "blocked" {
+		t.Fatalf("required check set through the admin API: %q", p.MergeableState)
+	}
+	wantStatus(t, do(t, "POST", d.URL+"/_double/repositories/required-checks", "", map[string]any{"repo": "acme/nope", "checks": []string{"ci"}}), 400)
 }
