@@ -119,6 +119,10 @@ func (s *Server) putContents(w http.ResponseWriter, r *http.Request, args []stri
 		return
 	}
 	p := strings.Trim(args[2], "/")
+	if !validPath(p) {
+		writeError(w, http.StatusUnprocessableEntity, "path contains a malformed path component", doc)
+		return
+	}
 	branch, head, ok := rc.contentsBranch(w, doc, body.Branch)
 	if !ok {
 		return
@@ -229,4 +233,15 @@ func (rc *repoCtx) commitFile(w http.ResponseWriter, doc, branch, head, msg stri
 // contentCommitJSON is the commit object of a contents answer.
 func (rc *repoCtx) contentCommitJSON(sha string) map[string]any {
 	return rc.commitJSON(sha)
+}
+
+// validPath reports whether p is a path git can store: no empty, "." or
+// ".." segment, nothing under .git.
+func validPath(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.EqualFold(seg, ".git") || strings.ContainsRune(seg, 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -207,9 +207,15 @@ func TestGHAgainstDouble(t *testing.T) {
 	dir := d.clone(t)
 	main := d.refsNow(t)["refs/heads/main"]
 
+	// gh repo view, which the proxy's acceptance test runs.
+	out := d.ghRun(t, dir, "repo-view", false, "gh", "repo", "view", "acme/widgets")
+	if !strings.Contains(out, "acme/widgets") || !strings.Contains(out, "Served by the GitHub double") {
+		t.Fatalf("gh repo view printed %q", out)
+	}
+
 	// gh pr create, into the default branch.
 	head := d.commitAndPush(t, dir, "feature", "origin/main", "f.txt")
-	out := d.ghRun(t, dir, "pr-create", false, "gh", "pr", "create", "--title", "Feature", "--body", "Adds f", "--base", "main", "--head", "feature")
+	out = d.ghRun(t, dir, "pr-create", false, "gh", "pr", "create", "--title", "Feature", "--body", "Adds f", "--base", "main", "--head", "feature")
 	if !strings.Contains(out, "https://github.com/acme/widgets/pull/1") {
 		t.Fatalf("gh pr create printed %q", out)
 	}

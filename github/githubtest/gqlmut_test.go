@@ -3,8 +3,10 @@ package githubtest_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
@@ -388,4 +390,79 @@ func TestGraphQLFailsAfterEffect(t *testing.T) {
 		t.Fatal("the mutation did not take effect before the 502")
 	}
 	var _ githubtest.RefChange = d.lastChange()
+}
+
+// Connections page as GitHub's do: first/after, last/before, at most 100.
+func TestGraphQLPagination(t *testing.T) {
+	d := newRepoDouble(t)
+	main := d.refs()["refs/heads/main"]
+	for i := range 5 {
+		d.want(d.api("POST", "git/refs", map[string]any{"ref": "refs/heads/p" + string(rune('a'+i)), "sha": main}), 201, "")
+	}
+	const q = `query($after: String) { repository(owner: "acme", name: "widgets") { refs(refPrefix: "refs/heads/", first: 2, after: $after) {
+		totalCount nodes { name } pageInfo { hasNextPage endCursor } } } }`
+	var names []string
+	var after any
+	for range 10 {
+		data := d.ok(d.gql(q, map[string]any{"after": after}))
+		refs := get(data, "repository", "refs").(map[string]any)
+		if refs["totalCount"].(float64) != 6 {
+			t.Fatalf("totalCount %v", refs["totalCount"])
+		}
+		for _, n := range refs["nodes"].([]any) {
+			names = append(names, n.(map[string]any)["name"].(string))
+		}
+		if !get(refs, "pageInfo", "hasNextPage").(bool) {
+			break
+		}
+		after = get(refs, "pageInfo", "endCursor")
+	}
+	if strings.Join(names, ",") != "main,pa,pb,pc,pd,pe" {
+		t.Fatalf("pages gave %v", names)
+	}
+	data := d.ok(d.gql(`{ repository(owner: "acme", name: "widgets") { refs(refPrefix: "refs/heads/", last: 2) { nodes { name } pageInfo { hasPreviousPage } } } }`, nil))
+	if fmt.Sprint(get(data, "repository", "refs", "nodes")) != "[map[name:pd] map[name:pe]]" || get(data, "repository", "refs", "pageInfo", "hasPreviousPage") != true {
+		t.Fatalf("last: 2 %v", data)
+	}
+	a := d.gql(`{ repository(owner: "acme", name: "widgets") { refs(refPrefix: "refs/heads/", first: 101) { totalCount } } }`, nil)
+	if len(a.Errors) != 1 || a.Errors[0].Type != "EXCESSIVE_PAGE_SIZE" {
+		t.Fatalf("first: 101 %+v", a)
+	}
+}
+
+// Concurrent writers of one ref: exactly one wins, every change recorded
+// once, as git's compare-and-swap and the repository lock make it.
+func TestConcurrentRefWrites(t *testing.T) {
+	d := newRepoDouble(t)
+	main := d.refs()["refs/heads/main"]
+	const n = 8
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := send("POST", d.URL+"/repos/acme/widgets/git/refs", "Bearer "+d.token, map[string]any{"ref": "refs/heads/race", "sha": main})
+			if err != nil {
+				codes <- 0
+				return
+			}
+			codes <- r.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	won := 0
+	for c := range codes {
+		switch c {
+		case 201:
+			won++
+		case 422:
+		default:
+			t.Errorf("status %d", c)
+		}
+	}
+	if won != 1 || len(d.RefChanges()) != 1 {
+		t.Fatalf("%d creates won, %d changes recorded", won, len(d.RefChanges()))
+	}
 }

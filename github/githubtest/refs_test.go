@@ -299,6 +299,7 @@ func TestContentsREST(t *testing.T) {
 	d.want(d.api("PUT", "contents/docs/new.md", map[string]any{"message": "m", "content": enc("x"), "sha": main}), 409, "docs/new.md does not match "+main)
 	d.want(d.api("PUT", "contents/docs/new.md", map[string]any{"message": "m", "content": enc("x"), "branch": "nope"}), 404, "Branch nope not found")
 	d.want(d.api("PUT", "contents/x.md", map[string]any{"content": enc("x")}), 422, "Invalid request.\n\n\"message\" wasn't supplied.")
+	d.want(d.api("PUT", "contents/a/.git/config", map[string]any{"message": "m", "content": enc("x")}), 422, "path contains a malformed path component")
 	d.want(d.apiAs(d.mint(map[string]any{"permissions": map[string]string{"contents": "read"}}), "PUT", "contents/x.md", map[string]any{"message": "m", "content": enc("x")}), 403, "Resource not accessible by integration")
 	d.sameRefs(before, "refused contents writes")
 	d.want(d.api("PUT", "contents/docs/new.md", map[string]any{"message": "Update", "content": enc("again\n"), "sha": blob}), 200, "").json(t, &a)
@@ -409,4 +410,26 @@ func TestAdminRefs(t *testing.T) {
 		t.Fatalf("required check set through the admin API: %q", p.MergeableState)
 	}
 	wantStatus(t, do(t, "POST", d.URL+"/_double/repositories/required-checks", "", map[string]any{"repo": "acme/nope", "checks": []string{"ci"}}), 400)
+}
+
+// On GitHub Enterprise Server the same writes live under /api/v3 and
+// /api/graphql, and are recorded the same way.
+func TestRefWritesUnderPathPrefix(t *testing.T) {
+	s := newServer(t, githubtest.WithPathPrefix("/api/v3"))
+	id := s.AddInstallation("acme", "Organization", "widgets").ID
+	var tok tokenAnswer
+	mint(t, s, id, nil, http.StatusCreated).json(t, &tok)
+	refs, _ := s.Refs("acme/widgets")
+	main := refs["refs/heads/main"]
+	wantStatus(t, do(t, "POST", s.URL+"/repos/acme/widgets/git/refs", "token "+tok.Token, map[string]any{"ref": "refs/heads/ghes", "sha": main}), 201)
+	root := strings.TrimSuffix(s.URL, "/v3")
+	r := do(t, "POST", root+"/graphql", "token "+tok.Token, map[string]any{"query": `{ repository(owner: "acme", name: "widgets") { ref(qualifiedName: "ghes") { target { oid } } } }`})
+	wantStatus(t, r, 200)
+	if !strings.Contains(string(r.body), main) {
+		t.Fatalf("GraphQL at /api/graphql: %s", r.body)
+	}
+	wantStatus(t, do(t, "POST", s.URL+"/graphql", "token "+tok.Token, map[string]any{"query": `{ viewer { login } }`}), 404)
+	if c := s.RefChanges(); len(c) != 1 || c[0].By != "REST POST /repos/{owner}/{repo}/git/refs" {
+		t.Fatalf("changes %+v", c)
+	}
 }
