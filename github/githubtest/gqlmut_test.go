@@ -91,6 +91,13 @@ func TestGraphQLRefMutations(t *testing.T) {
 		t.Fatalf("node %v", data)
 	}
 
+	a := d.gql(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, map[string]any{"ids": []string{repoID, mainID, "MDQ6VXNlcjE="}})
+	nodes, _ := a.Data["nodes"].([]any)
+	if len(nodes) != 3 || get(nodes[0], "__typename") != "Repository" || get(nodes[1], "__typename") != "Ref" || nodes[2] != nil ||
+		len(a.Errors) != 1 || a.Errors[0].Type != "NOT_FOUND" {
+		t.Fatalf("nodes %+v", a)
+	}
+
 	// createRef, aliased, through a variable.
 	data = d.ok(d.gql(`mutation M($in: CreateRefInput!) { made: createRef(input: $in) { clientMutationId ref { id name target { oid } } } }`,
 		map[string]any{"in": map[string]any{"repositoryId": repoID, "name": "refs/heads/feature", "oid": main, "clientMutationId": "c1"}}))

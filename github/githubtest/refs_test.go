@@ -433,3 +433,78 @@ func TestRefWritesUnderPathPrefix(t *testing.T) {
 		t.Fatalf("changes %+v", c)
 	}
 }
+
+// The Git Data API reads back what it wrote; POST /merges merges or
+// refuses as GitHub does.
+func TestGitDataReadsAndMerges(t *testing.T) {
+	d := newRepoDouble(t)
+	main := d.refs()["refs/heads/main"]
+	c := d.commitOn(main, "dir/a.txt", "a\n")
+	var commit struct {
+		SHA     string
+		Message string
+		Tree    struct{ SHA string }
+		Parents []struct{ SHA string }
+		Author  struct{ Name string }
+	}
+	d.want(d.api("GET", "git/commits/"+c, nil), 200, "").json(t, &commit)
+	if commit.SHA != c || commit.Message != "Change dir/a.txt" || len(commit.Parents) != 1 || commit.Parents[0].SHA != main || commit.Author.Name != d.BotLogin() {
+		t.Fatalf("commit %+v", commit)
+	}
+	var tree struct {
+		Tree []struct{ Path, Type, SHA string }
+	}
+	d.want(d.api("GET", "git/trees/"+commit.Tree.SHA, nil), 200, "").json(t, &tree)
+	var dirSHA string
+	for _, e := range tree.Tree {
+		if e.Path == "dir" && e.Type == "tree" {
+			dirSHA = e.SHA
+		}
+	}
+	d.want(d.api("GET", "git/trees/"+dirSHA, nil), 200, "").json(t, &tree)
+	if len(tree.Tree) != 1 || tree.Tree[0].Path != "a.txt" {
+		t.Fatalf("tree %+v", tree)
+	}
+	var blob struct{ Content, Encoding string }
+	d.want(d.api("GET", "git/blobs/"+tree.Tree[0].SHA, nil), 200, "").json(t, &blob)
+	if raw, _ := base64.StdEncoding.DecodeString(strings.ReplaceAll(blob.Content, "\n", "")); string(raw) != "a\n" || blob.Encoding != "base64" {
+		t.Fatalf("blob %+v", blob)
+	}
+	d.want(d.api("GET", "git/commits/"+strings.Repeat("3", 40), nil), 404, "Not Found")
+	d.want(d.api("POST", "git/commits", map[string]any{"message": "m", "tree": strings.Repeat("4", 40)}), 422, "Tree SHA does not exist")
+	d.want(d.api("POST", "git/commits", map[string]any{"message": "m", "tree": commit.Tree.SHA, "parents": []string{commit.Tree.SHA}}), 422, "Parent SHA does not exist or is not a commit object")
+	// A tree entry with sha null removes the path.
+	var nt struct{ SHA string }
+	d.want(d.api("POST", "git/trees", map[string]any{"base_tree": commit.Tree.SHA, "tree": []map[string]any{{"path": "dir", "mode": "040000", "type": "tree", "sha": nil}}}), 201, "").json(t, &nt)
+	d.want(d.api("GET", "git/trees/"+nt.SHA, nil), 200, "").json(t, &tree)
+	for _, e := range tree.Tree {
+		if e.Path == "dir" {
+			t.Fatal("sha null kept dir")
+		}
+	}
+
+	// Merges: 201 with the commit, 409 on a conflict, both branches left
+	// alone when refused.
+	d.want(d.api("POST", "git/refs", map[string]any{"ref": "refs/heads/a", "sha": c}), 201, "")
+	ours := d.commitOn(main, "dir/a.txt", "ours\n")
+	d.want(d.api("PATCH", "git/refs/heads/main", map[string]any{"sha": ours}), 200, "")
+	before := d.refs()
+	d.want(d.api("POST", "merges", map[string]any{"base": "main", "head": "a"}), 409, "Merge conflict")
+	d.want(d.api("POST", "merges", map[string]any{"base": "nope", "head": "a"}), 404, "Base does not exist")
+	d.want(d.api("POST", "merges", map[string]any{"base": "main"}), 422, "Invalid request.\n\n\"head\" wasn't supplied.")
+	d.sameRefs(before, "refused merges")
+	b := d.commitOn(main, "b.txt", "b\n")
+	var m struct {
+		SHA    string
+		Commit struct{ Message string }
+	}
+	d.want(d.api("POST", "merges", map[string]any{"base": "main", "head": b, "commit_message": "Merge b"}), 201, "").json(t, &m)
+	if d.refs()["refs/heads/main"] != m.SHA || m.Commit.Message != "Merge b" || d.lastChange().By != "REST POST /repos/{owner}/{repo}/merges" {
+		t.Fatalf("merge %+v, %+v", m, d.lastChange())
+	}
+	var rc struct{ SHA string }
+	d.want(d.api("GET", "commits/main", nil), 200, "").json(t, &rc)
+	if rc.SHA != m.SHA {
+		t.Fatalf("commits/main %+v", rc)
+	}
+}
