@@ -224,7 +224,8 @@ func (rc *repoCtx) commitFile(w http.ResponseWriter, doc, branch, head, msg stri
 		err = rc.update(refUpdate{ref: "refs/heads/" + branch, old: head, new: commit})
 	}
 	if err != nil {
-		writeError(w, http.StatusConflict, "is at "+head+" but expected "+head, doc)
+		now, _ := rc.branch(branch)
+		writeError(w, http.StatusConflict, branch+" is at "+now+" but expected "+head, doc)
 		return "", false
 	}
 	return commit, true

@@ -473,3 +473,24 @@ func TestConcurrentRefWrites(t *testing.T) {
 		t.Fatalf("%d creates won, %d changes recorded", won, len(d.RefChanges()))
 	}
 }
+
+// A draft cannot be merged until it is marked ready for review.
+func TestGraphQLDraft(t *testing.T) {
+	d := newRepoDouble(t)
+	repoID, _ := d.ids()
+	d.branchWith("draft", "d.txt", "d\n")
+	data := d.ok(d.gql(`mutation($in: CreatePullRequestInput!) { createPullRequest(input: $in) { pullRequest { id isDraft mergeStateStatus } } }`,
+		map[string]any{"in": map[string]any{"repositoryId": repoID, "baseRefName": "main", "headRefName": "draft", "title": "Draft", "draft": true}}))
+	id := get(data, "createPullRequest", "pullRequest", "id")
+	if get(data, "createPullRequest", "pullRequest", "isDraft") != true || get(data, "createPullRequest", "pullRequest", "mergeStateStatus") != "DRAFT" {
+		t.Fatalf("draft %v", data)
+	}
+	before := d.refs()
+	const merge = `mutation($id: ID!) { mergePullRequest(input: {pullRequestId: $id}) { pullRequest { merged } } }`
+	d.fails(d.gql(merge, map[string]any{"id": id}), "UNPROCESSABLE", "Pull Request is still a draft")
+	d.sameRefs(before, "merging a draft")
+	d.ok(d.gql(`mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }`, map[string]any{"id": id}))
+	if get(d.ok(d.gql(merge, map[string]any{"id": id})), "mergePullRequest", "pullRequest", "merged") != true {
+		t.Fatal("ready pull request did not merge")
+	}
+}

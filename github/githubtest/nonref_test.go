@@ -140,7 +140,9 @@ func TestAutoMergeWaitsForChecks(t *testing.T) {
 	if p.MergeableState != "blocked" {
 		t.Fatalf("mergeable_state %q, want blocked", p.MergeableState)
 	}
-	wantStatus(t, api("PUT", "pulls/1/merge", nil), 405)
+	if r := api("PUT", "pulls/1/merge", nil); r.StatusCode != 405 || r.message(t) != `Required status check "build" is expected.` {
+		t.Fatalf("merge before the checks: %d %s", r.StatusCode, r.body)
+	}
 
 	data := d.ok(d.gqlAs(d.token, `mutation($id: ID!) { enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: SQUASH}) { pullRequest { state autoMergeRequest { mergeMethod } } } }`,
 		map[string]any{"id": p.NodeID}))

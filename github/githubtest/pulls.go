@@ -422,13 +422,24 @@ const (
 // base commit, or GitHub's refusal.
 func (rc *repoCtx) mergePull(p *pullRequest, method, expect string, title, message *string) (string, int, string) {
 	rc.refresh(p)
-	if p.state != "open" || p.merged || p.draft {
+	switch {
+	case p.state != "open" || p.merged:
 		return "", http.StatusMethodNotAllowed, msgNotMergeable
-	}
-	if expect != "" && expect != p.headSHA {
+	case p.draft:
+		return "", http.StatusMethodNotAllowed, "Pull Request is still a draft"
+	case expect != "" && expect != p.headSHA:
 		return "", http.StatusConflict, msgHeadModified
 	}
-	if rc.mergeability(p) != "clean" {
+	switch rc.mergeability(p) {
+	case "clean":
+	case "blocked":
+		for _, name := range rc.st.required {
+			if !rc.checkPassed(p.headSHA, name) {
+				return "", http.StatusMethodNotAllowed, fmt.Sprintf("Required status check %q is expected.", name)
+			}
+		}
+		return "", http.StatusMethodNotAllowed, msgNotMergeable
+	default:
 		return "", http.StatusMethodNotAllowed, msgNotMergeable
 	}
 	base, _ := rc.branch(p.base)
