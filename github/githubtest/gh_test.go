@@ -1,12 +1,14 @@
 package githubtest_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -108,7 +110,7 @@ func (d *ghDouble) clone(t *testing.T) string {
 }
 
 // ghRun runs gh (or git) in dir and returns its output; the GraphQL
-// documents gh sent are compared with testdata/gh-<version>/<golden>.graphql
+// documents gh sent (sorted) are compared with testdata/gh-<version>/<golden>.graphql
 // (golden "" skips that), so that a gh whose queries change shows up here.
 // GH_GOLDEN_UPDATE=1 writes the files instead.
 func (d *ghDouble) ghRun(t *testing.T, dir, golden string, wantErr bool, args ...string) string {
@@ -127,6 +129,8 @@ func (d *ghDouble) ghRun(t *testing.T, dir, golden string, wantErr bool, args ..
 			docs = append(docs, strings.TrimSpace(q))
 		}
 	}
+	// gh sends some queries concurrently: compare them in sorted order.
+	slices.Sort(docs)
 	got := strings.Join(docs, "\n\n# ----\n\n") + "\n"
 	file := filepath.Join("testdata", "gh-"+ghVersion(t), golden+".graphql")
 	if os.Getenv("GH_GOLDEN_UPDATE") != "" {
@@ -204,6 +208,9 @@ func (d *ghDouble) last(t *testing.T) githubtest.RefChange {
 // REST and GraphQL. The queries gh 2.23 sends are recorded in testdata.
 func TestGHAgainstDouble(t *testing.T) {
 	d := newGHDouble(t)
+	in := d.installation(t)
+	in.Permissions["statuses"] = "write"
+	d.token = d.mint(t, nil)
 	dir := d.clone(t)
 	main := d.refsNow(t)["refs/heads/main"]
 
@@ -228,6 +235,31 @@ func TestGHAgainstDouble(t *testing.T) {
 		t.Fatalf("gh pr view --json printed %q", out)
 	}
 
+	// What an agent does around a pull request, moving no ref.
+	before := d.refsNow(t)
+	changes := len(d.RefChanges())
+	d.ghRun(t, dir, "pr-comment", false, "gh", "pr", "comment", "1", "--body", "A comment")
+	d.ghRun(t, dir, "", false, "gh", "label", "create", "ready")
+	d.ghRun(t, dir, "pr-edit", false, "gh", "pr", "edit", "1", "--title", "Feature!", "--add-label", "ready")
+	d.ghRun(t, dir, "pr-review-comment", false, "gh", "pr", "review", "1", "--comment", "--body", "Reviewed")
+	if out := d.ghRun(t, dir, "", true, "gh", "pr", "review", "1", "--approve"); !strings.Contains(out, "Can not approve your own pull request") {
+		t.Errorf("gh pr review --approve printed %q", out)
+	}
+	d.ghRun(t, dir, "", false, "gh", "api", "-X", "POST", "repos/acme/widgets/statuses/"+head, "-f", "state=success", "-f", "context=ci")
+	if out := d.ghRun(t, dir, "pr-checks", false, "gh", "pr", "checks", "1"); !strings.Contains(out, "ci") || !strings.Contains(out, "pass") {
+		t.Errorf("gh pr checks printed %q", out)
+	}
+	d.ghRun(t, dir, "issue-create", false, "gh", "issue", "create", "--title", "Bug", "--body", "b")
+	d.ghRun(t, dir, "pr-close", false, "gh", "pr", "close", "1")
+	d.ghRun(t, dir, "pr-reopen", false, "gh", "pr", "reopen", "1")
+	out = d.ghRun(t, dir, "", false, "gh", "api", "graphql", "-f", `query={ repository(owner: "acme", name: "widgets") { pullRequest(number: 1) { title labels(first: 5) { nodes { name } } comments { totalCount } reviews(first: 5) { nodes { state } } } } }`)
+	if !strings.Contains(out, `"title":"Feature!"`) || !strings.Contains(out, `"name":"ready"`) || !strings.Contains(out, `"totalCount":1`) || !strings.Contains(out, `"state":"COMMENTED"`) {
+		t.Errorf("pull request after the agent's writes: %s", out)
+	}
+	if fmt.Sprint(d.refsNow(t)) != fmt.Sprint(before) || len(d.RefChanges()) != changes {
+		t.Fatalf("writes that move no ref moved refs: %v", d.refsNow(t))
+	}
+
 	// gh pr merge into the default branch: a real merge commit on main.
 	d.ghRun(t, dir, "pr-merge", false, "gh", "pr", "merge", "1", "--merge")
 	r := d.refsNow(t)
@@ -244,7 +276,7 @@ func TestGHAgainstDouble(t *testing.T) {
 	work := d.commitAndPush(t, dir, "session/abc-work", "session/abc", "w.txt")
 	d.ghRun(t, dir, "", false, "gh", "pr", "create", "--title", "Work", "--body", "", "--base", "session/abc", "--head", "session/abc-work")
 	mainNow := d.refsNow(t)["refs/heads/main"]
-	d.ghRun(t, dir, "pr-merge-squash-delete", false, "gh", "pr", "merge", "2", "--squash", "--delete-branch")
+	d.ghRun(t, dir, "pr-merge-squash-delete", false, "gh", "pr", "merge", "3", "--squash", "--delete-branch")
 	r = d.refsNow(t)
 	if r["refs/heads/main"] != mainNow || r["refs/heads/session/abc"] == session || r["refs/heads/session/abc-work"] != "" {
 		t.Fatalf("after merging into session/abc: %v", r)
@@ -261,12 +293,12 @@ func TestGHAgainstDouble(t *testing.T) {
 	}
 	auto := d.commitAndPush(t, dir, "auto", "origin/main", "a.txt")
 	d.ghRun(t, dir, "", false, "gh", "pr", "create", "--title", "Auto", "--body", "", "--base", "main", "--head", "auto")
-	before := d.refsNow(t)
-	d.ghRun(t, dir, "pr-merge-auto", false, "gh", "pr", "merge", "3", "--auto", "--merge")
+	before = d.refsNow(t)
+	d.ghRun(t, dir, "pr-merge-auto", false, "gh", "pr", "merge", "4", "--auto", "--merge")
 	if d.refsNow(t)["refs/heads/main"] != before["refs/heads/main"] {
 		t.Fatal("gh pr merge --auto merged before the check passed")
 	}
-	out = d.ghRun(t, dir, "", true, "gh", "pr", "merge", "3", "--merge")
+	out = d.ghRun(t, dir, "", true, "gh", "pr", "merge", "4", "--merge")
 	if !strings.Contains(out, "not mergeable") {
 		t.Errorf("gh pr merge of a blocked pull request printed %q", out)
 	}
@@ -277,6 +309,12 @@ func TestGHAgainstDouble(t *testing.T) {
 		t.Fatalf("auto-merge after the requirement went: %+v", c)
 	}
 	_ = auto
+
+	// gh release create: the tag is created at the default branch.
+	d.ghRun(t, dir, "", false, "gh", "release", "create", "v1.0.0", "--notes", "First")
+	if c := d.last(t); c.Ref != "refs/tags/v1.0.0" || c.New != d.refsNow(t)["refs/heads/main"] || c.By != "REST POST /repos/{owner}/{repo}/releases" {
+		t.Fatalf("gh release create recorded %+v", c)
+	}
 
 	// gh api: REST reads and ref writes, as an agent would try them.
 	out = d.ghRun(t, dir, "", false, "gh", "api", "repos/acme/widgets", "--jq", ".default_branch")
@@ -319,6 +357,13 @@ func TestGHAgainstDouble(t *testing.T) {
 	if strings.TrimSpace(out) != d.BotLogin() {
 		t.Errorf("viewer %q, want the App's bot", out)
 	}
+}
+
+// installation is acme's installation, whose permissions a test may
+// change before minting.
+func (d *ghDouble) installation(t *testing.T) *githubtest.Installation {
+	t.Helper()
+	return d.in
 }
 
 func mustDir(t *testing.T, d *ghDouble) string {

@@ -26,6 +26,7 @@ type gitDouble struct {
 	caFile string
 	hc     *http.Client // trusts the double's CA, dials every name to it
 	id     int64        // acme's installation
+	in     *githubtest.Installation
 }
 
 func newGitDouble(t *testing.T) *gitDouble {
@@ -43,7 +44,8 @@ func newGitDouble(t *testing.T) *gitDouble {
 	}
 	s := newServer(t, githubtest.WithTLS(cert))
 	g := &gitDouble{Server: s, caFile: filepath.Join(t.TempDir(), "ca.pem")}
-	g.id = s.AddInstallation("acme", "Organization", "widgets", "gadgets").ID
+	g.in = s.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	g.id = g.in.ID
 	if err := os.WriteFile(g.caFile, ca.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ package githubtest
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -47,7 +49,8 @@ func mutationResolvers() {
 	for _, typ := range []string{"CreateRefPayload", "UpdateRefPayload", "UpdateRefsPayload", "DeleteRefPayload", "CreateCommitOnBranchPayload",
 		"MergeBranchPayload", "MergePullRequestPayload", "EnablePullRequestAutoMergePayload", "DisablePullRequestAutoMergePayload",
 		"UpdatePullRequestBranchPayload", "RevertPullRequestPayload", "CreatePullRequestPayload", "UpdatePullRequestPayload",
-		"ClosePullRequestPayload", "ReopenPullRequestPayload", "MarkPullRequestReadyForReviewPayload", "AddCommentPayload"} {
+		"ClosePullRequestPayload", "ReopenPullRequestPayload", "MarkPullRequestReadyForReviewPayload", "AddCommentPayload",
+		"AddLabelsToLabelablePayload", "RemoveLabelsFromLabelablePayload", "AddPullRequestReviewPayload", "CreateIssuePayload"} {
 		def := gqlSchema().Types[typ]
 		for _, f := range def.Fields {
 			if strings.HasPrefix(f.Name, "__") {
@@ -408,6 +411,99 @@ func mutationResolvers() {
 		}
 		p.draft = false
 		return payload("MarkPullRequestReadyForReviewPayload", in, map[string]any{"pullRequest": gPull{rc, p}}), nil
+	})
+	labels := func(name, typ string, add bool) {
+		mutation(name, func(e *gqlExec, in map[string]any) (any, error) {
+			o, err := e.node(str(in, "labelableId"))
+			if err != nil {
+				return nil, err
+			}
+			var rc *repoCtx
+			var iss *issue
+			switch x := o.(type) {
+			case gPull:
+				rc, iss = x.rc, x.p.issueState
+			case gIssue:
+				rc, iss = x.rc, x.iss
+			default:
+				return nil, failf("NOT_FOUND", "Could not resolve to a Labelable node with the global id of '%s'", str(in, "labelableId"))
+			}
+			if err := e.writer(rc, writeConversation); err != nil {
+				return nil, err
+			}
+			var names []string
+			for _, id := range asList(in["labelIds"]) {
+				lo, err := e.node(fmt.Sprint(id))
+				l, ok := lo.(gLabel)
+				if err != nil || !ok || l.rc != rc {
+					return nil, notNode(fmt.Sprint(id))
+				}
+				names = append(names, l.l.name)
+			}
+			for _, n := range names {
+				i := slices.Index(iss.labels, n)
+				switch {
+				case add && i < 0:
+					iss.labels = append(iss.labels, n)
+				case !add && i >= 0:
+					iss.labels = slices.Delete(iss.labels, i, i+1)
+				}
+			}
+			return payload(typ, in, map[string]any{"labelable": o}), nil
+		})
+	}
+	labels("addLabelsToLabelable", "AddLabelsToLabelablePayload", true)
+	labels("removeLabelsFromLabelable", "RemoveLabelsFromLabelablePayload", false)
+	mutation("addPullRequestReview", func(e *gqlExec, in map[string]any) (any, error) {
+		rc, p, err := e.pullByID(str(in, "pullRequestId"))
+		if err != nil {
+			return nil, err
+		}
+		if err := e.writer(rc, writePulls); err != nil {
+			return nil, err
+		}
+		rc.refresh(p)
+		state := map[string]string{"": "PENDING", "COMMENT": "COMMENTED", "APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED"}[str(in, "event")]
+		switch state {
+		case "APPROVED":
+			return nil, failf("UNPROCESSABLE", "Review Can not approve your own pull request")
+		case "CHANGES_REQUESTED":
+			return nil, failf("UNPROCESSABLE", "Review Can not request changes on your own pull request")
+		case "":
+			return nil, failf("UNPROCESSABLE", "Review cannot be dismissed when it is being created")
+		}
+		rv := &review{id: e.s.newObjectID(), body: str(in, "body"), state: state, commit: cmpOr(str(in, "commitOID"), p.headSHA), submitted: time.Now().UTC().Truncate(time.Second)}
+		p.reviews = append(p.reviews, rv)
+		return payload("AddPullRequestReviewPayload", in, map[string]any{"pullRequestReview": gReview{rc, p, rv}}), nil
+	})
+	mutation("createIssue", func(e *gqlExec, in map[string]any) (any, error) {
+		rc, err := e.repoByID(str(in, "repositoryId"))
+		if err != nil {
+			return nil, err
+		}
+		if err := e.writer(rc, writeIssues); err != nil {
+			return nil, err
+		}
+		for _, f := range []string{"assigneeIds", "projectIds"} {
+			if ids := asList(in[f]); len(ids) > 0 {
+				return nil, notNode(fmt.Sprint(ids[0]))
+			}
+		}
+		if id := str(in, "milestoneId"); id != "" {
+			return nil, notNode(id)
+		}
+		var names []string
+		for _, id := range asList(in["labelIds"]) {
+			lo, err := e.node(fmt.Sprint(id))
+			l, ok := lo.(gLabel)
+			if err != nil || !ok || l.rc != rc {
+				return nil, notNode(fmt.Sprint(id))
+			}
+			names = append(names, l.l.name)
+		}
+		iss := rc.newIssue(str(in, "title"), str(in, "body"), time.Now().UTC().Truncate(time.Second))
+		iss.labels = names
+		return payload("CreateIssuePayload", in, map[string]any{"issue": gIssue{rc, iss}}), nil
 	})
 	mutation("addComment", func(e *gqlExec, in map[string]any) (any, error) {
 		o, err := e.node(str(in, "subjectId"))

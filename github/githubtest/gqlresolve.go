@@ -791,6 +791,25 @@ func init() {
 		return nil, failf("NOT_FOUND", "Could not resolve to an Issue with the number of %d.", n)
 	})
 
+	on("Repository", "labels", func(e *gqlExec, r gRepo, a map[string]any) (any, error) {
+		var items []any
+		for _, l := range r.rc.st.labels {
+			if q := str(a, "query"); q == "" || strings.Contains(strings.ToLower(l.name), strings.ToLower(q)) {
+				items = append(items, gLabel{r.rc, l})
+			}
+		}
+		if order, _ := a["orderBy"].(map[string]any); order["field"] == "NAME" {
+			sort.SliceStable(items, func(i, j int) bool {
+				x, y := strings.ToLower(items[i].(gLabel).l.name), strings.ToLower(items[j].(gLabel).l.name)
+				if order["direction"] == "DESC" {
+					return x > y
+				}
+				return x < y
+			})
+		}
+		return conn("LabelConnection", items, a)
+	})
+
 	// Ref.
 	value("Ref", "id", func(_ *gqlExec, r gRef) any { return refNodeID(r.rc.id, r.full) })
 	value("Ref", "name", func(_ *gqlExec, r gRef) any { _, n := splitRef(r.full); return n })
@@ -886,6 +905,12 @@ func init() {
 	value("StatusContext", "targetUrl", func(_ *gqlExec, s gStatus) any { return nilIfEmpty(s.st.targetURL) })
 	value("StatusContext", "description", func(_ *gqlExec, s gStatus) any { return nilIfEmpty(s.st.description) })
 	value("StatusContext", "createdAt", func(_ *gqlExec, s gStatus) any { return s.st.created })
+	on("StatusContext", "isRequired", func(e *gqlExec, s gStatus, a map[string]any) (any, error) {
+		return slices.Contains(s.rc.st.required, s.st.context), nil
+	})
+	on("CheckRun", "isRequired", func(e *gqlExec, c gCheckRun, a map[string]any) (any, error) {
+		return slices.Contains(c.rc.st.required, c.cr.name), nil
+	})
 	value("CheckRun", "id", func(_ *gqlExec, c gCheckRun) any { return opaqueID("CR", c.rc.id, strconv.FormatInt(c.cr.id, 10)) })
 	value("CheckRun", "databaseId", func(_ *gqlExec, c gCheckRun) any { return c.cr.id })
 	value("CheckRun", "name", func(_ *gqlExec, c gCheckRun) any { return c.cr.name })
