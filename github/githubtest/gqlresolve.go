@@ -675,7 +675,8 @@ func init() {
 	value("Repository", "homepageUrl", func(*gqlExec, gRepo) any { return nil })
 	value("Repository", "isPrivate", func(*gqlExec, gRepo) any { return true })
 	value("Repository", "visibility", func(*gqlExec, gRepo) any { return "PRIVATE" })
-	value("Repository", "isFork", func(_ *gqlExec, r gRepo) any { return r.rc.st.isFork })
+	// The double's repositories are not forks.
+	value("Repository", "isFork", func(*gqlExec, gRepo) any { return false })
 	value("Repository", "isArchived", func(*gqlExec, gRepo) any { return false })
 	value("Repository", "isTemplate", func(*gqlExec, gRepo) any { return false })
 	value("Repository", "isEmpty", func(*gqlExec, gRepo) any { return false })
@@ -701,15 +702,7 @@ func init() {
 		return "READ"
 	})
 	value("Repository", "owner", func(_ *gqlExec, r gRepo) any { return r.rc.ownerAccount() })
-	value("Repository", "parent", func(e *gqlExec, r gRepo) any {
-		if !r.rc.st.isFork {
-			return nil
-		}
-		if rc, ok := e.repo(r.rc.st.parent); ok {
-			return gRepo{rc}
-		}
-		return nil
-	})
+	value("Repository", "parent", func(*gqlExec, gRepo) any { return nil })
 	on("Repository", "defaultBranchRef", func(e *gqlExec, r gRepo, _ map[string]any) (any, error) {
 		if ref, ok := r.rc.refObj("refs/heads/" + r.rc.defaultBranch()); ok {
 			return ref, nil

@@ -48,8 +48,6 @@ type repoState struct {
 	mu sync.Mutex
 
 	defaultBranch string // guarded by Server.mu as well; "" means main
-	isFork        bool
-	parent        int64 // the repository this one is a fork of
 
 	nextNumber int // issues and pull requests share numbers
 	pulls      []*pullRequest
