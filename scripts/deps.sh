@@ -110,9 +110,14 @@ elif [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
 else
   [ "$(id -u)" = 0 ] || sudo=(sudo -n)
   echo "deps: installing ${pkgs[*]} (apt-get update && apt-get install -y ${pkgs[*]}${sudo[*]:+, with sudo})" >&2
-  if ! "${sudo[@]}" apt-get update -qq >/dev/null; then
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  # apt's output only when it fails.
+  if ! "${sudo[@]}" apt-get update -qq >"$log" 2>&1; then
+    cat "$log" >&2
     why="(apt-get update failed, above.)"
-  elif ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null; then
+  elif ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >"$log" 2>&1; then
+    cat "$log" >&2
     why="(apt-get install failed, above.)"
   else
     installed=("${pkgs[@]}")
