@@ -149,46 +149,21 @@ func TestDocsPoliciesIncluded(t *testing.T) {
 	t.Logf("%d included policies match their files", n)
 }
 
-// docRun is how the test runs one file's shell blocks: the directory they
-// start in (relative to the repository copy) and the substitutions it
-// declares (addresses, names and files make dev has under other names),
-// applied to the block's text in order.
-type docRun struct {
-	dir   string
-	subst [][2]string
-}
-
-// docRuns: every file with runnable shell blocks. A file missing here
-// whose blocks are not all marked not-run fails TestDocsShellBlocks.
-var docRuns = map[string]docRun{
-	"README.md": {subst: [][2]string{
-		{"app_id=123456 private_key=@my-app.private-key.pem", `app_id="$(vault read -field=app_id github/config)" private_key=@.dev/app-key.pem`},
-	}},
-	"docs/policies.md":           {},
-	"docs/troubleshooting.md":    {},
-	"docs/runner-integration.md": {},
-	"docs/upgrading.md":          {},
-	"docs/migration.md":          {subst: [][2]string{{"app_id=123456 private_key=@app.private-key.pem", `app_id="$(vault read -field=app_id github/config)" private_key=@.dev/app-key.pem`}}},
-	"docs/multi-app.md": {subst: append([][2]string{
-		{"app_id=123456 private_key=@dotcom-app.pem", `app_id="$(vault read -field=app_id github/config)" private_key=@.dev/app-key.pem`},
-		{"DEV_DETACH=1 make dev", ": the test started make dev"},
-		{"make dev-stop", ": the test stops make dev"},
-	}, ghesSubst...)},
-	"docs/operations.md":               {},
-	"docs/github-enterprise-server.md": {subst: ghesSubst},
-	"examples/policies/README.md":      {dir: "examples/policies"},
-	"examples/runner/README.md":        {},
-}
-
-// ghesSubst: the docs' GitHub Enterprise Server (ghe.example.com, App 12,
-// its key and CA files) is make dev's GHES-like double.
-var ghesSubst = [][2]string{
-	{"https://ghe.example.com/api/v3", `"$(vault read -field=base_url github/apps/ghes)"`},
-	{"app_id=12 ", "app_id=2002 "},
-	{"app_id=12\n", "app_id=2002\n"},
-	{"@ghes-app.pem", "@.dev/ghes-key.pem"},
-	{"@ghe-app.private-key.pem", "@.dev/ghes-key.pem"},
-	{"@ghe-ca.pem", "@.dev/ghes-ca.pem"},
+// docRuns: every file with runnable shell blocks; they run as printed,
+// from the repository root. A file missing here whose blocks are not all
+// marked not-run fails TestDocsShellBlocks.
+var docRuns = map[string]bool{
+	"README.md":                        true,
+	"docs/policies.md":                 true,
+	"docs/troubleshooting.md":          true,
+	"docs/runner-integration.md":       true,
+	"docs/upgrading.md":                true,
+	"docs/migration.md":                true,
+	"docs/multi-app.md":                true,
+	"docs/operations.md":               true,
+	"docs/github-enterprise-server.md": true,
+	"examples/policies/README.md":      true,
+	"examples/runner/README.md":        true,
 }
 
 // expectRE finds a trailing comment that starts with an HTTP status: the
@@ -247,10 +222,10 @@ func copyRepo(t testing.TB, dir string) {
 }
 
 // TestDocsShellBlocks runs every shell block of the docs that is not
-// marked not-run: per file, a fresh `make dev` (detached, on a free port,
-// in a copy of the repository), then the file's blocks in document order
-// in one bash (set -euo pipefail), so later blocks see what earlier ones
-// did. It fails on an unmarked block of a file it does not run, on a
+// marked not-run, as printed (nothing substituted): per file, a fresh
+// `make dev` (detached, on a free port, in a copy of the repository), then
+// the file's blocks in document order in one bash (set -euo pipefail) from
+// the repository root, so later blocks see what earlier ones did. It fails on an unmarked block of a file it does not run, on a
 // not-run marker without a reason, and on any command that fails (or, for
 // a command marked with a status, one that succeeds).
 func TestDocsShellBlocks(t *testing.T) {
@@ -272,20 +247,19 @@ func TestDocsShellBlocks(t *testing.T) {
 		if len(run) == 0 {
 			continue
 		}
-		spec, ok := docRuns[rel]
-		if !ok {
+		if !docRuns[rel] {
 			for _, b := range run {
 				t.Errorf("%s:%d: a shell block neither run by this test (docRuns) nor marked <!-- not-run: reason -->", b.file, b.line)
 			}
 			continue
 		}
 		t.Run(rel, func(t *testing.T) {
-			runDocBlocks(t, rel, spec, run)
+			runDocBlocks(t, rel, run)
 		})
 	}
 }
 
-func runDocBlocks(t *testing.T, rel string, spec docRun, blocks []docBlock) {
+func runDocBlocks(t *testing.T, rel string, blocks []docBlock) {
 	repo := t.TempDir()
 	copyRepo(t, repo)
 	port := freePort(t)
@@ -303,15 +277,8 @@ func runDocBlocks(t *testing.T, rel string, spec docRun, blocks []docBlock) {
 	}
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\nsource .dev/env\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
-	if spec.dir != "" {
-		fmt.Fprintf(&script, "cd %q\n", spec.dir)
-	}
 	for _, b := range blocks {
-		body := b.body
-		for _, s := range spec.subst {
-			body = strings.ReplaceAll(body, s[0], s[1])
-		}
-		fmt.Fprintf(&script, "echo '### %s:%d' >&2\n%s", b.file, b.line, shellScript(body))
+		fmt.Fprintf(&script, "echo '### %s:%d' >&2\n%s", b.file, b.line, shellScript(b.body))
 	}
 	done := filepath.Join(t.TempDir(), "done")
 	fmt.Fprintf(&script, "echo '### done' >&2\ntouch %q\n", done)
