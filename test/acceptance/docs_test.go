@@ -15,7 +15,10 @@ package acceptance
 //	                                 a block that must equal that file
 //
 // A command whose trailing comment starts with an HTTP status (`# 403:
-// outside bound`, `# Code: 403 ...`) must fail with that status.
+// outside bound`, `# Code: 403 ...`) must fail with that status. A
+// ```console block is a transcript: "$ " lines are commands, the lines
+// after one are its output ("…" or "..." for any text), and the output
+// must be what is printed.
 
 import (
 	"fmt"
@@ -242,6 +245,53 @@ func guideOrder(t testing.TB) []string {
 	return order
 }
 
+// transcript is one command of a console block and the output the block
+// shows for it.
+type transcript struct {
+	where string // file:line of the command
+	cmd   string
+	want  string
+}
+
+// consoleTranscripts splits a console block: "$ " starts a command (with
+// its continuation lines), the lines up to the next command are its output.
+func consoleTranscripts(b docBlock) ([]transcript, error) {
+	var out []transcript
+	lines := strings.Split(strings.TrimSuffix(b.body, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		cmd, ok := strings.CutPrefix(l, "$ ")
+		if !ok {
+			if len(out) == 0 {
+				return nil, fmt.Errorf("%s:%d: a console block starts with a command, \"$ ...\"", b.file, b.line)
+			}
+			out[len(out)-1].want += l + "\n"
+			continue
+		}
+		tr := transcript{where: fmt.Sprintf("%s:%d", b.file, b.line+1+i), cmd: cmd}
+		for strings.HasSuffix(tr.cmd, "\\") && i+1 < len(lines) {
+			i++
+			tr.cmd += "\n" + lines[i]
+		}
+		out = append(out, tr)
+	}
+	return out, nil
+}
+
+// transcriptMatches: got is want, line for line (trailing spaces aside),
+// where "…" or "..." in want stands for any text, across lines too.
+func transcriptMatches(want, got string) bool {
+	norm := func(s string) string {
+		var ls []string
+		for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+			ls = append(ls, strings.TrimRight(l, " \t"))
+		}
+		return strings.Join(ls, "\n")
+	}
+	re := messagePattern(norm(want))
+	return regexp.MustCompile(`(?s)\A(?:` + re.String() + `)\z`).MatchString(norm(got))
+}
+
 var tokenRE = regexp.MustCompile(`gh[sp]_[A-Za-z0-9]{20,}`)
 
 // TestDocsShellBlocks runs the docs as a reader does: one `make dev`
@@ -252,9 +302,11 @@ var tokenRE = regexp.MustCompile(`gh[sp]_[A-Za-z0-9]{20,}`)
 // .dev/env`, so each guide sees what the ones before it did. Blocks run
 // as printed: nothing is substituted. Each guide must leave the shell
 // where it found it, at the root, with nothing it started still running.
-// The test fails on a not-run marker
-// without a reason and on any command that fails (or, for a command
-// marked with a status, one that succeeds).
+// A console block is a transcript: its "$ " commands run, and their
+// output must be what the block shows; any other block that starts with
+// a command is refused. The test fails on a not-run marker
+// without a reason, on any command that fails (or, for a command marked
+// with a status, one that succeeds), and on output that differs.
 func TestDocsShellBlocks(t *testing.T) {
 	t.Parallel()
 	order := guideOrder(t)
@@ -290,6 +342,7 @@ func TestDocsShellBlocks(t *testing.T) {
 		t.Fatalf("make dev printed no \"Use it from another shell:\" commands:\n%s", devOut)
 	}
 
+	outDir := t.TempDir()
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -euo pipefail\nroot=$PWD\nsource .dev/env\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
 	// between: the shell is back at the root and nothing a guide started
@@ -301,6 +354,7 @@ func TestDocsShellBlocks(t *testing.T) {
 	}
 	script.WriteString("echo '### make dev: its suggested commands' >&2\n" + strings.Join(hints, "\n") + "\n")
 	prev := "make dev's suggested commands"
+	var transcripts []transcript
 	blocks, files := 0, 0
 	for _, rel := range order {
 		var run []docBlock
@@ -316,6 +370,11 @@ func TestDocsShellBlocks(t *testing.T) {
 			}
 			if isShell(b.lang) {
 				run = append(run, b)
+				continue
+			}
+			// A command with its output is a transcript, run and compared.
+			if first, _, _ := strings.Cut(b.body, "\n"); strings.HasPrefix(first, "$ ") || strings.HasPrefix(first, "vault ") {
+				t.Errorf("%s:%d: a command and what it prints: make it a ```console block (\"$ \" before each command), which this test runs and compares", b.file, b.line)
 			}
 		}
 		if len(run) == 0 {
@@ -327,7 +386,20 @@ func TestDocsShellBlocks(t *testing.T) {
 		for _, b := range run {
 			blocks++
 			fmt.Fprintf(&script, "echo '### %s:%d' >&2\n", b.file, b.line)
-			script.WriteString(shellScript(b.body))
+			if b.lang != "console" {
+				script.WriteString(shellScript(b.body))
+				continue
+			}
+			trs, err := consoleTranscripts(b)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			for _, tr := range trs {
+				f := filepath.Join(outDir, strconv.Itoa(len(transcripts)))
+				fmt.Fprintf(&script, "__out=$( { %s\n} 2>&1 ) || true\nprintf '%%s\\n' \"$__out\" > %q\n", tr.cmd, f)
+				transcripts = append(transcripts, tr)
+			}
 		}
 	}
 	between(prev)
@@ -350,7 +422,17 @@ func TestDocsShellBlocks(t *testing.T) {
 		}
 		t.Fatalf("%v; the block that failed and its error output:\n%s\n(stdout %d bytes; script %s)", err, tokenRE.ReplaceAllString(clipTail(last, 3000), "gh?_REDACTED"), len(out), scriptPath)
 	}
-	t.Logf("%d commands make dev suggests, then %d blocks of %d files in reading order ran against one make dev", len(hints), blocks, files)
+	for i, tr := range transcripts {
+		got, err := os.ReadFile(filepath.Join(outDir, strconv.Itoa(i)))
+		if err != nil {
+			t.Errorf("%s: %v", tr.where, err)
+			continue
+		}
+		if !transcriptMatches(tr.want, string(got)) {
+			t.Errorf("%s: $ %s\nprints:\n%s\nthe block shows:\n%s", tr.where, tr.cmd, tokenRE.ReplaceAllString(string(got), "gh?_REDACTED"), tr.want)
+		}
+	}
+	t.Logf("%d commands make dev suggests, then %d blocks of %d files in reading order (%d transcripts) ran against one make dev", len(hints), blocks, files, len(transcripts))
 }
 
 func clipTail(s string, n int) string {
