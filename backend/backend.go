@@ -53,6 +53,10 @@ type backend struct {
 	appsMu sync.Mutex
 	apps   map[string]*app
 
+	// parsers parse the requests of the paths that take typed requests
+	// (request.go), by path.
+	parsers map[*framework.Path]requestParser
+
 	roles   entryCache[role]
 	bounds  entryCache[bound]
 	metrics *metrics
@@ -64,6 +68,7 @@ func newBackend(info BuildInfo) *backend {
 		httpClient: github.NewHTTPClient(),
 		now:        time.Now,
 		apps:       map[string]*app{},
+		parsers:    map[*framework.Path]requestParser{},
 		roles:      newEntryCache[role]("role", rolePrefix),
 		bounds:     newEntryCache[bound]("bound", boundPrefix),
 	}

@@ -103,7 +103,7 @@ func (b *backend) appOperations(name func(*framework.FieldData) string, suffix s
 
 func pathConfig(b *backend) []*framework.Path {
 	defaultName := func(*framework.FieldData) string { return defaultApp }
-	return []*framework.Path{{
+	return []*framework.Path{b.parsedBy(appParser, &framework.Path{
 		Pattern: configPath,
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
@@ -115,7 +115,7 @@ func pathConfig(b *backend) []*framework.Path {
 		Operations:      b.appOperations(defaultName, "configuration"),
 		HelpSynopsis:    pathConfigHelpSyn,
 		HelpDescription: pathConfigHelpDesc,
-	}}
+	})}
 }
 
 const (
@@ -138,7 +138,7 @@ func pathApps(b *backend) []*framework.Path {
 		Description: "App name: letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters. \"default\" is config.",
 		Required:    true,
 	}
-	named := func(d *framework.FieldData) string { return d.Get("name").(string) }
+	named := func(d *framework.FieldData) string { return fieldString(d, "name") }
 	return []*framework.Path{
 		{
 			Pattern: appPrefix + "?$",
@@ -156,7 +156,7 @@ func pathApps(b *backend) []*framework.Path {
 			HelpSynopsis:    pathAppsHelpSyn,
 			HelpDescription: pathAppsHelpDesc,
 		},
-		{
+		b.parsedBy(appParser, &framework.Path{
 			Pattern: appPrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -172,7 +172,7 @@ func pathApps(b *backend) []*framework.Path {
 			Operations:      b.appOperations(named, "app"),
 			HelpSynopsis:    pathAppsHelpSyn,
 			HelpDescription: pathAppsHelpDesc,
-		},
+		}),
 	}
 }
 
@@ -207,7 +207,11 @@ func (b *backend) pathAppRead(ctx context.Context, req *logical.Request, name st
 	return &logical.Response{Data: data}, nil
 }
 
-func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name string, d *framework.FieldData) (*logical.Response, error) {
+func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {
+	q, err := requestOf[*appRequest](ctx)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := loadAppConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -215,13 +219,13 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	var stored *appConfig
 	if cfg == nil {
 		cfg = &appConfig{BaseURL: github.DefaultBaseURL, ExpiryBuffer: defaultExpiryBuffer}
-	} else if msg := needsKey(cfg, d); msg != "" {
+	} else if msg := needsKey(cfg, q); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	} else {
 		copied := *cfg
 		stored = &copied
 	}
-	if msg := mergeConfig(cfg, d); msg != "" {
+	if msg := mergeConfig(cfg, q); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
 	if stored != nil {
@@ -269,39 +273,27 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 
 // needsKey refuses a write that would send an App JWT signed with the
 // stored key somewhere new: a change of base_url, app_id, client_id or
-// ca_certificate must
-// bring private_key in the same write. Whoever holds the key gains nothing
-// from this; whoever does not cannot have Vault sign a credential for a host
-// of their choosing (the check with GET /app would hand it over).
-func needsKey(stored *appConfig, d *framework.FieldData) string {
-	if _, ok := d.Raw["private_key"]; ok {
+// ca_certificate must bring private_key in the same write. Whoever holds
+// the key gains nothing from this; whoever does not cannot have Vault sign
+// a credential for a host of their choosing (the check with GET /app would
+// hand it over).
+func needsKey(stored *appConfig, q *appRequest) string {
+	if q.keySent {
 		return ""
 	}
 	var changed []string
-	if raw, ok := d.Raw["base_url"]; ok {
-		if s, isString := raw.(string); !isString || !sameBaseURL(s, stored.BaseURL) {
-			changed = append(changed, "base_url")
-		}
+	if q.baseURLSent && !sameBaseURL(q.baseURL, stored.BaseURL) {
+		changed = append(changed, "base_url")
 	}
-	if raw, ok := d.Raw["app_id"]; ok {
-		id, msg := parseID("app_id", raw)
-		if msg != "" {
-			return msg // a malformed app_id is named as such, not as a missing key
-		}
-		if id != stored.AppID {
-			changed = append(changed, "app_id")
-		}
+	if q.appIDSent && q.appID != stored.AppID {
+		changed = append(changed, "app_id")
 	}
-	if raw, ok := d.Raw["client_id"]; ok {
-		if s, isString := raw.(string); !isString || s != stored.ClientID {
-			changed = append(changed, "client_id")
-		}
+	if q.clientIDSent && q.clientID != stored.ClientID {
+		changed = append(changed, "client_id")
 	}
-	if raw, ok := d.Raw["ca_certificate"]; ok {
+	if q.caSent && q.caCertificate != stored.CACertificate {
 		// A new CA decides which server the JWT is sent to just as much.
-		if s, isString := raw.(string); !isString || strings.TrimSpace(s) != stored.CACertificate {
-			changed = append(changed, "ca_certificate")
-		}
+		changed = append(changed, "ca_certificate")
 	}
 	if len(changed) == 0 {
 		return ""
@@ -309,68 +301,49 @@ func needsKey(stored *appConfig, d *framework.FieldData) string {
 	return fmt.Sprintf("private_key: changing %s needs private_key in the same write; the stored key is never used to sign for new credentials or a new host", strings.Join(changed, ", "))
 }
 
-func sameBaseURL(sent, stored string) bool {
-	u, err := github.NormalizeBaseURL(sent)
-	return err == nil && u == stored
+// sameBaseURL compares a normalised base URL with a stored one.
+func sameBaseURL(normalised, stored string) bool {
+	u, err := github.NormalizeBaseURL(stored)
+	return err == nil && u == normalised
 }
 
-// mergeConfig applies the request's fields to cfg and validates the result.
+// mergeConfig applies the parsed request to cfg and validates the result.
 // It returns a message naming the bad field, or "".
-func mergeConfig(cfg *appConfig, d *framework.FieldData) string {
-	if raw, ok := d.Raw["app_id"]; ok {
-		id, msg := parseID("app_id", raw)
-		if msg != "" {
-			return msg
-		}
-		cfg.AppID = id
+func mergeConfig(cfg *appConfig, q *appRequest) string {
+	if q.appIDSent {
+		cfg.AppID = q.appID
 	}
-	if raw, ok := d.GetOk("client_id"); ok {
-		id := raw.(string)
-		if !validClientID(id) {
-			return "client_id: must be the App's client id: letters, digits and '.', at most 64 characters"
-		}
-		cfg.ClientID = id
+	if q.clientIDSent {
+		cfg.ClientID = q.clientID
 	}
 	if cfg.AppID == 0 && cfg.ClientID == "" {
 		return "app_id: one of app_id or client_id is required"
 	}
-	if raw, ok := d.GetOk("private_key"); ok {
-		key, err := github.ParsePrivateKey([]byte(raw.(string)))
-		if err != nil {
-			return "private_key: " + err.Error()
-		}
-		cfg.PrivateKey, cfg.key = raw.(string), key
+	if q.keySent {
+		cfg.PrivateKey, cfg.key = q.privateKey, q.key
 	}
 	if cfg.key == nil {
 		return "private_key: is required"
 	}
-	if raw, ok := d.GetOk("base_url"); ok {
-		u, err := github.NormalizeBaseURL(raw.(string))
-		if err != nil {
-			return "base_url: " + err.Error()
-		}
-		cfg.BaseURL = u
+	if q.baseURLSent {
+		cfg.BaseURL = q.baseURL
 	}
-	if raw, ok := d.Raw["ca_certificate"]; ok {
-		pemText := strings.TrimSpace(raw.(string))
-		if pemText != "" {
-			if _, err := github.CertPoolFromPEM([]byte(pemText)); err != nil {
-				return "ca_certificate: " + err.Error()
-			}
-		}
-		cfg.CACertificate = pemText
+	if q.caSent {
+		cfg.CACertificate = q.caCertificate
 	}
-	if raw, ok := d.Raw["expiry_buffer"]; ok {
-		buf, set, msg := parseBuffer(raw)
-		if msg != "" {
-			return msg
-		}
-		cfg.ExpiryBuffer = defaultExpiryBuffer
-		if set {
-			cfg.ExpiryBuffer = buf
-		}
+	if q.bufferSent {
+		cfg.ExpiryBuffer = q.expiryBuffer
 	}
-	return mergeCeiling(cfg, d)
+	if q.maxSent {
+		cfg.MaxPermissions = q.maxPermissions
+	}
+	if q.defaultsSent {
+		cfg.DefaultPermissions = q.defaultPermissions
+	}
+	if err := within(cfg.DefaultPermissions, cfg.MaxPermissions, "max_permissions"); err != nil {
+		return "default_permissions: " + strings.TrimPrefix(err.Error(), logical.ErrPermissionDenied.Error()+": ")
+	}
+	return ""
 }
 
 func validClientID(s string) bool {

@@ -36,7 +36,7 @@ func pathInstallations(b *backend) []*framework.Path {
 }
 
 func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := strings.TrimSpace(d.Get("app").(string))
+	name := strings.TrimSpace(fieldString(d, "app"))
 	if name == "" {
 		name = defaultApp
 	}

@@ -111,7 +111,7 @@ func pathRoles(b *backend) []*framework.Path {
 			HelpSynopsis:    pathRolesHelpSyn,
 			HelpDescription: pathRolesHelpDesc,
 		},
-		{
+		b.parsedBy(roleParser, &framework.Path{
 			Pattern: rolePrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -143,12 +143,12 @@ func pathRoles(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathRolesHelpSyn,
 			HelpDescription: pathRolesHelpDesc,
-		},
+		}),
 	}
 }
 
 func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if checkRoleName(name) != "" {
 		return false, nil
 	}
@@ -181,7 +181,7 @@ func (b *backend) pathRolesList(ctx context.Context, req *logical.Request, _ *fr
 }
 
 func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if msg := checkRoleName(name); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
@@ -200,7 +200,7 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 }
 
 func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if msg := checkRoleName(name); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
@@ -211,11 +211,11 @@ func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *fr
 	if r == nil {
 		return logical.ErrorResponse("role %q does not exist", name), nil
 	}
-	if app := strings.TrimSpace(d.Get("app").(string)); app != "" && app != r.appName() {
+	if app := strings.TrimSpace(fieldString(d, "app")); app != "" && app != r.appName() {
 		return logical.ErrorResponse("app: role %q uses App %q, not %q", name, r.appName(), app), nil
 	}
-	if bd, ok := d.GetOk("bound"); ok && bd.(string) != r.Bound {
-		return logical.ErrorResponse("bound: role %q lies inside bound %q, not %q", name, r.Bound, bd.(string)), nil
+	if _, sent := d.GetOk("bound"); sent && fieldString(d, "bound") != r.Bound {
+		return logical.ErrorResponse("bound: role %q lies inside bound %q, not %q", name, r.Bound, fieldString(d, "bound")), nil
 	}
 	data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
 	if err != nil {
@@ -225,7 +225,7 @@ func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if msg := checkRoleName(name); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
@@ -234,7 +234,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	var msg string
-	q, err := requestOf(ctx)
+	q, err := requestOf[*scopeRequest](ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return errorOrMessage(msg, err)
 	}
 	var checked map[string]any
-	if d.Get("check").(bool) {
+	if check, _ := d.Get("check").(bool); check {
 		data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
 		if err != nil {
 			return nil, err
@@ -270,7 +270,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	b.forgetRole(name)
 	warnings := permissionWarnings(r.Permissions)
 	if checked != nil {
-		for _, w := range checked["warnings"].([]string) {
+		ws, _ := checked["warnings"].([]string)
+		for _, w := range ws {
 			warnings = append(warnings, "check: "+w)
 		}
 		return &logical.Response{Data: map[string]any{"check": checked}, Warnings: warnings}, nil
@@ -282,7 +283,7 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if msg := checkRoleName(name); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}

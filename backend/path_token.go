@@ -36,14 +36,13 @@ workloads, which read token/<role> instead.
 	// minLeaseTTL is the shortest lease handed out.
 	minLeaseTTL = time.Second
 
-	tokenPrefix  = "token/"
-	adHocPattern = "token$"
+	tokenPrefix = "token/"
 )
 
 func pathToken(b *backend) []*framework.Path {
 	adhoc := roleFields()
 	return []*framework.Path{
-		{
+		b.parsedBy(narrowParser, &framework.Path{
 			Pattern: tokenPrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -79,9 +78,9 @@ func pathToken(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathTokenHelpSyn,
 			HelpDescription: pathTokenHelpDesc,
-		},
-		{
-			Pattern: adHocPattern,
+		}),
+		b.parsedBy(roleParser, &framework.Path{
+			Pattern: "token$",
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
 			},
@@ -96,7 +95,7 @@ func pathToken(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathAdHocHelpSyn,
 			HelpDescription: pathAdHocHelpDesc,
-		},
+		}),
 	}
 }
 
@@ -108,7 +107,7 @@ func asQuery(f *framework.FieldSchema) *framework.FieldSchema {
 }
 
 func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (string, *role, *logical.Response, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if msg := checkRoleName(name); msg != "" {
 		return "", nil, logical.ErrorResponse(msg), nil
 	}
@@ -130,7 +129,7 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	q, err := requestOf(ctx)
+	q, err := requestOf[*scopeRequest](ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +141,7 @@ func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *
 }
 
 func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	q, err := requestOf(ctx)
+	q, err := requestOf[*scopeRequest](ctx)
 	if err != nil {
 		return nil, err
 	}
