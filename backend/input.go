@@ -40,12 +40,13 @@ func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request
 // HandleRequest parses the fields of the paths that decide something (App,
 // role and bound writes, narrowings, ad-hoc mints) into their typed request
 // (request.go), and refuses wrongly typed fields of the others with a 400
-// that names them.
+// that names them. It is also the one place where a handler's coded error
+// becomes Vault's answer (errors.go).
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
 	if rp, ok := b.parserFor(req); ok {
 		q, msg := rp.parse(req.Data)
 		if msg != "" {
-			return logical.ErrorResponse(msg), nil
+			return answer(nil, invalid(msg))
 		}
 		// The framework sees the request without them (restored after).
 		data := req.Data
@@ -57,9 +58,9 @@ func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*log
 		ctx = context.WithValue(ctx, requestKey{}, q)
 	}
 	if msg := b.checkInput(req); msg != "" {
-		return logical.ErrorResponse(msg), nil
+		return answer(nil, invalid(msg))
 	}
-	return b.Backend.HandleRequest(ctx, req)
+	return answer(b.Backend.HandleRequest(ctx, req))
 }
 
 // parserFor is the parser of the path req routes to, for its operation.

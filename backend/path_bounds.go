@@ -137,8 +137,8 @@ func (b *backend) pathBoundsList(ctx context.Context, req *logical.Request, _ *f
 
 func (b *backend) pathBoundRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := fieldString(d, "name")
-	if msg := checkBoundName("name", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(checkBoundName("name", name)); err != nil {
+		return nil, err
 	}
 	bd, err := b.getBound(ctx, req.Storage, name)
 	if err != nil || bd == nil {
@@ -149,8 +149,8 @@ func (b *backend) pathBoundRead(ctx context.Context, req *logical.Request, d *fr
 
 func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := fieldString(d, "name")
-	if msg := checkBoundName("name", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(checkBoundName("name", name)); err != nil {
+		return nil, err
 	}
 	q, err := requestOf[*boundRequest](ctx)
 	if err != nil {
@@ -165,8 +165,8 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 		copied := *old
 		bd = &copied
 	}
-	if msg := applyBoundFields(bd, q); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(applyBoundFields(bd, q)); err != nil {
+		return nil, err
 	}
 	if q.appSent || bd.appName() != defaultApp {
 		ok, err := appExists(ctx, req.Storage, bd.appName())
@@ -174,7 +174,7 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 			return nil, err
 		}
 		if !ok {
-			return logical.ErrorResponse("app: the engine has no App %q; write apps/%s first", bd.appName(), bd.appName()), nil
+			return nil, badRequest("app: the engine has no App %q; write apps/%s first", bd.appName(), bd.appName())
 		}
 	}
 	c, err := b.ceiling(ctx, req.Storage, bd.appName())
@@ -258,15 +258,15 @@ func applyBoundFields(bd *bound, q *boundRequest) string {
 
 func (b *backend) pathBoundDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := fieldString(d, "name")
-	if msg := checkBoundName("name", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(checkBoundName("name", name)); err != nil {
+		return nil, err
 	}
 	users, err := b.rolesUsingBound(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if len(users) > 0 {
-		return logical.ErrorResponse("bound %q is named by roles %s: delete them or move them to another bound first", name, strings.Join(users, ", ")), nil
+		return nil, badRequest("bound %q is named by roles %s: delete them or move them to another bound first", name, strings.Join(users, ", "))
 	}
 	if err := req.Storage.Delete(ctx, boundPrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting bound %q: %w", name, err)

@@ -71,8 +71,8 @@ func (b *backend) appOperations(name func(*framework.FieldData) string, suffix s
 	with := func(f func(context.Context, *logical.Request, string, *framework.FieldData) (*logical.Response, error)) framework.OperationFunc {
 		return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 			n := name(d)
-			if msg := checkAppName("name", n); msg != "" {
-				return logical.ErrorResponse(msg), nil
+			if err := invalid(checkAppName("name", n)); err != nil {
+				return nil, err
 			}
 			return f(ctx, req, n, d)
 		}
@@ -219,18 +219,18 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	var stored *appConfig
 	if cfg == nil {
 		cfg = &appConfig{BaseURL: github.DefaultBaseURL, ExpiryBuffer: defaultExpiryBuffer}
-	} else if msg := needsKey(cfg, q); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	} else if err := invalid(needsKey(cfg, q)); err != nil {
+		return nil, err
 	} else {
 		copied := *cfg
 		stored = &copied
 	}
-	if msg := mergeConfig(cfg, q); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(mergeConfig(cfg, q)); err != nil {
+		return nil, err
 	}
 	if stored != nil {
-		if msg, err := b.identityInUse(ctx, req.Storage, name, stored, cfg); msg != "" || err != nil {
-			return errorOrMessage(msg, err)
+		if err := b.identityInUse(ctx, req.Storage, name, stored, cfg); err != nil {
+			return nil, err
 		}
 	}
 
@@ -238,7 +238,7 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	a := b.app(name)
 	client, err := a.newClient(cfg)
 	if err != nil {
-		return logical.ErrorResponse(err.Error()), nil
+		return nil, badRequest("%s", err)
 	}
 	if cfg.CACertificate != "" {
 		defer client.CloseIdleConnections() // a transport of its own
@@ -247,12 +247,12 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnauthorized {
-			return logical.ErrorResponse("GitHub rejected the App credentials (%s): %s", cfg.identity(), apiErr.Message), nil
+			return nil, badRequest("GitHub rejected the App credentials (%s): %s", cfg.identity(), apiErr.Message)
 		}
-		return a.githubFailure(fmt.Sprintf("to check the App credentials (%s)", cfg.identity()), err)
+		return nil, a.githubFailure(fmt.Sprintf("to check the App credentials (%s)", cfg.identity()), err)
 	}
 	if cfg.AppID != 0 && app.ID != 0 && app.ID != cfg.AppID {
-		return logical.ErrorResponse("app_id: %d does not match the App GitHub knows for these credentials (id %d)", cfg.AppID, app.ID), nil
+		return nil, badRequest("app_id: %d does not match the App GitHub knows for these credentials (id %d)", cfg.AppID, app.ID)
 	}
 	if cfg.AppID == 0 {
 		cfg.AppID = app.ID
@@ -373,7 +373,7 @@ func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name 
 		return nil, err
 	}
 	if len(users) > 0 {
-		return logical.ErrorResponse("app: App %q is still used by %s; delete them or move them to another App first", name, strings.Join(users, ", ")), nil
+		return nil, badRequest("app: App %q is still used by %s; delete them or move them to another App first", name, strings.Join(users, ", "))
 	}
 	if err := req.Storage.Delete(ctx, appStorageKey(name)); err != nil {
 		return nil, fmt.Errorf("deleting App %q: %w", name, err)
@@ -390,7 +390,7 @@ func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name 
 // one App only, and on another they may be another account's. A new key
 // for the same App (rotation), a new ca_certificate or expiry_buffer is
 // fine. It is checked before GitHub is called.
-func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name string, stored, cfg *appConfig) (string, error) {
+func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name string, stored, cfg *appConfig) error {
 	var changed []string
 	if u, err := github.NormalizeBaseURL(stored.BaseURL); err != nil || u != cfg.BaseURL {
 		changed = append(changed, "base_url")
@@ -402,13 +402,13 @@ func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name str
 		changed = append(changed, "client_id") // no app_id known: the client id is the App
 	}
 	if len(changed) == 0 {
-		return "", nil
+		return nil
 	}
 	users, err := b.appUsers(ctx, s, name)
 	if err != nil || len(users) == 0 {
-		return "", err
+		return err
 	}
-	return fmt.Sprintf("%s: App %q is still used by %s; its host and app_id cannot change while roles or bounds use it (their installations are this App's on this host), but its private_key can; write the other App as apps/<new name> and move them, or delete them first", strings.Join(changed, ", "), name, strings.Join(users, ", ")), nil
+	return badRequest("%s: App %q is still used by %s; its host and app_id cannot change while roles or bounds use it (their installations are this App's on this host), but its private_key can; write the other App as apps/<new name> and move them, or delete them first", strings.Join(changed, ", "), name, strings.Join(users, ", "))
 }
 
 // appUsers names what still uses the App: "role <name>" for each role and

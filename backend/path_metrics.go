@@ -54,7 +54,7 @@ func (b *backend) pathMetricsRead(_ context.Context, _ *logical.Request, d *fram
 			logical.HTTPStatusCode:  http.StatusOK,
 		}}, nil
 	default:
-		return logical.ErrorResponse("format: %q is not json or prometheus", format), nil
+		return nil, badRequest("format: %q is not json or prometheus", format)
 	}
 }
 

@@ -79,8 +79,9 @@ func label(roleName string) string {
 
 // scope decides what r may mint, and returns the role to mint with
 // (repositories and permissions resolved as the package comment says), or
-// a message for a 400, or an error: permissionDenied (403) naming the field,
-// repository or permission that is out of bounds, or an internal error.
+// a coded error: a 400 naming the field, permissionDenied (403) naming the
+// field, repository or permission that is out of bounds, or an internal
+// error.
 //
 // owners are the accounts the request's owner/name repository entries named
 // (a role write or an ad-hoc mint; a stored role keeps bare names). narrow,
@@ -94,7 +95,7 @@ func label(roleName string) string {
 // repository ids to resolve to names). So a request outside its bound makes
 // no call to GitHub, and a refusal of a repository id names the id, never
 // the name GitHub resolved it to.
-func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string, narrow *scopeRequest) (*role, string, error) {
+func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string, narrow *scopeRequest) (*role, error) {
 	eff := *r
 	eff.Permissions = maps.Clone(r.Permissions)
 	eff.Repositories = slices.Clone(r.Repositories)
@@ -106,22 +107,22 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	if r.Bound != "" {
 		var err error
 		if bd, err = b.getBound(ctx, s, r.Bound); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if bd == nil {
-			return nil, "", permissionDenied("bound: %s names bound %q, which does not exist", label(roleName), r.Bound)
+			return nil, permissionDenied("bound: %s names bound %q, which does not exist", label(roleName), r.Bound)
 		}
 		if r.appName() != bd.appName() {
-			return nil, "", permissionDenied("app: %s uses App %q, outside bound %q (App %q)", label(roleName), r.appName(), r.Bound, bd.appName())
+			return nil, permissionDenied("app: %s uses App %q, outside bound %q (App %q)", label(roleName), r.appName(), r.Bound, bd.appName())
 		}
 		switch {
 		case bd.Owner != "" && r.owner() != "":
 			if !strings.EqualFold(r.owner(), bd.Owner) {
-				return nil, "", outsideBound(roleName, r, bd)
+				return nil, outsideBound(roleName, r, bd)
 			}
 		case bd.InstallationID != 0 && r.InstallationID != 0:
 			if r.InstallationID != bd.InstallationID {
-				return nil, "", outsideBound(roleName, r, bd)
+				return nil, outsideBound(roleName, r, bd)
 			}
 		default:
 			pinned = false
@@ -141,12 +142,12 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	if account != "" {
 		for _, o := range owners {
 			if !strings.EqualFold(o, account) {
-				return nil, fmt.Sprintf("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account), nil
+				return nil, badRequest("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account)
 			}
 		}
 		for _, o := range narrowOwners {
 			if !strings.EqualFold(o, account) {
-				return nil, fmt.Sprintf("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account), nil
+				return nil, badRequest("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account)
 			}
 		}
 	}
@@ -154,15 +155,15 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	// Inside the bound: repositories by name (ids are resolved below),
 	// permissions, ttl.
 	if bd != nil {
-		if msg, err := fitBound(roleName, &eff, bd); msg != "" || err != nil {
-			return nil, msg, err
+		if err := fitBound(roleName, &eff, bd); err != nil {
+			return nil, err
 		}
 	}
 
 	// The App's ceiling.
 	c, err := b.ceiling(ctx, s, r.appName())
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if len(eff.Permissions) == 0 {
 		switch {
@@ -173,52 +174,54 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if err := within(eff.Permissions, c.max, fmt.Sprintf("the max_permissions of App %q", r.appName())); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 
 	// The narrowing, as far as the role's own lists decide it.
 	out := eff
 	var resolveNarrow []int64 // ids only GitHub can place among the role's names
 	if narrow.narrows() {
-		var msg string
-		var err error
-		if resolveNarrow, msg, err = narrowLocally(roleName, &eff, &out, narrow); msg != "" || err != nil {
-			return nil, msg, err
+		if resolveNarrow, err = narrowLocally(roleName, &eff, &out, narrow); err != nil {
+			return nil, err
 		}
 	}
 
 	// Only now GitHub: the pin, the account, repository ids.
 	if !pinned {
-		if msg, err := b.sameInstallation(ctx, s, roleName, r, bd); msg != "" || err != nil {
-			return nil, msg, err
+		if err := b.sameInstallation(ctx, s, roleName, r, bd); err != nil {
+			return nil, err
 		}
 	}
 	if account == "" && r.InstallationID != 0 && len(owners)+len(narrowOwners) > 0 {
-		login, err := b.installationAccount(s)(ctx, r.appName(), r.InstallationID)
+		a, client, _, err := b.clientFor(ctx, s, r.appName())
 		if err != nil {
-			msg, err := b.installationFailure(r.appName(), r.InstallationID, err)
-			return nil, msg, err
+			return nil, err
 		}
+		inst, err := client.Installation(ctx, r.InstallationID)
+		if err != nil {
+			return nil, a.installationFailure(r.InstallationID, err)
+		}
+		login := inst.Account.Login
 		for _, o := range owners {
 			if !strings.EqualFold(o, login) {
-				return nil, fmt.Sprintf("repositories: owner %s is not the account of installation %d (%q)", quoted(o), r.InstallationID, login), nil
+				return nil, badRequest("repositories: owner %s is not the account of installation %d (%q)", quoted(o), r.InstallationID, login)
 			}
 		}
 		for _, o := range narrowOwners {
 			if !strings.EqualFold(o, login) {
-				return nil, "", permissionDenied("repositories: owner %s is not the account of installation %d that %s is for", quoted(o), r.InstallationID, label(roleName))
+				return nil, permissionDenied("repositories: owner %s is not the account of installation %d that %s is for", quoted(o), r.InstallationID, label(roleName))
 			}
 		}
 	}
 	if bd != nil && len(eff.RepositoryIDs) > 0 {
-		byID, msg, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
-		if msg != "" || err != nil {
-			return nil, msg, err
+		byID, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
+		if err != nil {
+			return nil, err
 		}
 		for _, id := range eff.RepositoryIDs {
 			spelled, ok := bd.allows(byID[id])
 			if !ok {
-				return nil, "", permissionDenied("repository id %d is outside bound %q", id, r.Bound)
+				return nil, permissionDenied("repository id %d is outside bound %q", id, r.Bound)
 			}
 			if !slices.ContainsFunc(eff.Repositories, func(n string) bool { return strings.EqualFold(n, spelled) }) {
 				eff.Repositories = append(eff.Repositories, spelled)
@@ -230,18 +233,18 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if len(resolveNarrow) > 0 {
-		byID, msg, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, "not in "+label(roleName))
-		if msg != "" || err != nil {
-			return nil, msg, err
+		byID, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, "not in "+label(roleName))
+		if err != nil {
+			return nil, err
 		}
 		for _, id := range resolveNarrow {
 			if !slices.ContainsFunc(eff.repositories(), func(a string) bool { return strings.EqualFold(a, byID[id]) }) {
-				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
+				return nil, permissionDenied("repository id %d is not in %s", id, label(roleName))
 			}
 			out.Repositories = append(out.Repositories, byID[id])
 		}
 	}
-	return &out, "", nil
+	return &out, nil
 }
 
 func outsideBound(roleName string, r *role, bd *bound) error {
@@ -252,7 +255,7 @@ func outsideBound(roleName string, r *role, bd *bound) error {
 // among the bound's (empty: the bound's own; ids are left to scope, which
 // resolves them), permissions at or under max_permissions (empty:
 // max_permissions), ttl at or under max_ttl (0: max_ttl).
-func fitBound(roleName string, eff *role, bd *bound) (string, error) {
+func fitBound(roleName string, eff *role, bd *bound) error {
 	names := eff.repositories()
 	var repos []string
 	switch {
@@ -261,7 +264,7 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 		for _, n := range names {
 			spelled, ok := bd.allows(n)
 			if !ok {
-				return "", permissionDenied("repository %s is outside bound %q", quoted(n), eff.Bound)
+				return permissionDenied("repository %s is outside bound %q", quoted(n), eff.Bound)
 			}
 			if key := strings.ToLower(spelled); !seen[key] {
 				seen[key] = true
@@ -273,7 +276,7 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 	case slices.Contains(bd.Repositories, "*"):
 		repos = nil // every repository of the installation
 	case bd.globs():
-		return fmt.Sprintf("repositories: bound %q lists patterns (%s), so %s must name its repositories", eff.Bound, strings.Join(bd.Repositories, ","), label(roleName)), nil
+		return badRequest("repositories: bound %q lists patterns (%s), so %s must name its repositories", eff.Bound, strings.Join(bd.Repositories, ","), label(roleName))
 	default:
 		repos = slices.Clone(bd.Repositories)
 	}
@@ -282,7 +285,7 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 	if len(eff.Permissions) == 0 {
 		eff.Permissions = maps.Clone(bd.MaxPermissions)
 	} else if err := within(eff.Permissions, bd.MaxPermissions, fmt.Sprintf("bound %q", eff.Bound)); err != nil {
-		return "", err
+		return err
 	}
 
 	if bd.MaxTTL > 0 {
@@ -290,10 +293,10 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 		case eff.TTL == 0:
 			eff.TTL = bd.MaxTTL
 		case eff.TTL > bd.MaxTTL:
-			return "", permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), eff.Bound, bd.MaxTTL)
+			return permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), eff.Bound, bd.MaxTTL)
 		}
 	}
-	return "", nil
+	return nil
 }
 
 // narrowLocally cuts eff (inside its bound and the ceiling) down to what the
@@ -301,14 +304,14 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 // asked. Empty values ask for nothing less: the role's scope. Ids the role
 // lists are decided here; ids of a role that lists names can only be placed
 // by resolving them with GitHub: they are returned for scope to resolve.
-func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, string, error) {
+func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, error) {
 	var resolve []int64
 	if q.reposSent || q.idsSent {
 		allowed := eff.repositories()
 		limited := len(allowed) > 0 || len(eff.RepositoryIDs) > 0
 		for _, n := range q.repositories {
 			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
-				return nil, "", permissionDenied("repository %s is not in %s", quoted(n), label(roleName))
+				return nil, permissionDenied("repository %s is not in %s", quoted(n), label(roleName))
 			}
 		}
 		var ids []int64
@@ -317,7 +320,7 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, s
 			case !limited || slices.Contains(eff.RepositoryIDs, id):
 				ids = append(ids, id)
 			case len(allowed) == 0:
-				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
+				return nil, permissionDenied("repository id %d is not in %s", id, label(roleName))
 			default:
 				resolve = append(resolve, id)
 			}
@@ -328,13 +331,13 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, s
 	}
 	if q.permsSent {
 		if err := within(q.permissions, eff.Permissions, label(roleName)); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if len(q.permissions) > 0 {
 			out.Permissions = q.permissions
 		}
 	}
-	return resolve, "", nil
+	return resolve, nil
 }
 
 // sameInstallation is the installation pin that storage alone cannot
@@ -342,40 +345,37 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, s
 // bound resolves its installation; a role given by installation_id inside
 // an owner bound resolves the bound's owner. Both go through the App's
 // installation cache, so a mint makes no extra call while it is warm.
-func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleName string, r *role, bd *bound) (string, error) {
+func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleName string, r *role, bd *bound) error {
 	a, client, _, err := b.clientFor(ctx, s, r.appName())
 	if err != nil {
-		return notConfigured(err)
+		return err
 	}
 	var id, want int64
 	if bd.Owner != "" {
 		owner := &role{Owner: bd.Owner, App: bd.App}
 		if want, _, err = a.installationID(ctx, client, owner); err != nil {
-			return lookupFailure(a.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err))
+			return a.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err)
 		}
 		id = r.InstallationID
 	} else {
 		if id, _, err = a.installationID(ctx, client, r); err != nil {
-			return lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
+			return a.githubFailure("to find the installation for "+r.selector(), err)
 		}
 		want = bd.InstallationID
 	}
 	if id != want {
-		return "", outsideBound(roleName, r, bd)
+		return outsideBound(roleName, r, bd)
 	}
-	return "", nil
+	return nil
 }
 
-// installationFailure answers a failed read of installation id of App
-// appName: GitHub's 404 names the field and the App.
-func (b *backend) installationFailure(appName string, id int64, err error) (string, error) {
+// installationFailure answers a failed read of installation id: GitHub's
+// 404 names the field and the App.
+func (a *app) installationFailure(id int64, err error) error {
 	if github.IsNotFound(err) {
-		return fmt.Sprintf("installation_id: App %q has no installation %d", appName, id), nil
+		return badRequest("installation_id: App %q has no installation %d", a.name, id)
 	}
-	if isNotConfigured(err) {
-		return err.Error(), nil
-	}
-	return lookupFailure(b.githubFailure(appName, fmt.Sprintf("to read installation %d", id), err))
+	return a.githubFailure(fmt.Sprintf("to read installation %d", id), err)
 }
 
 // resolveIDs turns repository ids into names by asking GitHub, the only
@@ -387,16 +387,14 @@ func (b *backend) installationFailure(appName string, id int64, err error) (stri
 // does not resolve in the role's installation are refused by id, in the
 // same words as ids it resolves outside the role or bound (where says
 // which), so a refusal does not even tell whether an id exists.
-func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, where string) (map[int64]string, string, error) {
+func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, where string) (map[int64]string, error) {
 	a, client, _, err := b.clientFor(ctx, s, r.appName())
 	if err != nil {
-		msg, err := notConfigured(err)
-		return nil, msg, err
+		return nil, err
 	}
 	id, _, err := a.installationID(ctx, client, r)
 	if err != nil {
-		msg, err := lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
-		return nil, msg, err
+		return nil, a.githubFailure("to find the installation for "+r.selector(), err)
 	}
 	refused := func() error {
 		if len(ids) == 1 {
@@ -408,10 +406,9 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
-			return nil, "", refused()
+			return nil, refused()
 		}
-		msg, err := lookupFailure(a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err))
-		return nil, msg, err
+		return nil, a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err)
 	}
 	a.revokeDetached(ctx, client, tok.Token, "resolve_ids", id)
 	byID := make(map[int64]string, len(tok.Repositories))
@@ -422,10 +419,10 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 	}
 	for _, want := range ids {
 		if _, ok := byID[want]; !ok {
-			return nil, "", refused()
+			return nil, refused()
 		}
 	}
-	return byID, "", nil
+	return byID, nil
 }
 
 func joinIDs(ids []int64) string {
@@ -439,37 +436,16 @@ func joinIDs(ids []int64) string {
 // scopeForWrite checks a role about to be stored (the same decision a mint
 // makes) and returns what to store: inside a bound, repository ids resolved
 // to the names they were checked as.
-func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string) (*role, string, error) {
-	eff, msg, err := b.scope(ctx, s, roleName, r, owners, nil)
-	if msg != "" || err != nil {
-		return nil, msg, err
+func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string) (*role, error) {
+	eff, err := b.scope(ctx, s, roleName, r, owners, nil)
+	if err != nil {
+		return nil, err
 	}
 	out := *r
 	if r.Bound != "" && len(r.RepositoryIDs) > 0 {
 		out.Repositories, out.RepositoryIDs = eff.Repositories, nil
 	}
-	return &out, "", nil
-}
-
-// githubFailure answers a GitHub error met on behalf of the App called
-// appName, counted under that App.
-func (b *backend) githubFailure(appName, what string, err error) (*logical.Response, error) {
-	return (&app{name: appName, b: b, metrics: b.metrics.forApp(appName)}).githubFailure(what, err)
-}
-
-// lookupFailure turns githubFailure's answer into scope's (msg, err).
-func lookupFailure(resp *logical.Response, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	return resp.Error().Error(), nil
-}
-
-func notConfigured(err error) (string, error) {
-	if isNotConfigured(err) {
-		return err.Error(), nil
-	}
-	return "", err
+	return &out, nil
 }
 
 // ceilingData adds the ceiling to a config read.
@@ -488,22 +464,12 @@ func nonNilMap(m map[string]string) map[string]string {
 // scopedMint is every mint: scope decides what r (narrowed by narrow, if
 // not nil) may get, then that is minted.
 func (b *backend) scopedMint(ctx context.Context, req *logical.Request, roleName string, r *role, owners []string, narrow *scopeRequest) (*logical.Response, error) {
-	eff, msg, err := b.scope(ctx, req.Storage, roleName, r, owners, narrow)
+	eff, err := b.scope(ctx, req.Storage, roleName, r, owners, narrow)
 	if err != nil {
 		if errors.Is(err, logical.ErrPermissionDenied) {
 			b.metrics.forApp(r.appName()).failed("denied")
 		}
 		return nil, err
 	}
-	if msg != "" {
-		return logical.ErrorResponse(msg), nil
-	}
 	return b.mint(ctx, req, roleName, eff)
-}
-
-func errorOrMessage(msg string, err error) (*logical.Response, error) {
-	if err != nil {
-		return nil, err
-	}
-	return logical.ErrorResponse(msg), nil
 }
