@@ -14,40 +14,33 @@ import (
 )
 
 // checkRole tries a role the way a session's first mint would, without a
-// lease, with the scope the one policy function (scope) gives it: it resolves the installation afresh (no cache), reads the
-// installation (GET /app/installations/{id}) for what it was granted, mints
-// a token with exactly the role's scope and revokes it at once.
+// lease: scope decides for it as for a mint, except that the role's
+// installation is looked up at GitHub anew rather than taken from the
+// cache (the answer is cached for the mints after it). On that decision
+// only, it reads the installation (GET /app/installations/{id}) for what
+// it was granted, mints a token with exactly the decided scope and revokes
+// it at once.
 //
 // A refusal (GitHub's, or the App's missing) is a 400 that names the field
 // it concerns.
 func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName string, stored *role) (map[string]any, error) {
-	// Exactly what a mint of the role would ask for: the one policy
-	// function's answer (bound, ceiling, defaults resolved).
-	r, err := b.scope(ctx, s, roleName, stored, nil, nil)
+	d, err := b.scope(ctx, s, forCheck, roleName, stored, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	a, client, _, err := b.clientFor(ctx, s, r.appName())
+	a, client, tr := d.app, d.client, d.request
+
+	what := fmt.Sprintf("to read installation %d", d.installationID)
+	if stored.InstallationID > 0 {
+		what = "to find the installation for " + stored.selector()
+	}
+	inst, err := client.Installation(ctx, d.installationID)
 	if err != nil {
-		return nil, err
+		return nil, a.checkRefusal("installation_id", what, err, nil)
 	}
 
-	inst, err := lookupInstallation(ctx, client, r)
-	if err != nil {
-		return nil, a.checkRefusal(selectorField(r), "to find the installation for "+r.selector(), err, nil)
-	}
-	if r.InstallationID == 0 {
-		// The lookup by owner or repository answers with the installation
-		// too, but its grants are read where GitHub keeps them.
-		id := inst.ID
-		if inst, err = client.Installation(ctx, id); err != nil {
-			return nil, a.checkRefusal("installation_id", fmt.Sprintf("to read installation %d", id), err, nil)
-		}
-	}
-
-	tr := r.tokenRequest()
 	warnings := grantWarnings(tr.Permissions, inst)
-	tok, err := client.CreateToken(ctx, inst.ID, tr)
+	tok, err := client.CreateToken(ctx, d.installationID, tr)
 	if err != nil {
 		field := "permissions"
 		if strings.Contains(strings.ToLower(apiMessage(err)), "repositor") {

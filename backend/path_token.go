@@ -152,45 +152,20 @@ func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, _ *f
 	return b.scopedMint(ctx, req, "", r, q.repoOwners, nil)
 }
 
-// mint mints a token for r and wraps it in a lease whose TTL follows the
-// token's expires_at minus the expiry buffer.
-func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, r *role) (*logical.Response, error) {
-	a, client, cfg, err := b.clientFor(ctx, req.Storage, r.appName())
-	if isNotConfigured(err) {
-		a.metrics.failed("not_configured")
-		return nil, err
-	}
-	if err != nil {
-		a.metrics.failed("internal")
-		return nil, err
-	}
+// errStaleInstallation is a mint GitHub answered 404 for an installation
+// id the decision took from the cache: scopedMint decides again.
+var errStaleInstallation = errors.New("the cached installation is gone")
 
-	id, hit, err := a.installationID(ctx, client, r)
-	if err != nil {
-		return nil, a.githubFailure("to find the installation for "+r.selector(), err)
-	}
-	tok, err := client.CreateToken(ctx, id, r.tokenRequest())
-	if err != nil && hit && github.IsNotFound(err) {
-		// The cached installation is gone (the App was reinstalled): look
-		// it up again, through the same decision as the first lookup, so
-		// that the new installation is checked against the role's bound
-		// (its installation, its owner) before anything is minted for
-		// it. A 404 minted nothing, so this mints at most once.
-		a.lookups(client).drop(r.installKey())
-		again, serr := b.scope(ctx, req.Storage, roleName, r, nil, nil)
-		if serr != nil {
-			if errors.Is(serr, logical.ErrPermissionDenied) {
-				a.metrics.failed("denied")
-			}
-			return nil, serr
-		}
-		r = again
-		if id, _, err = a.installationID(ctx, client, r); err != nil {
-			return nil, a.githubFailure("to find the installation for "+r.selector(), err)
-		}
-		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
-	}
-	if err != nil && r.InstallationID > 0 && github.IsNotFound(err) {
+// mint mints exactly what the decision d says, for the installation it
+// names, and wraps the token in a lease whose TTL follows the token's
+// expires_at minus the expiry buffer.
+func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, d *decision) (*logical.Response, error) {
+	a, client, cfg, r, id := d.app, d.client, d.cfg, d.role, d.installationID
+	tok, err := client.CreateToken(ctx, id, d.request)
+	switch {
+	case err != nil && d.cached && github.IsNotFound(err):
+		return nil, errStaleInstallation
+	case err != nil && r.InstallationID > 0 && github.IsNotFound(err):
 		a.metrics.failed("github_404")
 		return nil, badRequest("installation_id: App %q has no installation %d (GitHub answered the mint with 404 Not Found)", a.name, id)
 	}
@@ -199,7 +174,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		if isBadRequest(ferr) && githubStatus(err) == http.StatusUnprocessableEntity {
 			// GitHub's 422 does not say which permission or repository it
 			// refused; say what was asked.
-			ferr = badRequest("%s; the request asked for %s", ferr, describeScope(r.tokenRequest()))
+			ferr = badRequest("%s; the request asked for %s", ferr, describeScope(d.request))
 		}
 		return nil, ferr
 	}

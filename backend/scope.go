@@ -17,9 +17,16 @@ package backend
 //     default_permissions (or max_permissions), and only when neither is
 //     set everything the App was granted.
 //
-// Role writes, role reads (mint), narrowing writes and the ad-hoc token path
-// all call scope, and a mint re-checks the stored role every time, so a
-// bound or ceiling tightened later applies to the next mint.
+// Role writes, role reads (mint), narrowing writes, the ad-hoc token path and
+// role checks all call scope, and a mint re-checks the stored role every
+// time, so a bound or ceiling tightened later applies to the next mint.
+//
+// Decide once: scope returns its decision (the effective role, the App and
+// client, the installation id, the token request), and a mint or a check
+// acts on that value only. Nothing is looked up again after the decision,
+// so a cache entry that ends or is dropped meanwhile, or an account
+// reinstalled meanwhile, cannot put another installation under a decision
+// taken for the first one.
 
 import (
 	"context"
@@ -77,7 +84,76 @@ func label(roleName string) string {
 	return fmt.Sprintf("role %q", roleName)
 }
 
-// scope decides what r may mint, and returns the role to mint with
+// scopeFor says what a decision is for.
+type scopeFor int
+
+const (
+	// forWrite: a role write. GitHub is asked only what the decision
+	// needs (an installation pin, repository ids, an account), and a role
+	// of an App not yet configured may be written (as in v0.1.x).
+	forWrite scopeFor = iota
+	// forMint: a mint. The installation is resolved, through the App's
+	// cache.
+	forMint
+	// forCheck: a role check. The installation is looked up at GitHub
+	// anew (and cached for the mints after it), and GitHub's refusals of
+	// that lookup are named by the role's field, as the check's are.
+	forCheck
+)
+
+// decision is what scope decided: the one value a mint or a check acts on.
+type decision struct {
+	// role is the effective role: repositories, ids and permissions
+	// resolved and narrowed, ttl and expiry_buffer as they apply.
+	role *role
+	// The App, its client and config the decision was taken with (nil for
+	// a role write that did not need them).
+	app    *app
+	client *github.Client
+	cfg    *appConfig
+	// installationID is the installation the decision is for (0 for a
+	// role write that did not need it); cached tells it came from the
+	// App's cache, so GitHub's 404 for it may mean the cache is stale.
+	installationID int64
+	cached         bool
+	// request is exactly what is asked of GitHub.
+	request github.TokenRequest
+}
+
+// fail answers a GitHub error met while deciding: as a mint's failure, or
+// for a check as the check names its refusals (field first).
+func (d *decision) fail(p scopeFor, field, what string, err error) error {
+	if p == forCheck {
+		return d.app.checkRefusal(field, what, err, nil)
+	}
+	return d.app.githubFailure(what, err)
+}
+
+// resolve fills in the installation the role r is for: its own id, or the
+// installation of its owner or repository through the App's cache (looked
+// up anew for a check). It is resolved once per decision.
+func (d *decision) resolve(ctx context.Context, p scopeFor, r *role) error {
+	switch {
+	case d.installationID != 0:
+		return nil
+	case r.InstallationID > 0:
+		d.installationID = r.InstallationID
+		return nil
+	case d.client == nil:
+		return appNotConfigured(r.appName())
+	}
+	if p == forCheck {
+		d.app.lookups(d.client).drop(r.installKey())
+	}
+	id, hit, err := d.app.installationID(ctx, d.client, r)
+	if err != nil {
+		return d.fail(p, selectorField(r), "to find the installation for "+r.selector(), err)
+	}
+	d.installationID, d.cached = id, hit
+	return nil
+}
+
+// scope decides what r may mint, for p, and returns the decision
 // (repositories and permissions resolved as the package comment says), or
 // a coded error: a 400 naming the field, permissionDenied (403) naming the
 // field, repository or permission that is out of bounds, or an internal
@@ -92,10 +168,10 @@ func label(roleName string) string {
 // the owners, repositories by name and by listed id, permissions, ttl, the
 // App's ceiling, the narrowing), then what only GitHub can tell (an
 // installation to resolve for the pin, an installation's account,
-// repository ids to resolve to names). So a request outside its bound makes
-// no call to GitHub, and a refusal of a repository id names the id, never
-// the name GitHub resolved it to.
-func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string, narrow *scopeRequest) (*role, error) {
+// repository ids to resolve to names, the installation a mint is for). So
+// a request outside its bound makes no call to GitHub, and a refusal of a
+// repository id names the id, never the name GitHub resolved it to.
+func (b *backend) scope(ctx context.Context, s logical.Storage, p scopeFor, roleName string, r *role, owners []string, narrow *scopeRequest) (*decision, error) {
 	eff := *r
 	eff.Permissions = maps.Clone(r.Permissions)
 	eff.Repositories = slices.Clone(r.Repositories)
@@ -160,10 +236,27 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 
-	// The App's ceiling.
-	c, err := b.ceiling(ctx, s, r.appName())
-	if err != nil {
+	// The App (its client is kept for all that follows) and its ceiling.
+	d := &decision{}
+	a, client, cfg, err := b.clientFor(ctx, s, r.appName())
+	switch {
+	case err == nil:
+		d.app, d.client, d.cfg = a, client, cfg
+	case isNotConfigured(err) && p == forWrite:
+		// No ceiling; GitHub cannot be asked (resolve says so if needed).
+	default:
+		if p == forMint {
+			reason := "internal"
+			if isNotConfigured(err) {
+				reason = "not_configured"
+			}
+			a.metrics.failed(reason)
+		}
 		return nil, err
+	}
+	var c ceiling
+	if cfg != nil {
+		c = ceiling{max: cfg.MaxPermissions, defaults: cfg.DefaultPermissions}
 	}
 	if len(eff.Permissions) == 0 {
 		switch {
@@ -188,18 +281,17 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 
 	// Only now GitHub: the pin, the account, repository ids.
 	if !pinned {
-		if err := b.sameInstallation(ctx, s, roleName, r, bd); err != nil {
+		if err := b.sameInstallation(ctx, p, d, roleName, r, bd); err != nil {
 			return nil, err
 		}
 	}
 	if account == "" && r.InstallationID != 0 && len(owners)+len(narrowOwners) > 0 {
-		a, client, _, err := b.clientFor(ctx, s, r.appName())
-		if err != nil {
-			return nil, err
+		if d.client == nil {
+			return nil, appNotConfigured(r.appName())
 		}
-		inst, err := client.Installation(ctx, r.InstallationID)
+		inst, err := d.client.Installation(ctx, r.InstallationID)
 		if err != nil {
-			return nil, a.installationFailure(r.InstallationID, err)
+			return nil, d.app.installationFailure(r.InstallationID, err)
 		}
 		login := inst.Account.Login
 		for _, o := range owners {
@@ -214,7 +306,7 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if bd != nil && len(eff.RepositoryIDs) > 0 {
-		byID, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
+		byID, err := b.resolveIDs(ctx, p, d, r, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
 		if err != nil {
 			return nil, err
 		}
@@ -233,7 +325,7 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if len(resolveNarrow) > 0 {
-		byID, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, "not in "+label(roleName))
+		byID, err := b.resolveIDs(ctx, p, d, r, resolveNarrow, "not in "+label(roleName))
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +336,14 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 			out.Repositories = append(out.Repositories, byID[id])
 		}
 	}
-	return &out, nil
+	// What a mint or a check is for: the installation, once.
+	if p != forWrite {
+		if err := d.resolve(ctx, p, r); err != nil {
+			return nil, err
+		}
+	}
+	d.role, d.request = &out, out.tokenRequest()
+	return d, nil
 }
 
 func outsideBound(roleName string, r *role, bd *bound) error {
@@ -342,26 +441,27 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, e
 
 // sameInstallation is the installation pin that storage alone cannot
 // decide. A role given by owner or repository inside an installation_id
-// bound resolves its installation; a role given by installation_id inside
-// an owner bound resolves the bound's owner. Both go through the App's
-// installation cache, so a mint makes no extra call while it is warm.
-func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleName string, r *role, bd *bound) error {
-	a, client, _, err := b.clientFor(ctx, s, r.appName())
-	if err != nil {
-		return err
+// bound resolves its installation (the decision's: it is not resolved
+// again); a role given by installation_id inside an owner bound resolves
+// the bound's owner. Both go through the App's installation cache, so a
+// mint makes no extra call while it is warm.
+func (b *backend) sameInstallation(ctx context.Context, p scopeFor, d *decision, roleName string, r *role, bd *bound) error {
+	if d.client == nil {
+		return appNotConfigured(r.appName())
 	}
 	var id, want int64
 	if bd.Owner != "" {
 		owner := &role{Owner: bd.Owner, App: bd.App}
-		if want, _, err = a.installationID(ctx, client, owner); err != nil {
-			return a.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err)
+		var err error
+		if want, _, err = d.app.installationID(ctx, d.client, owner); err != nil {
+			return d.app.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err)
 		}
 		id = r.InstallationID
 	} else {
-		if id, _, err = a.installationID(ctx, client, r); err != nil {
-			return a.githubFailure("to find the installation for "+r.selector(), err)
+		if err := d.resolve(ctx, p, r); err != nil {
+			return err
 		}
-		want = bd.InstallationID
+		id, want = d.installationID, bd.InstallationID
 	}
 	if id != want {
 		return outsideBound(roleName, r, bd)
@@ -387,30 +487,26 @@ func (a *app) installationFailure(id int64, err error) error {
 // does not resolve in the role's installation are refused by id, in the
 // same words as ids it resolves outside the role or bound (where says
 // which), so a refusal does not even tell whether an id exists.
-func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, where string) (map[int64]string, error) {
-	a, client, _, err := b.clientFor(ctx, s, r.appName())
-	if err != nil {
+func (b *backend) resolveIDs(ctx context.Context, p scopeFor, d *decision, r *role, ids []int64, where string) (map[int64]string, error) {
+	if err := d.resolve(ctx, p, r); err != nil {
 		return nil, err
 	}
-	id, _, err := a.installationID(ctx, client, r)
-	if err != nil {
-		return nil, a.githubFailure("to find the installation for "+r.selector(), err)
-	}
+	id := d.installationID
 	refused := func() error {
 		if len(ids) == 1 {
 			return permissionDenied("repository id %d is %s", ids[0], where)
 		}
 		return permissionDenied("repository ids %s: at least one is %s", joinIDs(ids), where)
 	}
-	tok, err := client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
+	tok, err := d.client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
 			return nil, refused()
 		}
-		return nil, a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err)
+		return nil, d.app.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err)
 	}
-	a.revokeDetached(ctx, client, tok.Token, "resolve_ids", id)
+	d.app.revokeDetached(ctx, d.client, tok.Token, "resolve_ids", id)
 	byID := make(map[int64]string, len(tok.Repositories))
 	for i, name := range tok.Repositories {
 		if i < len(tok.RepositoryIDs) {
@@ -437,13 +533,13 @@ func joinIDs(ids []int64) string {
 // makes) and returns what to store: inside a bound, repository ids resolved
 // to the names they were checked as.
 func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string) (*role, error) {
-	eff, err := b.scope(ctx, s, roleName, r, owners, nil)
+	d, err := b.scope(ctx, s, forWrite, roleName, r, owners, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := *r
 	if r.Bound != "" && len(r.RepositoryIDs) > 0 {
-		out.Repositories, out.RepositoryIDs = eff.Repositories, nil
+		out.Repositories, out.RepositoryIDs = d.role.Repositories, nil
 	}
 	return &out, nil
 }
@@ -462,14 +558,30 @@ func nonNilMap(m map[string]string) map[string]string {
 }
 
 // scopedMint is every mint: scope decides what r (narrowed by narrow, if
-// not nil) may get, then that is minted.
+// not nil) may get, then exactly that is minted. When GitHub answers 404
+// for an installation id the decision took from the cache (the App was
+// reinstalled), the lookup is dropped and the whole decision taken again,
+// so that the new installation is checked against the role's bound (its
+// installation, its owner) before anything is minted for it. A 404 minted
+// nothing, and the second decision's installation is looked up anew, so
+// this mints at most once.
 func (b *backend) scopedMint(ctx context.Context, req *logical.Request, roleName string, r *role, owners []string, narrow *scopeRequest) (*logical.Response, error) {
-	eff, err := b.scope(ctx, req.Storage, roleName, r, owners, narrow)
-	if err != nil {
-		if errors.Is(err, logical.ErrPermissionDenied) {
-			b.metrics.forApp(r.appName()).failed("denied")
+	for again := false; ; again = true {
+		d, err := b.scope(ctx, req.Storage, forMint, roleName, r, owners, narrow)
+		if err != nil {
+			if errors.Is(err, logical.ErrPermissionDenied) {
+				b.metrics.forApp(r.appName()).failed("denied")
+			}
+			return nil, err
 		}
-		return nil, err
+		if again {
+			d.cached = false // looked up after the drop: a 404 is GitHub's answer
+		}
+		resp, err := b.mint(ctx, req, roleName, d)
+		if errors.Is(err, errStaleInstallation) {
+			d.app.lookups(d.client).drop(r.installKey())
+			continue
+		}
+		return resp, err
 	}
-	return b.mint(ctx, req, roleName, eff)
 }
