@@ -64,6 +64,11 @@ func badGateway(format string, args ...any) error {
 	return &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf(format, args...)}
 }
 
+// gatewayTimeout is a 504: GitHub did not answer in time.
+func gatewayTimeout(format string, args ...any) error {
+	return &codedError{code: http.StatusGatewayTimeout, msg: fmt.Sprintf(format, args...)}
+}
+
 // upstreamRateLimited is a 502 that says when GitHub allows a retry.
 func upstreamRateLimited(what string, wait time.Duration) error {
 	return &codedError{

@@ -283,9 +283,11 @@ func lookupInstallation(ctx context.Context, client *github.Client, r *role) (*g
 }
 
 // githubFailure turns a GitHub error into the engine's answer, counted
-// under the App: GitHub's refusals (4xx) are the caller's to fix (400 with
-// GitHub's message), rate limits are 502 "upstream rate limited", anything
-// else is a 502.
+// under the App, one status per cause (README.md, Monitoring): GitHub's
+// refusals (4xx) are the caller's to fix (400 with GitHub's message), a
+// mint whose outcome is unknown, the App refused, a rate limit or any other
+// failure of GitHub's is a 502, and no answer in time (GitHub's timeout or
+// the request's deadline, or the caller gone) a 504.
 func (a *app) githubFailure(what string, err error) error {
 	b := a.b
 	var moved *movedError
@@ -318,9 +320,13 @@ func (a *app) githubFailure(what string, err error) error {
 		a.metrics.failed(fmt.Sprintf("github_%d", apiErr.StatusCode))
 		return badRequest("GitHub refused %s (HTTP %d): %s", what, apiErr.StatusCode, apiErr.Message)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if github.IsTimeout(err) {
+		a.metrics.failed("timeout")
+		return gatewayTimeout("GitHub did not answer in time %s: %v", what, err)
+	}
+	if errors.Is(err, context.Canceled) {
 		a.metrics.failed("canceled")
-		return fmt.Errorf("GitHub did not answer in time %s: %w", what, err)
+		return gatewayTimeout("the request ended before GitHub answered %s: %v", what, err)
 	}
 	a.metrics.failed("upstream")
 	return badGateway("GitHub failed %s: %v", what, err)

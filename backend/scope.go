@@ -223,7 +223,7 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, p scopeFor, role
 		}
 		for _, o := range narrowOwners {
 			if !strings.EqualFold(o, account) {
-				return nil, badRequest("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account)
+				return nil, permissionDenied("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account)
 			}
 		}
 	}

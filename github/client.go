@@ -9,7 +9,7 @@
 //   - IsAppRefused, IsSuspended: GitHub refusing the App itself (401/403 on
 //     an App-JWT call, not a rate limit): a key deleted at GitHub, a skewed
 //     clock, a suspended installation. An operator's matter.
-//   - IsRateLimited, IsNotFound: as named.
+//   - IsRateLimited, IsNotFound, IsTimeout: as named.
 //
 // Each Client has its own transport: Config.CACertificatePEM makes it trust
 // one private CA (GitHub Enterprise Server) without touching any other

@@ -180,10 +180,11 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Timeout tells whether the attempt timed out.
-func (e *TransportError) Timeout() bool {
+// IsTimeout tells whether err is GitHub not answering in time: the
+// client's own timeout, or the caller's deadline.
+func IsTimeout(err error) bool {
 	var ne net.Error
-	return errors.Is(e.Err, context.DeadlineExceeded) || (errors.As(e.Err, &ne) && ne.Timeout())
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // notSent tells whether err happened before the request could reach the

@@ -387,8 +387,8 @@ func TestMintTimeoutNotResent(t *testing.T) {
 	if !errors.As(err, &te) {
 		t.Fatalf("CreateToken = %v, want a TransportError", err)
 	}
-	if !te.Timeout() {
-		t.Errorf("Timeout() = false for %v", te)
+	if !IsTimeout(err) {
+		t.Errorf("IsTimeout = false for %v", te)
 	}
 	if !te.Sent {
 		t.Errorf("Sent = false for a request that reached the server")
@@ -409,7 +409,7 @@ func TestMintTimeoutNotResent(t *testing.T) {
 	// A read times out the same way but may be sent again.
 	s.ResetCalls()
 	_, err = c.App(t.Context())
-	if !errors.As(err, &te) || !te.Timeout() {
+	if !errors.As(err, &te) || !IsTimeout(err) {
 		t.Fatalf("App = %v, want a timeout", err)
 	}
 	if n := s.CallCount(http.MethodGet, "/app"); n != fastRetry.MaxAttempts {
@@ -468,8 +468,8 @@ func TestMintDialFailureRetried(t *testing.T) {
 	if te.Sent {
 		t.Error("Sent = true for a failed dial")
 	}
-	if te.Timeout() {
-		t.Error("Timeout() = true for a refused connection")
+	if IsTimeout(err) {
+		t.Error("IsTimeout = true for a refused connection")
 	}
 	if IsAmbiguousMint(err) {
 		t.Error("a mint that never left is reported as ambiguous")
