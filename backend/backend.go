@@ -141,9 +141,11 @@ func (b *backend) newClient(cfg *appConfig, observe func(github.CallInfo)) (*git
 		Now:       b.now,
 	}
 	if cfg.CACertificate != "" {
-		gc.CACertificatePEM = []byte(cfg.CACertificate) // a transport of its own
+		// github.New builds this client a transport that trusts only this
+		// CA and that no other client uses.
+		gc.CACertificatePEM = []byte(cfg.CACertificate)
 	} else {
-		gc.HTTPClient = b.httpClient
+		gc.HTTPClient = b.httpClient // the mount's shared connection pool
 	}
 	if cfg.key != nil { // nil for a revocation-only client
 		gc.AppID, gc.ClientID, gc.Key = cfg.AppID, cfg.ClientID, cfg.key

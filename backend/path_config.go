@@ -241,7 +241,9 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 		return nil, badRequest("%s", err)
 	}
 	if cfg.CACertificate != "" {
-		defer client.CloseIdleConnections() // a transport of its own
+		// This client's transport is its own (backend.newClient): close
+		// its connections. Without a CA it shares the mount's pool.
+		defer client.CloseIdleConnections()
 	}
 	app, err := client.App(ctx)
 	if err != nil {
