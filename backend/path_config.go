@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -358,15 +357,6 @@ func validClientID(s string) bool {
 		}
 	}
 	return true
-}
-
-// parseBuffer reads an expiry_buffer; set is false for "" (the default).
-func parseBuffer(raw any) (buf time.Duration, set bool, msg string) {
-	buf, set, msg = parseDuration("expiry_buffer", raw)
-	if msg == "" && (buf < 0 || buf >= maxTokenLife) {
-		msg = fmt.Sprintf("expiry_buffer: must be at least 0 and less than %s (a token's life), got %s", maxTokenLife, buf)
-	}
-	return buf, set, msg
 }
 
 func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {

@@ -267,12 +267,9 @@ func parseBoundName(raw any) (string, string) {
 // or a whole number of seconds from 1s to a token's life. A TTL under a
 // second leaves no lease: a lease is at least minLeaseTTL.
 func parseTTL(field string, raw any) (time.Duration, string) {
-	ttl, _, msg := parseDuration(field, raw)
+	ttl, _, msg := parseDuration(field, raw, maxTokenLife, fmt.Sprintf("must be from 0 to %s (a token's life), in whole seconds", maxTokenLife))
 	if msg != "" {
 		return 0, msg
-	}
-	if ttl < 0 || ttl > maxTokenLife {
-		return 0, fmt.Sprintf("%s: must be between 0 and %s (a token's life), got %s", field, maxTokenLife, ttl)
 	}
 	if ttl > 0 && ttl < minLeaseTTL {
 		return 0, fmt.Sprintf("%s: %s leaves no lease: a lease lasts at least %s (0 means the token's life)", field, ttl, minLeaseTTL)
@@ -281,6 +278,12 @@ func parseTTL(field string, raw any) (time.Duration, string) {
 		return 0, fmt.Sprintf("%s: %s is not a whole number of seconds", field, ttl)
 	}
 	return ttl, ""
+}
+
+// parseBuffer reads an expiry_buffer: at least 0, less than a token's
+// life; set is false for "" (the default).
+func parseBuffer(raw any) (buf time.Duration, set bool, msg string) {
+	return parseDuration("expiry_buffer", raw, maxTokenLife-time.Nanosecond, fmt.Sprintf("must be at least 0 and less than %s (a token's life)", maxTokenLife))
 }
 
 // ceilingFields are an App's fields for its ceiling (config and apps/<name>).

@@ -13,15 +13,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// typedSchema is a request body schema with each field's type.
-type typedSchema struct {
-	Properties map[string]struct {
-		Type   string `json:"type"`
-		Format string `json:"format"`
-	} `json:"properties"`
-}
+	"github.com/ambient-code/vault-plugin-github-app/github/githubtest"
+)
 
 // typedParameter is a query parameter with its type.
 type typedParameter struct {
@@ -64,46 +58,21 @@ func acceptedJSONKinds(typ, format string) []string {
 	return nil
 }
 
-// TestEveryFieldEveryJSONTypeThroughVault: through a real Vault's HTTP API,
-// every field of every path the engine's OpenAPI document lists as a
-// request body (or a query parameter) is sent as every JSON type (string,
-// number, bool, null, list, object; a query as a string and a repeated
-// parameter, the list a query can carry). A type the field does not take
-// is a 400 that names the field; nothing is a 5xx; afterwards the plugin
-// still answers and the Vault log shows no panic and no plugin restart.
-// The paths and fields come from sys/internal/specs/openapi, so a new
-// field is covered as soon as it is added; a new path that takes a body
-// needs its base request below, or the test fails.
-func TestEveryFieldEveryJSONTypeThroughVault(t *testing.T) {
-	t.Parallel()
-	d := newDouble(t)
-	v := startVault(t, vaultOptions{})
-	v.enableEngine(t, "github")
-	v.configureEngine(t, "github", d, nil)
-	v.writeRole(t, "github", "typed", map[string]any{"owner": "acme"})
+// engineAPI is what sys/internal/specs/openapi says of the engine mounted
+// at github/: by OpenAPI path, the fields of a POST's request body with
+// their types, and a GET's query parameters.
+type engineAPI map[string]struct {
+	body  map[string]typedProperty // nil: no POST with a body
+	query []typedParameter
+}
 
-	app := map[string]any{"app_id": d.AppID, "private_key": string(d.KeyPEM()), "base_url": d.URL}
-	// A base request per path that succeeds, so that one field changed
-	// tells what that field does.
-	bases := map[string]struct {
-		path string
-		body map[string]any
-	}{
-		"/github/config":        {"github/config", app},
-		"/github/apps/{name}":   {"github/apps/fresh", app},
-		"/github/roles/{name}":  {"github/roles/written", map[string]any{"owner": "acme"}},
-		"/github/bounds/{name}": {"github/bounds/typed", map[string]any{"owner": "acme", "repositories": "*", "max_permissions": "contents=read"}},
-		"/github/token/{name}":  {"github/token/typed", map[string]any{}},
-		"/github/token":         {"github/token", map[string]any{"owner": "acme"}},
-	}
-	// Reads with query parameters, by OpenAPI path.
-	reads := map[string]string{
-		"/github/token/{name}":       "github/token/typed",
-		"/github/roles/{name}/check": "github/roles/typed/check",
-		"/github/installations":      "github/installations",
-		"/github/metrics":            "github/metrics",
-	}
+type typedProperty struct {
+	Type   string `json:"type"`
+	Format string `json:"format"`
+}
 
+func loadEngineAPI(t *testing.T, v *vaultServer) engineAPI {
+	t.Helper()
 	resp, err := v.Client.Logical().ReadRaw("sys/internal/specs/openapi")
 	if err != nil {
 		t.Fatal(err)
@@ -127,20 +96,105 @@ func TestEveryFieldEveryJSONTypeThroughVault(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	send := func(method, path string, query url.Values, body map[string]any) answer {
-		var r io.Reader
-		if body != nil {
-			b, err := json.Marshal(body)
-			if err != nil {
-				t.Fatal(err)
+	api := engineAPI{}
+	for oasPath, item := range doc.Paths {
+		if !strings.HasPrefix(oasPath, "/github/") {
+			continue
+		}
+		e := api[oasPath]
+		if item.Get != nil {
+			e.query = item.Get.Parameters
+		}
+		if item.Post != nil && item.Post.RequestBody != nil {
+			for _, media := range item.Post.RequestBody.Content {
+				name := strings.TrimPrefix(media.Schema.Ref, "#/components/schemas/")
+				if name == "" { // hashicorp/vault#30714: see requestSchema
+					name = schemaName(item.Post.OperationID)
+				}
+				var schema struct {
+					Properties map[string]typedProperty `json:"properties"`
+				}
+				if err := json.Unmarshal(doc.Components.Schemas[name], &schema); err != nil {
+					t.Fatalf("%s: schema %s: %v", oasPath, name, err)
+				}
+				if len(schema.Properties) == 0 {
+					t.Errorf("%s: request schema %s has no fields", oasPath, name)
+				}
+				e.body = schema.Properties
 			}
-			r = bytes.NewReader(b)
 		}
-		target := path
-		if len(query) > 0 {
-			target += "?" + query.Encode()
+		api[oasPath] = e
+	}
+	return api
+}
+
+// baseRequest is, by OpenAPI path, a request that succeeds (on a mount
+// configured for d with role "typed" written), so that one field changed
+// tells what that field does.
+type baseRequest struct {
+	path string
+	body map[string]any
+}
+
+func baseRequests(d *githubtest.Server) map[string]baseRequest {
+	app := map[string]any{"app_id": d.AppID, "private_key": string(d.KeyPEM()), "base_url": d.URL}
+	return map[string]baseRequest{
+		"/github/config":        {"github/config", app},
+		"/github/apps/{name}":   {"github/apps/fresh", app},
+		"/github/roles/{name}":  {"github/roles/written", map[string]any{"owner": "acme"}},
+		"/github/bounds/{name}": {"github/bounds/typed", map[string]any{"owner": "acme", "repositories": "*", "max_permissions": "contents=read"}},
+		"/github/token/{name}":  {"github/token/typed", map[string]any{}},
+		"/github/token":         {"github/token", map[string]any{"owner": "acme"}},
+	}
+}
+
+// sendJSON sends body (if not nil) as JSON to path with the root token.
+func sendJSON(t *testing.T, v *vaultServer, method, path string, query url.Values, body map[string]any) answer {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return rawRequest(t, v, v.RootToken, method, target, "application/json", r)
+		r = bytes.NewReader(b)
+	}
+	target := path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	return rawRequest(t, v, v.RootToken, method, target, "application/json", r)
+}
+
+// TestEveryFieldEveryJSONTypeThroughVault: through a real Vault's HTTP API,
+// every field of every path the engine's OpenAPI document lists as a
+// request body (or a query parameter) is sent as every JSON type (string,
+// number, bool, null, list, object; a query as a string and a repeated
+// parameter, the list a query can carry). A type the field does not take
+// is a 400 that names the field; nothing is a 5xx; afterwards the plugin
+// still answers and the Vault log shows no panic and no plugin restart.
+// The paths and fields come from sys/internal/specs/openapi, so a new
+// field is covered as soon as it is added; a new path that takes a body
+// needs its base request below, or the test fails.
+func TestEveryFieldEveryJSONTypeThroughVault(t *testing.T) {
+	t.Parallel()
+	d := newDouble(t)
+	v := startVault(t, vaultOptions{})
+	v.enableEngine(t, "github")
+	v.configureEngine(t, "github", d, nil)
+	v.writeRole(t, "github", "typed", map[string]any{"owner": "acme"})
+
+	bases := baseRequests(d)
+	// Reads with query parameters, by OpenAPI path.
+	reads := map[string]string{
+		"/github/token/{name}":       "github/token/typed",
+		"/github/roles/{name}/check": "github/roles/typed/check",
+		"/github/installations":      "github/installations",
+		"/github/metrics":            "github/metrics",
+	}
+	api := loadEngineAPI(t, v)
+	send := func(method, path string, query url.Values, body map[string]any) answer {
+		return sendJSON(t, v, method, path, query, body)
 	}
 	judge := func(name, field string, accepted bool, a answer) {
 		t.Helper()
@@ -157,12 +211,9 @@ func TestEveryFieldEveryJSONTypeThroughVault(t *testing.T) {
 	}
 
 	sent := 0
-	for _, oasPath := range slices.Sorted(maps.Keys(doc.Paths)) {
-		if !strings.HasPrefix(oasPath, "/github/") {
-			continue
-		}
-		item := doc.Paths[oasPath]
-		if item.Post != nil && item.Post.RequestBody != nil {
+	for _, oasPath := range slices.Sorted(maps.Keys(api)) {
+		item := api[oasPath]
+		if item.body != nil {
 			base, ok := bases[oasPath]
 			if !ok {
 				t.Errorf("%s takes a request body but the test has no base request for it", oasPath)
@@ -171,21 +222,8 @@ func TestEveryFieldEveryJSONTypeThroughVault(t *testing.T) {
 			if a := send(http.MethodPost, base.path, nil, base.body); a.status >= 300 {
 				t.Fatalf("POST %s with its base request: %d %s", base.path, a.status, a.text)
 			}
-			var schema typedSchema
-			for _, media := range item.Post.RequestBody.Content {
-				name := strings.TrimPrefix(media.Schema.Ref, "#/components/schemas/")
-				if name == "" { // hashicorp/vault#30714: see requestSchema
-					name = schemaName(item.Post.OperationID)
-				}
-				if err := json.Unmarshal(doc.Components.Schemas[name], &schema); err != nil {
-					t.Fatalf("%s: schema %s: %v", oasPath, name, err)
-				}
-			}
-			if len(schema.Properties) == 0 {
-				t.Errorf("%s: request schema has no fields", oasPath)
-			}
-			for _, field := range slices.Sorted(maps.Keys(schema.Properties)) {
-				prop := schema.Properties[field]
+			for _, field := range slices.Sorted(maps.Keys(item.body)) {
+				prop := item.body[field]
 				accepted := acceptedJSONKinds(prop.Type, prop.Format)
 				if accepted == nil {
 					t.Errorf("%s: field %s has type %s/%s, which the test does not know", oasPath, field, prop.Type, prop.Format)
@@ -205,10 +243,7 @@ func TestEveryFieldEveryJSONTypeThroughVault(t *testing.T) {
 				}
 			}
 		}
-		if item.Get == nil {
-			continue
-		}
-		for _, p := range item.Get.Parameters {
+		for _, p := range item.query {
 			if p.In != "query" || p.Name == "list" {
 				continue
 			}
