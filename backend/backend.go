@@ -60,6 +60,10 @@ type backend struct {
 	roles   entryCache[role]
 	bounds  entryCache[bound]
 	metrics *metrics
+
+	// revocations revokes tokens that have no lease, in the background
+	// (secret_token.go).
+	revocations *revocations
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -69,8 +73,10 @@ func newBackend(info BuildInfo) *backend {
 		now:        time.Now,
 		apps:       map[string]*app{},
 		parsers:    map[*framework.Path]requestParser{},
-		roles:      newEntryCache[role]("role", rolePrefix),
-		bounds:     newEntryCache[bound]("bound", boundPrefix),
+
+		revocations: newRevocations(maxDetachedRevocations),
+		roles:       newEntryCache[role]("role", rolePrefix),
+		bounds:      newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
 	b.Backend = &framework.Backend{
@@ -124,9 +130,12 @@ func (b *backend) invalidate(_ context.Context, key string) {
 }
 
 // clean runs when the mount is unmounted or its plugin reloaded: the
-// mount's idle connections to GitHub are closed rather than left to outlive
-// it in the shared plugin process.
+// revocations of tokens without a lease still running end first (each
+// within detachedRevokeTimeout), then the mount's idle connections to
+// GitHub are closed rather than left to outlive it in the shared plugin
+// process.
 func (b *backend) clean(context.Context) {
+	b.revocations.wait()
 	b.httpClient.CloseIdleConnections()
 	b.eachApp((*app).closeIdle)
 }

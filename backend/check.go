@@ -52,7 +52,9 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		}
 		return nil, a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
 	}
-	revoked := a.revokeDetached(ctx, client, tok.Token, "check", inst.ID)
+	// The check reports whether GitHub confirmed the revocation: it waits
+	// for it (its probe above does not).
+	revoked := <-a.revokeDetached(ctx, client, tok.Token, "check", d.installationID)
 	if !revoked {
 		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked; it expires at GitHub at %s", tok.ExpiresAt.Format(time.RFC3339)))
 	}

@@ -366,7 +366,9 @@ func TestHostileInput(t *testing.T) {
 				t.Errorf("storage changed:\nbefore %v\nafter  %v", clipMap(before), clipMap(after))
 			}
 			// Only the probe that resolves repository ids to names
-			// (scope.go) may mint: metadata=read, revoked at once.
+			// (scope.go) may mint: metadata=read, revoked at once (in
+			// the background).
+			e.b.revocations.wait()
 			for _, tk := range e.gh.Tokens()[tokens:] {
 				if !reflect.DeepEqual(tk.Permissions, map[string]string{"metadata": "read"}) || tk.RevokedAt.IsZero() {
 					t.Errorf("a refused request minted a token: %v, revoked %v", tk.Permissions, !tk.RevokedAt.IsZero())

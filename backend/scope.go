@@ -482,7 +482,7 @@ func (a *app) installationFailure(id int64, err error) error {
 // one that knows them: an App's JWT can find the installation of a
 // repository id, but only an installation token can read its name. So it
 // mints a metadata=read token for exactly those ids, reads the names GitHub
-// answers with and revokes the token at once (detached from the caller).
+// answers with and revokes the token in the background (revokeDetached).
 // The names are for the decision only and never reach a message: ids GitHub
 // does not resolve in the role's installation are refused by id, in the
 // same words as ids it resolves outside the role or bound (where says
