@@ -40,7 +40,7 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 	}
 
 	warnings := grantWarnings(tr.Permissions, inst)
-	tok, err := client.CreateToken(ctx, d.installationID, tr)
+	tok, err := a.createToken(ctx, client, d.installationID, tr, "check")
 	if err != nil {
 		field := "permissions"
 		if strings.Contains(strings.ToLower(apiMessage(err)), "repositor") {
@@ -132,7 +132,7 @@ func grantWarnings(asked map[string]string, inst *github.Installation) []string 
 // metadata=read token of its own (GET /installation/repositories, every
 // page), revoked at once. It is nil when the list cannot be read.
 func (a *app) unreachable(ctx context.Context, client *github.Client, id int64, tr github.TokenRequest) []string {
-	probe, err := client.CreateToken(ctx, id, github.TokenRequest{Permissions: map[string]string{"metadata": "read"}})
+	probe, err := a.createToken(ctx, client, id, github.TokenRequest{Permissions: map[string]string{"metadata": "read"}}, "check")
 	if err != nil {
 		return nil
 	}

@@ -161,7 +161,7 @@ var errStaleInstallation = errors.New("the cached installation is gone")
 // expires_at minus the expiry buffer.
 func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, d *decision) (*logical.Response, error) {
 	a, client, cfg, r, id := d.app, d.client, d.cfg, d.role, d.installationID
-	tok, err := client.CreateToken(ctx, id, d.request)
+	tok, err := a.createToken(ctx, client, id, d.request, "no_lease")
 	switch {
 	case err != nil && d.cached && github.IsNotFound(err):
 		return nil, errStaleInstallation
@@ -294,6 +294,11 @@ func (a *app) githubFailure(what string, err error) error {
 	if errors.As(err, &moved) {
 		a.metrics.failed("installation_moved")
 		return badRequest("%s", moved.Error())
+	}
+	if github.UnusableToken(err) != "" {
+		// createToken revokes it: no lease could follow it.
+		a.metrics.failed("mint_unusable")
+		return badGateway("GitHub failed %s: %v; the token is being revoked", what, err)
 	}
 	if github.IsAmbiguousMint(err) {
 		// GitHub may have created a token we never received: no lease can

@@ -498,7 +498,7 @@ func (b *backend) resolveIDs(ctx context.Context, p scopeFor, d *decision, r *ro
 		}
 		return permissionDenied("repository ids %s: at least one is %s", joinIDs(ids), where)
 	}
-	tok, err := d.client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
+	tok, err := d.app.createToken(ctx, d.client, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}}, "resolve_ids")
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {

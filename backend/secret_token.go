@@ -108,9 +108,21 @@ func newRevocations(n int) *revocations {
 // detachedRevokeTimeout).
 func (r *revocations) wait() { r.running.Wait() }
 
+// createToken mints through client. A 2xx answer that carried a token the
+// client cannot use (github.UnusableToken: no expires_at) is an error, and
+// its token is revoked (in the background, counted under reason) rather
+// than left alive at GitHub.
+func (a *app) createToken(ctx context.Context, client *github.Client, installationID int64, tr github.TokenRequest, reason string) (*github.Token, error) {
+	tok, err := client.CreateToken(ctx, installationID, tr)
+	if unusable := github.UnusableToken(err); unusable != "" {
+		a.revokeDetached(ctx, client, unusable, reason, installationID)
+	}
+	return tok, err
+}
+
 // revokeDetached revokes a token that has no lease (a probe that resolved
 // repository ids, a role check's tokens, a token minted too short for a
-// lease) in the background, on a context of its own: the caller neither
+// lease or in an answer it cannot be used from) in the background, on a context of its own: the caller neither
 // waits for GitHub nor can, by going away, leave the token alive. It
 // returns at once, unless maxDetachedRevocations are running already: then
 // it waits for one to end. A failure is counted under reason and logged

@@ -9,6 +9,8 @@
 //   - IsAppRefused, IsSuspended: GitHub refusing the App itself (401/403 on
 //     an App-JWT call, not a rate limit): a key deleted at GitHub, a skewed
 //     clock, a suspended installation. An operator's matter.
+//   - UnusableToken: a mint GitHub answered 2xx with a token the client
+//     cannot use (no expires_at): the caller revokes it.
 //   - IsRateLimited, IsNotFound, IsTimeout: as named.
 //
 // A Client sends through the HTTP client it is given, sharing that client's
@@ -693,14 +695,20 @@ func (c *Client) CreateToken(ctx context.Context, installationID int64, tr Token
 		body:     body,
 		mint:     true,
 	}
-	if _, err := c.do(ctx, req, &tok); err != nil {
-		return nil, err
+	_, err = c.do(ctx, req, &tok)
+	if err == nil {
+		var t *Token
+		if t, err = tok.token(req.endpoint); err == nil {
+			return t, nil
+		}
+		err = &ambiguousMintError{err} // 2xx: something was created
 	}
-	t, err := tok.token(req.endpoint)
-	if err != nil {
-		return nil, &ambiguousMintError{err} // 2xx: something was created
+	if tok.Token != "" && IsAmbiguousMint(err) {
+		// A 2xx answer that carried a token the client cannot use (no
+		// expires_at, or a field that does not decode): the token exists.
+		return nil, &unusableTokenError{err: err, token: tok.Token}
 	}
-	return t, nil
+	return nil, err
 }
 
 // tokenJSON is GitHub's access token answer, decoding repositories to

@@ -706,3 +706,50 @@ func TestRetryPolicyDefaults(t *testing.T) {
 		t.Errorf("DefaultRetryPolicy = %+v", DefaultRetryPolicy)
 	}
 }
+
+// Issue 22, item 6: a mint answered 2xx with a token but no expires_at
+// (or an expires_at that does not decode) made a token nobody can lease:
+// the error hands it to the caller to revoke (UnusableToken), never in its
+// text, and the mint is not sent again.
+func TestMintAnswerWithoutExpiryCarriesTheToken(t *testing.T) {
+	const token = "ghs_unusable0123456789abcdefghijklmnopq"
+	for name, body := range map[string]string{
+		"no expires_at":      `{"token":"` + token + `","permissions":{"contents":"read"}}`,
+		"expires_at garbage": `{"token":"` + token + `","expires_at":"soon"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var hits atomic.Int64
+			api := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprint(w, body)
+			})
+			c := newClientAt(t, api.URL)
+			tok, err := c.CreateToken(t.Context(), 1, TokenRequest{})
+			if tok != nil || err == nil {
+				t.Fatalf("CreateToken = %v, %v; want an error", tok, err)
+			}
+			if got := UnusableToken(err); got != token {
+				t.Fatalf("UnusableToken = %q, want the answer's token", got)
+			}
+			if IsAmbiguousMint(err) {
+				t.Error("the token is known: the outcome is not ambiguous")
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("the error's text holds the token: %v", err)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Fatalf("mint sent %d times, want 1", n)
+			}
+		})
+	}
+	// Without a token there is nothing to revoke: the outcome stays unknown.
+	api := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"expires_at":"2030-01-01T00:00:00Z"}`)
+	})
+	_, err := newClientAt(t, api.URL).CreateToken(t.Context(), 1, TokenRequest{})
+	if UnusableToken(err) != "" || !IsAmbiguousMint(err) {
+		t.Fatalf("an answer without a token: %v", err)
+	}
+}
