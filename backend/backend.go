@@ -53,6 +53,13 @@ type backend struct {
 	appsMu sync.Mutex
 	apps   map[string]*app
 
+	// identity serialises a change of an App (an identity change: the
+	// "in use" check, the check with GitHub, the store; or its deletion),
+	// write-held, with the writes of roles and bounds, read-held: the
+	// roles and bounds an App has are the ones its change saw, and a role
+	// or bound is written against the App as it is stored.
+	identity sync.RWMutex
+
 	// parsers parse the requests of the paths that take typed requests
 	// (request.go), by path.
 	parsers map[*framework.Path]requestParser

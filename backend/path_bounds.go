@@ -156,6 +156,9 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 	if err != nil {
 		return nil, err
 	}
+	// Against the App as it is stored: no App change meanwhile.
+	b.identity.RLock()
+	defer b.identity.RUnlock()
 	old, err := b.getBound(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err

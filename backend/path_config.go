@@ -211,6 +211,10 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	if err != nil {
 		return nil, err
 	}
+	// Role and bound writes wait (and this write waits for them) from the
+	// read of the stored App to the store: see backend.identity.
+	b.identity.Lock()
+	defer b.identity.Unlock()
 	cfg, err := loadAppConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -360,6 +364,8 @@ func validClientID(s string) bool {
 }
 
 func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {
+	b.identity.Lock()
+	defer b.identity.Unlock()
 	users, err := b.appUsers(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err

@@ -233,6 +233,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
+	// Against the App as it is stored: no App change meanwhile.
+	b.identity.RLock()
+	defer b.identity.RUnlock()
 	old, err := b.getRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
