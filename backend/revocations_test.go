@@ -41,7 +41,7 @@ func TestDetachedRevocationsDoNotBlock(t *testing.T) {
 
 	// Clean (unmount, reload) waits for it.
 	cleaned := closed(func() { e.b.Cleanup(context.Background()) })
-	if !waitBlocked(t, "(*revocations).wait", "sync.WaitGroup.Wait", cleaned) {
+	if !waitBlocked(t, "(*revocations).wait", "chan send", cleaned) {
 		t.Fatal("Clean returned with a revocation still running")
 	}
 	g.release()

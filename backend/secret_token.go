@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -94,19 +93,26 @@ const detachedRevokeTimeout = 30 * time.Second
 const maxDetachedRevocations = 16
 
 // revocations runs the revocations of tokens without a lease in the
-// background, at most cap(slots) at once; Clean waits for them.
+// background, at most cap(slots) at once: each holds a slot until it ends.
+// Clean waits for them.
 type revocations struct {
-	slots   chan struct{}
-	running sync.WaitGroup
+	slots chan struct{}
 }
 
 func newRevocations(n int) *revocations {
 	return &revocations{slots: make(chan struct{}, n)}
 }
 
-// wait returns when every revocation started has ended (each within
-// detachedRevokeTimeout).
-func (r *revocations) wait() { r.running.Wait() }
+// wait returns when every revocation started before it has ended (each
+// within detachedRevokeTimeout): it takes every slot, then gives them back.
+func (r *revocations) wait() {
+	for range cap(r.slots) {
+		r.slots <- struct{}{}
+	}
+	for range cap(r.slots) {
+		<-r.slots
+	}
+}
 
 // createToken mints through client. A 2xx answer that carried a token the
 // client cannot use (github.UnusableToken: no expires_at) is an error, and
@@ -132,10 +138,8 @@ func (a *app) revokeDetached(ctx context.Context, client *github.Client, token, 
 	r := a.b.revocations
 	done := make(chan bool, 1)
 	r.slots <- struct{}{}
-	r.running.Add(1)
 	ctx = context.WithoutCancel(ctx)
 	go func() {
-		defer r.running.Done()
 		defer func() { <-r.slots }()
 		ctx, cancel := context.WithTimeout(ctx, detachedRevokeTimeout)
 		defer cancel()
