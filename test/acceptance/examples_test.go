@@ -1448,12 +1448,13 @@ func TestExamplesPolicies(t *testing.T) {
 		}
 	}
 
-	// The README's commands, as written, in examples/policies.
+	// The README's commands, as written, from the repository root (as the
+	// README says).
 	block := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(readme)
 	if block == nil {
 		t.Fatal("no sh block in examples/policies/README.md")
 	}
-	out, errOut, err := runBounded(t, examplePath("policies"), vaultEnv(v, v.RootToken), "", 60*time.Second, "bash", "-euo", "pipefail", "-c", block[1])
+	out, errOut, err := runBounded(t, repoRoot, vaultEnv(v, v.RootToken), "", 60*time.Second, "bash", "-euo", "pipefail", "-c", block[1])
 	if err != nil {
 		t.Fatalf("the README's commands: %v\n%s%s", err, out, errOut)
 	}
