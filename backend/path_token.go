@@ -191,6 +191,10 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		return nil, ferr
 	}
 
+	// The bot identity, before the lease is timed: a first lookup of the
+	// App's bot user takes a moment of the token's life.
+	botLogin, botEmail, botWarning := a.botIdentity(ctx, client, cfg, tok.Token)
+
 	buffer := cfg.ExpiryBuffer
 	if r.ExpiryBuffer != nil {
 		buffer = *r.ExpiryBuffer
@@ -230,6 +234,12 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		"hashed_token":         github.HashToken(tok.Token),
 		"branches":             r.Branches.Patterns(),
 	}
+	if botLogin != "" {
+		data["bot_login"] = botLogin
+	}
+	if botEmail != "" {
+		data["bot_email"] = botEmail
+	}
 	// Revocation needs only what the lease keeps: the host and CA that
 	// issued the token, even after the role, or the App itself, is gone.
 	internal := map[string]any{
@@ -244,6 +254,9 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	}
 	resp := b.Secret(secretTokenType).Response(data, internal)
 	resp.Warnings = permissionWarnings(r.Permissions)
+	if botWarning != "" {
+		resp.Warnings = append(resp.Warnings, botWarning)
+	}
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
 	resp.Secret.Renewable = false
