@@ -11,8 +11,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/vault/api"
@@ -320,5 +326,101 @@ func TestBranchesWideningThroughVault(t *testing.T) {
 	m, err := v.Client.Logical().Read("github/token/team-a_ok1")
 	if got, _ := secretBranches(m); err != nil || !slices.Equal(got, []string{"team-a/s2/*"}) {
 		t.Errorf("team-a_ok1 (branches left out) after tightening: %v (%v), want [team-a/s2/*]", got, err)
+	}
+}
+
+// TestRecipeScopeAndIdentity: the shipped agent-approle.hcl and templates,
+// rendered by a real Vault Agent for a scoped and an unscoped role:
+// credentials.json carries "branches" only for the scoped one (the proxy
+// reads absence as unscoped), userName and email are the App's bot;
+// gitconfig and branches.txt say the same. When GitHub fails the lookup of
+// the bot user, the mint still succeeds, Agent still renders (the
+// templates do not need bot_email, error_on_missing_key notwithstanding),
+// and the email falls back to <slug>[bot]@users.noreply.github.com.
+func TestRecipeScopeAndIdentity(t *testing.T) {
+	t.Parallel()
+	d := newDouble(t)
+	var failing atomic.Bool
+	target, err := url.Parse(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "[bot]") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprint(w, `{"message":"Server Error"}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	v := startVault(t, vaultOptions{})
+	v.enableEngine(t, "github")
+	v.configureEngine(t, "github", d, map[string]any{"base_url": front.URL})
+	v.writeRole(t, "github", "scoped", map[string]any{"owner": "acme", "repositories": "widgets", "branches": "ambient/x/*,docs-fix"})
+	v.writeRole(t, "github", "open", map[string]any{"owner": "acme", "repositories": "widgets"})
+
+	render := func(role string) string {
+		t.Helper()
+		if err := v.Client.Sys().PutPolicy("recipe-"+role, fmt.Sprintf(`path "github/token/%s" { capabilities = ["read"] }`, role)); err != nil {
+			t.Fatal(err)
+		}
+		roleID, secretID := v.approle(t, "recipe-"+role, "recipe-"+role)
+		work := t.TempDir()
+		for _, f := range append([]string{"agent-approle.hcl"}, runnerTemplates...) {
+			copyExample(t, work, "runner", f)
+		}
+		for name, val := range map[string]string{"role-id": roleID, "secret-id": secretID} {
+			if err := os.WriteFile(filepath.Join(work, name), []byte(val), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+role), "agent-approle.hcl")
+		return work
+	}
+	credentials := func(work string) map[string]any {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(work, "github", "credentials.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("credentials.json is not JSON: %v", err)
+		}
+		return m
+	}
+
+	// Scoped, the lookup answered: the bot's id in the email, the scope
+	// beside the token.
+	work := render("scoped")
+	creds := credentials(work)
+	if got := fmt.Sprint(creds["branches"]); got != "[ambient/x/* docs-fix]" || creds["userName"] != d.BotLogin() || creds["email"] != botEmailOf(d) {
+		t.Errorf("scoped: credentials.json branches %s, userName %v, email %v", got, creds["userName"], creds["email"])
+	}
+	checkSessionFiles(t, d, filepath.Join(work, "github-session"), 0o444, []string{"ambient/x/*", "docs-fix"})
+
+	// The App's config written again (its bot user forgotten) and GitHub
+	// failing the lookup: an unscoped role renders, with the fallback email
+	// and no branches key.
+	failing.Store(true)
+	v.configureEngine(t, "github", d, map[string]any{"base_url": front.URL})
+	before := d.CallCount(http.MethodGet, "/users/"+d.BotLogin())
+	work = render("open")
+	creds = credentials(work)
+	fallback := d.BotLogin() + "@users.noreply.github.com"
+	if _, has := creds["branches"]; has || creds["userName"] != d.BotLogin() || creds["email"] != fallback || creds["token"] == "" {
+		t.Errorf("unscoped, lookup failed: credentials.json branches %v (present %v), userName %v, email %v", creds["branches"], has, creds["userName"], creds["email"])
+	}
+	if data, _ := os.ReadFile(filepath.Join(work, "github-session", "gitconfig")); string(data) != "[user]\n\tname = "+d.BotLogin()+"\n\temail = "+fallback+"\n" {
+		t.Errorf("gitconfig after a failed lookup: %q", data)
+	}
+	if data, _ := os.ReadFile(filepath.Join(work, "github-session", "branches.txt")); !strings.HasPrefix(string(data), "This session's GitHub token has no branch scope") {
+		t.Errorf("branches.txt for an unscoped role: %q", data)
+	}
+	if n := d.CallCount(http.MethodGet, "/users/"+d.BotLogin()); n != before {
+		t.Errorf("the failed lookups reached the double %d times", n-before)
 	}
 }
