@@ -309,6 +309,50 @@ func TestBranchesWideningThroughVault(t *testing.T) {
 		t.Errorf("only %d widening attempts", refused)
 	}
 
+	// The platform backend (platform-backend.hcl as shipped) inside the
+	// project bound, whose ceiling is ambient/*/*: a session's own
+	// ambient/<session>/* passes, anything wider does not.
+	if _, err := v.Client.Logical().Write("github/bounds/ambient-sessions", map[string]any{"branches": "ambient/*/*"}); err != nil {
+		t.Fatal(err)
+	}
+	backend := shippedPolicy(t, v, "platform-backend.hcl", map[string]string{"<project>": "ambient-sessions"})
+	for _, tc := range []struct {
+		value  any
+		accept bool
+	}{
+		{"ambient/s1/*", true},
+		{[]any{"ambient/s1/fix", "ambient/s1/docs-*"}, true},
+		{"main", false},
+		{"ambient/*", false},
+		{"ambient/s1/*/x", false},
+		{"ambient/**", false},
+		{"refs/heads/ambient/s1/x", false},
+		{[]any{"ambient/s1/x", "Ambient/s1/y"}, false},
+	} {
+		role := "session_ambient-sessions_ambient-session-b"
+		_, err := backend.Logical().Write("github/roles/"+role, map[string]any{"bound": "ambient-sessions", "repositories": "widgets", "branches": tc.value})
+		if tc.accept != (err == nil) {
+			t.Errorf("platform-backend session role branches=%v: %v, want accepted %v", tc.value, err, tc.accept)
+			continue
+		}
+		if err != nil {
+			if st := statusOf(err); st != http.StatusBadRequest && st != http.StatusForbidden || !strings.Contains(err.Error(), "branches") {
+				t.Errorf("platform-backend session role branches=%v: %v, want a 400 or 403 naming branches", tc.value, err)
+			}
+			continue
+		}
+		m, err := v.Client.Logical().Read("github/token/" + role)
+		got, _ := secretBranches(m)
+		minted, perr := branches.ParseScope(got)
+		ceiling, _ := branches.ParseScope([]string{"ambient/*/*"})
+		if err != nil || perr != nil || len(got) == 0 || !ceiling.Covers(minted) {
+			t.Errorf("session role branches=%v mints %v (%v), want them inside ambient/*/*", tc.value, got, err)
+		}
+		if _, err := v.Client.Logical().Delete("github/roles/" + role); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Tightened: the next mint of a role now outside it is a 403 naming
 	// the pattern, and mints nothing; one that left its branches out
 	// follows.
