@@ -104,9 +104,13 @@ func (u *botUser) userID(ctx context.Context, a *app, client *github.Client, log
 		id, failure := lookupBot(ctx, client, login, token)
 		u.mu.Lock()
 		u.inflight = nil
-		if failure == "" {
+		switch {
+		case failure == "":
 			u.id = id
-		} else {
+		case ctx.Err() != nil:
+			// The caller went away: that says nothing of GitHub, and the
+			// next mint asks again.
+		default:
 			u.failure, u.retryAt = failure, a.b.now().Add(botRetryAfter)
 		}
 		retryAt := u.retryAt

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -190,5 +191,25 @@ func TestBotIdentityLookupFailure(t *testing.T) {
 		if strings.Contains(logs, tok.Value) {
 			t.Fatal("a token reached the log")
 		}
+	}
+}
+
+// TestBotIdentityCallerGone: a lookup cut short because the caller went
+// away is not GitHub failing: the next mint asks again at once.
+func TestBotIdentityCallerGone(t *testing.T) {
+	e := newTestBackend(t)
+	e.configure(nil)
+	e.writeRole("web", map[string]any{"owner": "acme"})
+	a := e.b.existingApp(defaultApp)
+	client := e.appClient(defaultApp)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cfg := &appConfig{AppSlug: e.gh.Slug}
+	if _, email, warning := a.botIdentity(ctx, client, cfg, "ghs_unused"); email != "" || warning == "" {
+		t.Fatalf("a lookup with a canceled context: email %q, warning %q", email, warning)
+	}
+	resp := e.ok(logical.ReadOperation, "token/web", nil)
+	if resp.Data["bot_email"] != botEmail(e.gh) {
+		t.Fatalf("the mint after a canceled lookup answered bot_email %v, warnings %q", resp.Data["bot_email"], resp.Warnings)
 	}
 }
