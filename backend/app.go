@@ -49,20 +49,23 @@ func checkAppName(field, name string) string {
 }
 
 // app is one GitHub App of the mount: its stored config, the client built
-// from it (which caches the App JWT), its installation lookups and its
-// metrics. Everything about App X lives here.
+// from it (which caches the App JWT), its installation lookups, its bot
+// user (bot.go) and its metrics. Everything about App X lives here.
 type app struct {
 	name    string
 	b       *backend
 	metrics *appMetrics
 
-	mu     sync.RWMutex // guards cfg, client and installs
+	mu     sync.RWMutex // guards cfg, client, installs and bot
 	cfg    *appConfig
 	client *github.Client
 	// installs are client's installation lookups: made with it and dropped
 	// with it, so a lookup, shared or cached, is only ever used with the
 	// client (host, App, key) that made it.
 	installs *installCache
+	// bot is the App's bot user as client's host knows it, looked up once
+	// (bot.go); made and dropped with client.
+	bot *botUser
 }
 
 // app returns the mount's App called name, making its (empty) record when
@@ -148,7 +151,7 @@ func (a *app) getClient(ctx context.Context, s logical.Storage) (*github.Client,
 	if err != nil {
 		return nil, nil, err
 	}
-	a.cfg, a.client, a.installs = cfg, c, newInstallCache(installationCacheTTL)
+	a.cfg, a.client, a.installs, a.bot = cfg, c, newInstallCache(installationCacheTTL), &botUser{}
 	return c, cfg, nil
 }
 
@@ -172,14 +175,14 @@ func (a *app) currentLookups() *installCache {
 	return a.installs
 }
 
-// reset forgets the App's config, client (and so its JWT) and installation
-// lookups: its config was written, deleted or replicated. Other Apps keep
-// theirs. Lookups still in flight finish into the forgotten cache, for the
+// reset forgets the App's config, client (and so its JWT), installation
+// lookups and bot user: its config was written, deleted or replicated.
+// Other Apps keep theirs. Lookups still in flight finish into the forgotten cache, for the
 // requests that hold the old client only.
 func (a *app) reset() {
 	a.mu.Lock()
 	old := a.client
-	a.cfg, a.client, a.installs = nil, nil, nil
+	a.cfg, a.client, a.installs, a.bot = nil, nil, nil, nil
 	a.mu.Unlock()
 	if old != nil {
 		old.CloseIdleConnections()

@@ -25,6 +25,9 @@ type bound struct {
 	Repositories   []string          `json:"repositories"`
 	MaxPermissions map[string]string `json:"max_permissions"`
 	MaxTTL         time.Duration     `json:"max_ttl,omitempty"` // 0: a token's life
+	// Branches are the most its roles' branches may name (branches.go);
+	// empty: roles are free to name any, or none.
+	Branches branchList `json:"branches,omitzero"`
 	// App names the GitHub App (app.go) of the bound's installation; its
 	// roles mint through it. Empty is "default".
 	App string `json:"app,omitempty"`
@@ -77,6 +80,7 @@ func (bd *bound) data() map[string]any {
 		"max_permissions": bd.MaxPermissions,
 		"max_ttl":         bd.MaxTTL.String(),
 		"app":             bd.appName(),
+		"branches":        bd.Branches.Patterns(),
 	}
 }
 

@@ -197,13 +197,13 @@ func TestRoleFieldsResetFromCLI(t *testing.T) {
 	e := newTestBackend(t)
 	e.configure(nil)
 	e.writeRole("r", map[string]any{"owner": "acme", "repositories": "widgets", "repository_ids": "1,2",
-		"permissions": "contents=read", "ttl": "10m", "expiry_buffer": "1m"})
-	e.writeRole("r", map[string]any{"repositories": "", "repository_ids": "", "permissions": "", "ttl": "", "expiry_buffer": ""})
+		"permissions": "contents=read", "ttl": "10m", "expiry_buffer": "1m", "branches": "ambient/*"})
+	e.writeRole("r", map[string]any{"repositories": "", "repository_ids": "", "permissions": "", "ttl": "", "expiry_buffer": "", "branches": ""})
 	got := e.ok(logical.ReadOperation, "roles/r", nil).Data
 	want := map[string]any{
 		"installation_id": int64(0), "owner": "acme", "repository": "",
 		"repositories": []string{}, "repository_ids": []int64{}, "permissions": map[string]string(nil),
-		"ttl": "0s", "expiry_buffer": nil, "bound": "", "app": "default",
+		"ttl": "0s", "expiry_buffer": nil, "bound": "", "app": "default", "branches": []string{},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("after reset:\n got %#v\nwant %#v", got, want)

@@ -24,6 +24,15 @@ repositories are the bound's repositories (a bound with patterns other than
 "*" needs the role to name its repositories) and its empty permissions are
 the bound's max_permissions. Vault policies then pin bound=<name> only.
 A bound that roles name cannot be deleted.
+
+branches (optional) is a ceiling on the roles' write scope: each pattern a
+role names must be covered by one of the bound's (p covers q when p
+matches q's text with q's '*' read as a literal character: "ambient/*/*"
+covers "ambient/s1/*" and "ambient/s1/fix", not "ambient/*" or "main"),
+and a role that names none gets the bound's. Patterns are branch names
+without "refs/heads/", where '*' matches within one '/'-separated part
+("**" does not exist); matching is case-sensitive. A bound without
+branches leaves its roles free.
 `
 )
 
@@ -87,6 +96,10 @@ func pathBounds(b *backend) []*framework.Path {
 				"max_ttl": {
 					Type:        framework.TypeDurationSecond,
 					Description: "The longest lease ttl the bound's roles may set; also the ttl of those that set none. 0: a token's life.",
+				},
+				"branches": {
+					Type:        framework.TypeCommaStringSlice,
+					Description: boundBranchesFieldHelp,
 				},
 			},
 			ExistenceCheck: b.boundExists,
@@ -255,6 +268,9 @@ func applyBoundFields(bd *bound, q *boundRequest) string {
 	}
 	if q.ttlSent {
 		bd.MaxTTL = q.maxTTL
+	}
+	if q.branchesSent {
+		bd.Branches = q.branches
 	}
 	return ""
 }

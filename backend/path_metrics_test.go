@@ -37,12 +37,13 @@ func TestMetrics(t *testing.T) {
 	}
 	// The App's budget and the installations' are apart: the App's last
 	// answer was the injected rate limit (0 left), the installation's the
-	// revocation (its own budget, barely used).
+	// revocation (its own budget, used by the bot user's lookup and the
+	// revocation only).
 	rate := m["github_rate_limit_remaining"].(map[string]any)
 	app, _ := rate[github.SpenderApp].(map[string]any)
 	inst, _ := rate[github.SpenderInstallation].(map[string]any)
-	if len(rate) != 2 || app["core"] != int64(0) || inst["core"] != int64(4999) {
-		t.Fatalf("rate limit remaining %v, want app core 0 and installation core 4999", rate)
+	if len(rate) != 2 || app["core"] != int64(0) || inst["core"] != int64(4998) {
+		t.Fatalf("rate limit remaining %v, want app core 0 and installation core 4998", rate)
 	}
 
 	prom := e.ok(logical.ReadOperation, "metrics", map[string]any{"format": "prometheus"})
@@ -53,7 +54,7 @@ func TestMetrics(t *testing.T) {
 		`github_app_github_calls_total{app="default",endpoint="POST /app/installations/{id}/access_tokens",status="201"} 2`,
 		`github_app_installation_cache_total{app="default",result="hit"} 2`,
 		`github_app_rate_limit_remaining{app="default",resource="core",spender="app"} 0` + "\n",
-		`github_app_rate_limit_remaining{app="default",resource="core",spender="installation"} 4999` + "\n",
+		`github_app_rate_limit_remaining{app="default",resource="core",spender="installation"} 4998` + "\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("prometheus output lacks %q:\n%s", want, body)

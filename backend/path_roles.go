@@ -25,10 +25,20 @@ templated policy reaches in lower case: AppRole lower-cases its role names
 never reached through them. Capitals are not refused, since roles reached
 by plain paths may use them.
 
+branches is the session's write scope: the branches its tokens may create,
+update and delete, enforced by github-token-proxy (GitHub has no permission
+for it). Patterns are branch names without "refs/heads/", where '*' matches
+any run of characters within one '/'-separated part ("ambient/s1/*");
+"**" does not exist; matching is case-sensitive; at most 100 patterns.
+Empty: unscoped. Inside a bound with branches, each pattern must be covered
+by one of the bound's, and empty means the bound's. The token answer
+carries the effective list as branches ([] when unscoped).
+
 Writes merge: a field that is not sent keeps its value; a field sent empty
 (permissions= or repositories= on the CLI, "" or [] over the API) is reset:
 repositories and permissions to none (the installation's full scope), ttl to
-0 (the token's life minus the buffer), expiry_buffer to the config's.
+0 (the token's life minus the buffer), expiry_buffer to the config's,
+branches to none.
 `
 	pathRoleCheckHelpDesc = `
 Reading roles/<name>/check resolves the role's installation without the

@@ -17,6 +17,7 @@ func TestRoleCRUD(t *testing.T) {
 		"repositories": "widgets,acme/gadgets",
 		"permissions":  "contents=read,pull_requests=write",
 		"ttl":          "30m",
+		"branches":     "ambient/s1/*, docs-fix,ambient/s1/*",
 	})
 	e.writeRole("team-b-x", map[string]any{"installation_id": e.acme.ID})
 
@@ -32,6 +33,7 @@ func TestRoleCRUD(t *testing.T) {
 		"expiry_buffer":   nil,
 		"bound":           "",
 		"app":             "default",
+		"branches":        []string{"ambient/s1/*", "docs-fix"},
 	}
 	if !reflect.DeepEqual(resp.Data, want) {
 		t.Fatalf("role read:\n got %#v\nwant %#v", resp.Data, want)

@@ -21,16 +21,23 @@ Reading token/<role> mints a fresh installation token with the role's scope,
 as a lease that ends expiry_buffer before the token expires (or at the
 role's ttl). The lease is not renewable; read again for a new token. When
 the lease ends the token is revoked at GitHub. Writing token/<role> with
-repositories, repository_ids or permissions narrows the token to a subset of
-the role; a read with them as query parameters
+repositories, repository_ids, permissions or branches narrows the token to
+a subset of the role; a read with them as query parameters
 (token/<role>?repositories=web) narrows the same way, it never ignores them.
+
+Besides the token the answer carries plain data for the session: branches,
+the effective write scope github-token-proxy enforces ([] when unscoped),
+and the App's bot identity for commits, bot_login (<slug>[bot]) and
+bot_email (<id>+<slug>[bot]@users.noreply.github.com; the bot user's id is
+looked up at GitHub once per App, and a failed lookup leaves bot_email out
+with a warning rather than failing the mint).
 `
 	pathAdHocHelpSyn  = "Mint a GitHub installation access token with the scope given in the request (operators only)."
 	pathAdHocHelpDesc = `
 Writing token mints a token without a role: the request carries the role
 fields (one of installation_id, owner or repository; repositories,
-repository_ids, permissions, ttl, expiry_buffer). The lease and revocation
-are as for token/<role>. Vault policies should keep this path from
+repository_ids, permissions, ttl, expiry_buffer, branches). The lease,
+revocation and answer are as for token/<role>. Vault policies should keep this path from
 workloads, which read token/<role> instead.
 `
 	// minLeaseTTL is the shortest lease handed out.
@@ -58,6 +65,11 @@ func pathToken(b *backend) []*framework.Path {
 				"repositories":   asQuery(adhoc["repositories"]),
 				"repository_ids": asQuery(adhoc["repository_ids"]),
 				"permissions":    asQuery(adhoc["permissions"]),
+				"branches": {
+					Type:        framework.TypeCommaStringSlice,
+					Description: narrowBranchesFieldHelp,
+					Query:       true,
+				},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.ReadOperation: &framework.PathOperation{
@@ -72,7 +84,7 @@ func pathToken(b *backend) []*framework.Path {
 				logical.UpdateOperation: &framework.PathOperation{
 					Callback:                  b.pathTokenNarrow,
 					ForwardPerformanceStandby: true,
-					Summary:                   "Mint a token narrowed to a subset of the role's repositories and permissions.",
+					Summary:                   "Mint a token narrowed to a subset of the role's repositories, permissions and branches.",
 					DisplayAttrs:              &framework.DisplayAttributes{OperationVerb: "generate", OperationSuffix: "narrowed-token"},
 				},
 			},
@@ -179,6 +191,10 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		return nil, ferr
 	}
 
+	// The bot identity, before the lease is timed: a first lookup of the
+	// App's bot user takes a moment of the token's life.
+	botLogin, botEmail, botWarning := a.botIdentity(ctx, client, cfg, tok.Token)
+
 	buffer := cfg.ExpiryBuffer
 	if r.ExpiryBuffer != nil {
 		buffer = *r.ExpiryBuffer
@@ -216,6 +232,13 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		"repositories":         nonNil(tok.Repositories),
 		"repository_selection": tok.RepositorySelection,
 		"hashed_token":         github.HashToken(tok.Token),
+		"branches":             r.Branches.Patterns(),
+	}
+	if botLogin != "" {
+		data["bot_login"] = botLogin
+	}
+	if botEmail != "" {
+		data["bot_email"] = botEmail
 	}
 	// Revocation needs only what the lease keeps: the host and CA that
 	// issued the token, even after the role, or the App itself, is gone.
@@ -231,6 +254,9 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	}
 	resp := b.Secret(secretTokenType).Response(data, internal)
 	resp.Warnings = permissionWarnings(r.Permissions)
+	if botWarning != "" {
+		resp.Warnings = append(resp.Warnings, botWarning)
+	}
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
 	resp.Secret.Renewable = false

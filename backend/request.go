@@ -100,12 +100,15 @@ type scopeRequest struct {
 
 	expiryBuffer *time.Duration // nil: the App's
 	bufferSent   bool
+
+	branches     branchList // parsed patterns (branches.go)
+	branchesSent bool
 }
 
 // The fields each kind of request takes.
 var (
-	roleRequestFields   = []string{"app", "bound", "installation_id", "owner", "repository", "repositories", "repository_ids", "permissions", "ttl", "expiry_buffer"}
-	narrowRequestFields = []string{"repositories", "repository_ids", "permissions"}
+	roleRequestFields   = []string{"app", "bound", "installation_id", "owner", "repository", "repositories", "repository_ids", "permissions", "ttl", "expiry_buffer", "branches"}
+	narrowRequestFields = []string{"repositories", "repository_ids", "permissions", "branches"}
 )
 
 // parseScopeRequest parses the fields of raw that fields names (others are
@@ -158,6 +161,9 @@ func parseScopeRequest(raw map[string]any, fields []string) (*scopeRequest, stri
 			if buf, set, msg = parseBuffer(v); set {
 				q.expiryBuffer = &buf
 			}
+		case "branches":
+			q.branchesSent = true
+			q.branches, msg = parseBranches(f, v)
 		}
 		if msg != "" {
 			return nil, msg
@@ -178,14 +184,14 @@ func parseScopeRequest(raw map[string]any, fields []string) (*scopeRequest, stri
 
 // narrows reports whether the request asks for less than the whole role.
 func (q *scopeRequest) narrows() bool {
-	return q != nil && (q.reposSent || q.idsSent || q.permsSent)
+	return q != nil && (q.reposSent || q.idsSent || q.permsSent || q.branchesSent)
 }
 
 // applyTo merges q into r (a role being written, or an ad-hoc one). The
 // merge rule: a field that is not sent keeps its value; a field sent empty
 // is reset: repositories, repository_ids and permissions to none (the
 // installation's full scope), ttl to 0 (the token's life minus the buffer),
-// expiry_buffer to the config's. Sending one selector replaces the other
+// expiry_buffer to the config's, branches to none (unscoped). Sending one selector replaces the other
 // two. A role given a bound and no installation selector, now or before,
 // takes the bound's (bd, already read).
 func (q *scopeRequest) applyTo(r *role, bd *bound) string {
@@ -225,6 +231,9 @@ func (q *scopeRequest) applyTo(r *role, bd *bound) string {
 	}
 	if q.bufferSent {
 		r.ExpiryBuffer = q.expiryBuffer
+	}
+	if q.branchesSent {
+		r.Branches = q.branches
 	}
 	return ""
 }
@@ -417,9 +426,12 @@ type boundRequest struct {
 
 	maxTTL  time.Duration
 	ttlSent bool
+
+	branches     branchList
+	branchesSent bool
 }
 
-var boundRequestFields = []string{"app", "installation_id", "owner", "repositories", "max_permissions", "max_ttl"}
+var boundRequestFields = []string{"app", "installation_id", "owner", "repositories", "max_permissions", "max_ttl", "branches"}
 
 // parseBoundRequest parses a bound write; it returns a message naming the
 // first bad field.
@@ -453,6 +465,9 @@ func parseBoundRequest(raw map[string]any) (*boundRequest, string) {
 		case "max_ttl":
 			q.ttlSent = true
 			q.maxTTL, msg = parseTTL(f, v)
+		case "branches":
+			q.branchesSent = true
+			q.branches, msg = parseBranches(f, v)
 		}
 		if msg != "" {
 			return nil, msg

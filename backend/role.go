@@ -24,6 +24,9 @@ type role struct {
 	TTL            time.Duration     `json:"ttl,omitempty"`
 	ExpiryBuffer   *time.Duration    `json:"expiry_buffer,omitempty"` // nil: the App's
 	Bound          string            `json:"bound,omitempty"`         // scope.go: the role lies inside it
+	// Branches are the branches its tokens may write (branches.go),
+	// enforced by github-token-proxy; empty: unscoped.
+	Branches branchList `json:"branches,omitzero"`
 	// App names the GitHub App (app.go) the role mints through; empty (a
 	// role written before there were several) is "default". Inside a bound
 	// it is the bound's App.
@@ -80,7 +83,11 @@ func roleFields() map[string]*framework.FieldSchema {
 		},
 		"bound": {
 			Type:        framework.TypeString,
-			Description: "A bound (bounds/<name>) the role must lie inside; its empty repositories and permissions are then the bound's. Without an installation selector the role uses the bound's.",
+			Description: "A bound (bounds/<name>) the role must lie inside; its empty repositories, permissions and branches are then the bound's. Without an installation selector the role uses the bound's.",
+		},
+		"branches": {
+			Type:        framework.TypeCommaStringSlice,
+			Description: branchesFieldHelp,
 		},
 	}
 }
@@ -142,6 +149,7 @@ func (r *role) data() map[string]any {
 		"expiry_buffer":   nil, // the App's
 		"bound":           r.Bound,
 		"app":             r.appName(),
+		"branches":        r.Branches.Patterns(),
 	}
 	if r.ExpiryBuffer != nil {
 		d["expiry_buffer"] = r.ExpiryBuffer.String()

@@ -12,10 +12,13 @@ package backend
 //     "Workflows" is "workflows"; a look-alike such as the Kelvin sign is
 //     refused there by the name's shape);
 //   - fields left out or empty resolved to what they mean: inside a bound,
-//     empty repositories are the bound's repositories and empty permissions
-//     its max_permissions; outside one, empty permissions are the config's
-//     default_permissions (or max_permissions), and only when neither is
-//     set everything the App was granted.
+//     empty repositories are the bound's repositories, empty permissions
+//     its max_permissions and empty branches its branches; outside one,
+//     empty permissions are the config's default_permissions (or
+//     max_permissions), and only when neither is set everything the App
+//     was granted; empty branches are unscoped;
+//   - branch patterns parsed by github/branches, contained by its sound
+//     Covers rule (branches.go).
 //
 // Role writes, role reads (mint), narrowing writes, the ad-hoc token path and
 // role checks all call scope, and a mint re-checks the stored role every
@@ -353,7 +356,8 @@ func outsideBound(roleName string, r *role, bd *bound) error {
 // fitBound fits eff into its bound bd, from storage alone: repositories
 // among the bound's (empty: the bound's own; ids are left to scope, which
 // resolves them), permissions at or under max_permissions (empty:
-// max_permissions), ttl at or under max_ttl (0: max_ttl).
+// max_permissions), ttl at or under max_ttl (0: max_ttl), branches
+// covered by the bound's (empty: the bound's).
 func fitBound(roleName string, eff *role, bd *bound) error {
 	names := eff.repositories()
 	var repos []string
@@ -395,7 +399,7 @@ func fitBound(roleName string, eff *role, bd *bound) error {
 			return permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), eff.Bound, bd.MaxTTL)
 		}
 	}
-	return nil
+	return fitBranches(roleName, eff, bd)
 }
 
 // narrowLocally cuts eff (inside its bound and the ceiling) down to what the
@@ -435,6 +439,9 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, e
 		if len(q.permissions) > 0 {
 			out.Permissions = q.permissions
 		}
+	}
+	if err := narrowBranches(roleName, eff, out, q); err != nil {
+		return nil, err
 	}
 	return resolve, nil
 }

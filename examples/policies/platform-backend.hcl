@@ -8,7 +8,10 @@
 # What an operator sets first: the bound named <project>, the most any of
 # the project's sessions may reach, e.g.
 #   vault write github/bounds/ambient-sessions owner=acme repositories='*' \
-#     max_permissions=contents=write,pull_requests=write,metadata=read
+#     max_permissions=contents=write,pull_requests=write,metadata=read \
+#     branches='ambient/*/*'
+# (each session then writes only the branches its role names, e.g.
+# ambient/<session>/* as examples/runner/session-start.sh sets).
 #
 # Session roles are named session_<namespace>_<serviceaccount> (the pod's
 # service account), e.g. session_ambient-sessions_ambient-session-s1; "_"

@@ -10,8 +10,8 @@
 #
 # The policy pins one plain value, bound=<team>, and requires it on every
 # write; the engine enforces the rest (installation, repositories in every
-# spelling, permission names and levels, ttl) on the write and again at
-# every mint. Parameter rules alone cannot do that: see docs/policies.md.
+# spelling, permission names and levels, ttl, branches) on the write and
+# again at every mint. Parameter rules alone cannot do that: see docs/policies.md.
 # Vault checks required_parameters on reads too, so the admin reads a role
 # with the bound as a parameter: vault read github/roles/<team>_web bound=<team>
 # The glob also covers github/roles/<team>_web/check (read, with the bound):

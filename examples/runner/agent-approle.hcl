@@ -10,10 +10,13 @@
 #                 (vault read -field=role_id auth/approle/role/<name>/role-id)
 #   ./secret-id   file: a secret_id
 #                 (vault write -f -field=secret_id auth/approle/role/<name>/secret-id)
-#   ./github-token.ctmpl, ./gh-env.ctmpl, ./credentials.json.ctmpl
+#   ./github-token.ctmpl, ./gh-env.ctmpl, ./credentials.json.ctmpl,
+#   ./gitconfig.ctmpl, ./branches.txt.ctmpl
 #                 the templates, copied from this directory.
 #   ./github/     where the files are rendered (created if missing):
 #                 ./github/token, ./github/gh.env, ./github/credentials.json
+#   ./github-session/  what the runner may read in any pod (no token):
+#                 ./github-session/gitconfig, ./github-session/branches.txt
 #   ./vault-token Agent's own Vault token (sink).
 #
 # Run:  GITHUB_ROLE=session_ambient-sessions_ambient-session-s1 vault agent -config=agent-approle.hcl
@@ -65,5 +68,19 @@ template {
   source               = "./credentials.json.ctmpl"
   destination          = "./github/credentials.json"
   perms                = "0440"
+  error_on_missing_key = true
+}
+
+template {
+  source               = "./gitconfig.ctmpl"
+  destination          = "./github-session/gitconfig"
+  perms                = "0444"
+  error_on_missing_key = true
+}
+
+template {
+  source               = "./branches.txt.ctmpl"
+  destination          = "./github-session/branches.txt"
+  perms                = "0444"
   error_on_missing_key = true
 }

@@ -16,6 +16,10 @@
 #                              runner reads the token); proxy-pod.yaml only into
 #                              Agent and github-token-proxy, never into the
 #                              runner, which never sees the token.
+#   /var/run/github-session/   emptyDir for what the runner may read in any pod
+#                              (no token): gitconfig, the bot identity for
+#                              commits, and branches.txt, the session's write
+#                              scope in a sentence for the model.
 #   /vault/agent/              emptyDir private to Agent (its Vault token).
 #   /var/run/secrets/vault.hashicorp.com/serviceaccount/token
 #                  projected service account token with audience "vault",
@@ -81,5 +85,21 @@ template {
   source               = "/etc/vault-agent/credentials.json.ctmpl"
   destination          = "/var/run/github/credentials.json"
   perms                = "0440"
+  error_on_missing_key = true
+}
+
+# No token in these two: the runner reads them (mode 0444) in every pod,
+# the one that keeps the token from it too (k8s/proxy-pod.yaml).
+template {
+  source               = "/etc/vault-agent/gitconfig.ctmpl"
+  destination          = "/var/run/github-session/gitconfig"
+  perms                = "0444"
+  error_on_missing_key = true
+}
+
+template {
+  source               = "/etc/vault-agent/branches.txt.ctmpl"
+  destination          = "/var/run/github-session/branches.txt"
+  perms                = "0444"
   error_on_missing_key = true
 }

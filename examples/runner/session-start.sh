@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The platform backend's call when an agentic session starts: write the
 # session's role, inside the project's bound, narrowed to the repositories
-# (and permissions) the session needs. The session's pod (namespace
+# (and permissions) the session needs and to the branches it may write
+# (ambient/<session>/*: github-token-proxy refuses every other). The session's pod (namespace
 # NAMESPACE, service account ambient-session-<session>) then reads
 # github/token/session_<namespace>_ambient-session-<session> through Vault Agent.
 #
@@ -22,6 +23,9 @@
 #   PERMISSIONS              default contents=write,pull_requests=write,metadata=read
 #                            (name=level, comma separated; "" for the bound's
 #                            max_permissions)
+#   BRANCHES                 the branch patterns the session may write, comma
+#                            separated (default ambient/SESSION/*; "" for the
+#                            bound's branches)
 #   TTL                      optional lease cap, e.g. 30m ("": token life - buffer)
 #   EXPIRY_BUFFER            optional, e.g. 10m ("": the config's)
 set -euo pipefail
@@ -36,6 +40,7 @@ mount=${GITHUB_MOUNT:-github}
 namespace=${NAMESPACE:-ambient-sessions}
 role="session_${namespace}_${SERVICE_ACCOUNT:-ambient-session-$session}"
 permissions=${PERMISSIONS-contents=write,pull_requests=write,metadata=read}
+branches=${BRANCHES-ambient/$session/*}
 
 owner=${1%%/*}
 repos=()
@@ -58,6 +63,7 @@ vault write "$mount/roles/$role" \
   repositories="$csv" \
   repository_ids= \
   permissions="$permissions" \
+  branches="$branches" \
   ttl="${TTL:-}" \
   expiry_buffer="${EXPIRY_BUFFER:-}"
 echo "session $session: role $mount/roles/$role; its pod reads $mount/token/$role"

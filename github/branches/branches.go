@@ -254,3 +254,25 @@ func BranchOfRef(ref string) (branch string, ok bool) {
 	}
 	return b, true
 }
+
+// Uncovered returns the first of q's patterns that no pattern of s covers,
+// and false when there is none (exactly when s.Covers(q)): what a refusal
+// names.
+func (s Scope) Uncovered(q Scope) (Pattern, bool) {
+	for _, qp := range q.patterns {
+		if !s.covers(qp) {
+			return qp, true
+		}
+	}
+	return Pattern{}, false
+}
+
+// covers reports whether one of s's patterns covers q.
+func (s Scope) covers(q Pattern) bool {
+	for _, sp := range s.patterns {
+		if sp.Covers(q) {
+			return true
+		}
+	}
+	return false
+}

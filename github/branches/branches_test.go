@@ -327,3 +327,32 @@ func FuzzCovers(f *testing.F) {
 		}
 	})
 }
+
+// TestUncovered: Uncovered names the first pattern Covers refuses, and
+// agrees with Covers.
+func TestUncovered(t *testing.T) {
+	s, err := ParseScope([]string{"ambient/s1/*", "docs-fix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{
+		"ambient/s1/x,docs-fix":    "",
+		"ambient/s1/fix-*":         "",
+		"docs-fix,main,ambient/*":  "main",
+		"ambient/s1/*/x":           "ambient/s1/*/x",
+		"ambient/*/x,ambient/s1/y": "ambient/*/x",
+		"Docs-fix":                 "Docs-fix",
+	} {
+		qs, err := ParseScope(strings.Split(q, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, found := s.Uncovered(qs)
+		if found != (want != "") || p.String() != want {
+			t.Errorf("Uncovered(%q) = %q, %v; want %q", q, p.String(), found, want)
+		}
+		if s.Covers(qs) == found {
+			t.Errorf("Covers(%q) = %v, Uncovered says %v", q, s.Covers(qs), found)
+		}
+	}
+}

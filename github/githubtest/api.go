@@ -70,7 +70,7 @@ var routes = []route{
 	{http.MethodGet, "/repos/{owner}/{repo}", false, (*Server).getRepo},          // repos.go
 	{http.MethodGet, "/repos/{owner}/{repo}/readme", false, (*Server).getReadme}, // repos.go
 	{http.MethodPatch, "/repos/{owner}/{repo}", false, (*Server).patchRepo},      // repos.go
-	{http.MethodGet, "/users/{username}", false, (*Server).getUser},              // rest.go
+	{http.MethodGet, "/users/{username}", false, (*Server).getUser},              // users.go
 
 	// gitdata.go
 	{http.MethodGet, "/repos/{owner}/{repo}/git/refs", false, (*Server).listRefs},

@@ -129,22 +129,6 @@ func (s *Server) botJSON(base string) map[string]any {
 	}
 }
 
-// getUser serves GET /users/{username} for the App's bot, the one user an
-// installation token's client needs to look up (for its commit identity).
-// Other users are not found.
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request, args []string) {
-	const doc = "https://docs.github.com/rest/users/users#get-a-user"
-	if !strings.EqualFold(args[0], s.BotLogin()) {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
-	u := s.botJSON(s.apiBase(r))
-	u["name"] = nil
-	u["created_at"] = s.createdAt
-	u["updated_at"] = s.createdAt
-	writeJSON(w, http.StatusOK, u)
-}
-
 // page cuts items to the page r asks for (per_page, page) and sets
 // GitHub's Link header for endpoint.
 func page[T any](w http.ResponseWriter, r *http.Request, endpoint string, items []T) []T {

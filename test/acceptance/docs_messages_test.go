@@ -254,6 +254,11 @@ func TestDocsMessages(t *testing.T) {
 	got(write("github/roles/team-a_x", map[string]any{"bound": "team-a", "permissions": "workflows=write"}))
 	got(write("github/roles/team-a_x", map[string]any{"bound": "team-a", "owner": "other"}))
 	got(write("github/roles/team-a_x", map[string]any{"bound": "team-a", "ttl": "45m"}))
+	// Branches (docs/policies.md): a role inside the bound's branches.
+	if err := write("github/bounds/team-a", map[string]any{"branches": "team-a/*"}); err != nil {
+		t.Fatal(err)
+	}
+	got(write("github/roles/team-a_web", map[string]any{"bound": "team-a", "branches": "main"}))
 
 	// Checks (docs/multi-app.md).
 	got(write("github/roles/check_r", map[string]any{"owner": "acme", "repositories": "widgetz", "check": true}))

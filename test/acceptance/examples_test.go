@@ -202,8 +202,12 @@ func runAgentOnce(t testing.TB, dir string, env []string, config string) {
 	t.Logf("vault agent -config=%s -exit-after-auth: logged in, rendered and exited 0 in %s", filepath.Base(config), time.Since(start).Round(time.Millisecond))
 }
 
+// runnerTemplates are the templates agent.hcl and agent-approle.hcl
+// render, as examples/runner ships them.
+var runnerTemplates = []string{"github-token.ctmpl", "gh-env.ctmpl", "credentials.json.ctmpl", "gitconfig.ctmpl", "branches.txt.ctmpl"}
+
 // credentialsJSON is credentials.json.ctmpl's output: the platform
-// backend's old answer.
+// backend's old answer, and the write scope.
 type credentialsJSON struct {
 	Token     string `json:"token"`
 	ExpiresAt string `json:"expiresAt"`
@@ -214,6 +218,8 @@ type credentialsJSON struct {
 	Provider   string `json:"provider"`
 	UserName   string `json:"userName"`
 	Email      string `json:"email"`
+	// Branches is the role's write scope; absent (nil) when unscoped.
+	Branches []string `json:"branches"`
 }
 
 // renderedFiles names the files the example templates render into dir.
@@ -231,9 +237,10 @@ func renderedIn(dir string) renderedFiles {
 
 // checkRendered checks the three files: one token, live at the double,
 // covering wantRepos; gh.env exports it (as a shell sees it);
-// credentials.json holds it with the double's expires_at and the given
-// user. It returns the token.
-func checkRendered(t testing.TB, d *githubtest.Server, f renderedFiles, wantRepos []string, user, email string) string {
+// credentials.json holds it with the double's expires_at, the App's bot
+// identity as userName and email, and wantBranches as branches (no key
+// when wantBranches is nil: an unscoped role). It returns the token.
+func checkRendered(t testing.TB, d *githubtest.Server, f renderedFiles, wantRepos, wantBranches []string) string {
 	t.Helper()
 	for _, p := range []string{f.Token, f.GHEnv, f.Credentials} {
 		fi, err := os.Stat(p)
@@ -284,8 +291,15 @@ func checkRendered(t testing.TB, d *githubtest.Server, f renderedFiles, wantRepo
 		t.Fatalf("credentials.json: %v", err)
 	}
 	var fields map[string]any
-	if err := json.Unmarshal(data, &fields); err != nil || len(fields) != 6 {
-		t.Errorf("credentials.json has fields %v, want token, expiresAt, validUntil, provider, userName, email", slices.Sorted(maps.Keys(fields)))
+	wantFields := 6
+	if wantBranches != nil {
+		wantFields++
+	}
+	if err := json.Unmarshal(data, &fields); err != nil || len(fields) != wantFields {
+		t.Errorf("credentials.json has fields %v, want token, expiresAt, validUntil, provider, userName, email (and branches when scoped: %v)", slices.Sorted(maps.Keys(fields)), wantBranches)
+	}
+	if _, has := fields["branches"]; has != (wantBranches != nil) || !slices.Equal(creds.Branches, wantBranches) {
+		t.Errorf("credentials.json branches %v (present %v), want %v", creds.Branches, has, wantBranches)
 	}
 	// The engine's default expiry_buffer (5m) ends the lease 5 minutes
 	// before expires_at; validUntil is that moment, rounded down, a second
@@ -302,10 +316,67 @@ func checkRendered(t testing.TB, d *githubtest.Server, f renderedFiles, wantRepo
 	} else if !exp.Equal(tok.ExpiresAt) {
 		t.Errorf("credentials.json expiresAt %s, the double's expires_at %s", exp.Format(time.RFC3339), tok.ExpiresAt.Format(time.RFC3339))
 	}
+	user, email := d.BotLogin(), botEmailOf(d)
 	if creds.Provider != "github" || creds.UserName != user || creds.Email != email {
 		t.Errorf("credentials.json provider/userName/email = %q/%q/%q, want github/%q/%q", creds.Provider, creds.UserName, creds.Email, user, email)
 	}
 	return token
+}
+
+// botEmailOf is the commit email of the double's App's bot.
+func botEmailOf(d *githubtest.Server) string {
+	return fmt.Sprintf("%d+%s@users.noreply.github.com", d.BotUserID(), d.BotLogin())
+}
+
+// checkSessionFiles checks what Agent renders for the runner without a
+// token, in dir: gitconfig names the App's bot as git's user, and real
+// git including it (as the pods configure it, GIT_CONFIG_*) authors
+// commits as the bot; branches.txt says which branches the session may
+// write (wantBranches; nil: unscoped). Both are mode perms and hold no
+// token.
+func checkSessionFiles(t testing.TB, d *githubtest.Server, dir string, perms os.FileMode, wantBranches []string) {
+	t.Helper()
+	gitconfig, sentence := filepath.Join(dir, "gitconfig"), filepath.Join(dir, "branches.txt")
+	for _, p := range []string{gitconfig, sentence} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("not rendered: %v", err)
+		}
+		if fi.Mode().Perm() != perms {
+			t.Errorf("%s has mode %v, want %v", filepath.Base(p), fi.Mode().Perm(), perms)
+		}
+		data, _ := os.ReadFile(p)
+		for _, tk := range d.Tokens() {
+			if strings.Contains(string(data), tk.Value) {
+				t.Errorf("%s holds a token", filepath.Base(p))
+			}
+		}
+	}
+	data, err := os.ReadFile(gitconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[user]\n\tname = " + d.BotLogin() + "\n\temail = " + botEmailOf(d) + "\n"; string(data) != want {
+		t.Errorf("gitconfig is %q, want %q", data, want)
+	}
+	gitEnv := exampleEnv("HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_COMMITTER_DATE=2026-01-02T03:04:05Z", "GIT_AUTHOR_DATE=2026-01-02T03:04:05Z",
+		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=include.path", "GIT_CONFIG_VALUE_0="+gitconfig)
+	out, errOut, err := runBounded(t, dir, gitEnv, "", 30*time.Second, "git", "var", "GIT_AUTHOR_IDENT")
+	if want := d.BotLogin() + " <" + botEmailOf(d) + "> "; err != nil || !strings.HasPrefix(out, want) {
+		t.Errorf("git with include.path=%s: author %q (%v %s), want %q...", gitconfig, out, err, errOut, want)
+	}
+	data, err = os.ReadFile(sentence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "This session's GitHub token has no branch scope: no branch write is refused by its name.\n"
+	if wantBranches != nil {
+		want = "You may create, push to and delete only branches matching: " + strings.Join(wantBranches, ", ") +
+			" ('*' matches any characters within one '/'-separated part). Writes to any other branch, by git push, gh or the GitHub API, are refused: work on a branch of your own under these names and open a pull request from it.\n"
+	}
+	if string(data) != want {
+		t.Errorf("branches.txt is %q, want %q", data, want)
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -646,9 +717,24 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	}
 	t.Logf("session-start.sh wrote github/roles/session_ambient-sessions_ambient-session-s1: %v", role.Data)
 	first := role.Data
+	// The session's write scope: ambient/<session>/*, in the role and in
+	// the token answer, with the App's bot identity.
+	if got, _ := secretBranches(role); !slices.Equal(got, []string{"ambient/s1/*"}) {
+		t.Errorf("session-start.sh wrote branches %v, want [ambient/s1/*]", role.Data["branches"])
+	}
+	answer, err := v.Client.Logical().Read("github/token/session_ambient-sessions_ambient-session-s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := secretBranches(answer); !slices.Equal(got, []string{"ambient/s1/*"}) || answer.Data["bot_login"] != d.BotLogin() || answer.Data["bot_email"] != botEmailOf(d) {
+		t.Errorf("the session's token answer: branches %v, bot_login %v, bot_email %v", answer.Data["branches"], answer.Data["bot_login"], answer.Data["bot_email"])
+	}
+	if err := v.Client.Sys().Revoke(answer.LeaseID); err != nil {
+		t.Fatal(err)
+	}
 	// A restarted session re-runs it with other arguments: the role is
 	// exactly what that run asks for (nothing kept from the first run)...
-	out, errOut, err = runExampleScript(t, append(slices.Clone(backendEnv), "PERMISSIONS=", "TTL=20m", "EXPIRY_BUFFER=2m"), "", examplePath("runner", "session-start.sh"), "s1", "acme/tools")
+	out, errOut, err = runExampleScript(t, append(slices.Clone(backendEnv), "PERMISSIONS=", "TTL=20m", "EXPIRY_BUFFER=2m", "BRANCHES="), "", examplePath("runner", "session-start.sh"), "s1", "acme/tools")
 	if err != nil {
 		t.Fatalf("session-start.sh s1 again: %v\n%s%s", err, out, errOut)
 	}
@@ -656,9 +742,16 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if err != nil || again == nil {
 		t.Fatalf("reading the re-written role: %v", err)
 	}
-	if fmt.Sprint(again.Data["repositories"]) != "[tools]" || again.Data["permissions"] != nil ||
-		again.Data["ttl"] != "20m0s" || again.Data["expiry_buffer"] != "2m0s" || again.Data["bound"] != "ambient-sessions" {
-		t.Errorf("session-start.sh re-run wrote %v, want exactly repositories [tools], no permissions (the bound's), ttl 20m, expiry_buffer 2m", again.Data)
+	if got, _ := secretBranches(again); fmt.Sprint(again.Data["repositories"]) != "[tools]" || again.Data["permissions"] != nil ||
+		again.Data["ttl"] != "20m0s" || again.Data["expiry_buffer"] != "2m0s" || again.Data["bound"] != "ambient-sessions" || got == nil || len(got) != 0 {
+		t.Errorf("session-start.sh re-run wrote %v, want exactly repositories [tools], no permissions and no branches (the bound's), ttl 20m, expiry_buffer 2m", again.Data)
+	}
+	if answer, err := v.Client.Logical().Read("github/token/session_ambient-sessions_ambient-session-s1"); err != nil {
+		t.Fatal(err)
+	} else if got, _ := secretBranches(answer); !slices.Equal(got, []string{"ambient/*/*"}) {
+		t.Errorf("a session role with BRANCHES= answers branches %v, want the bound's [ambient/*/*]", answer.Data["branches"])
+	} else if err := v.Client.Sys().Revoke(answer.LeaseID); err != nil {
+		t.Fatal(err)
 	}
 	// ...and running it as the first time gives the first role back.
 	if out, errOut, err := runExampleScript(t, backendEnv, "", examplePath("runner", "session-start.sh"), "s1", "acme/widgets", "acme/gadgets"); err != nil {
@@ -680,7 +773,7 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	// The "pod": Agent in a scratch directory, as agent-approle.hcl's
 	// header says: the config and templates copied, ./role-id, ./secret-id.
 	work := t.TempDir()
-	for _, f := range []string{"agent-approle.hcl", "github-token.ctmpl", "gh-env.ctmpl", "credentials.json.ctmpl"} {
+	for _, f := range append([]string{"agent-approle.hcl"}, runnerTemplates...) {
 		copyExample(t, work, "runner", f)
 	}
 	if err := os.WriteFile(filepath.Join(work, "role-id"), []byte(roleID), 0o600); err != nil {
@@ -689,13 +782,14 @@ func TestExamplesRunnerAppRole(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "secret-id"), []byte(secretID), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const user, email = "Example User", "user@example.com"
-	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE=session_ambient-sessions_ambient-session-s1", "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), "agent-approle.hcl")
+	tokensBefore := len(d.Tokens())
+	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE=session_ambient-sessions_ambient-session-s1"), "agent-approle.hcl")
 
 	files := renderedIn(filepath.Join(work, "github"))
-	token := checkRendered(t, d, files, []string{"gadgets", "widgets"}, user, email)
-	if n := len(d.Tokens()); n != 1 {
-		t.Errorf("the double issued %d tokens for three templates reading one path, want 1", n)
+	token := checkRendered(t, d, files, []string{"gadgets", "widgets"}, []string{"ambient/s1/*"})
+	checkSessionFiles(t, d, filepath.Join(work, "github-session"), 0o444, []string{"ambient/s1/*"})
+	if n := len(d.Tokens()) - tokensBefore; n != 1 {
+		t.Errorf("the double issued %d tokens for %d templates reading one path, want 1", n, len(runnerTemplates))
 	}
 	tok := lookupToken(t, d, token)
 	if want := map[string]string{"contents": "write", "pull_requests": "write", "metadata": "read"}; !maps.Equal(tok.Permissions, want) {
@@ -921,8 +1015,8 @@ func renderInjectorTemplates(t *testing.T, v *vaultServer, d *githubtest.Server,
 			tmpl, filepath.Join(out, file), perms)
 	}
 	sort.Strings(names)
-	if !slices.Equal(names, []string{"credentials", "gh-env", "github-token"}) {
-		t.Fatalf("injector templates %v, want credentials, gh-env, github-token", names)
+	if !slices.Equal(names, []string{"branches", "credentials", "gh-env", "gitconfig", "github-token"}) {
+		t.Fatalf("injector templates %v, want branches, credentials, gh-env, gitconfig, github-token", names)
 	}
 	if t.Failed() {
 		t.FailNow()
@@ -961,7 +1055,8 @@ template_config {
 	}
 	before := len(d.Tokens())
 	runAgentOnce(t, work, vaultEnv(v, ""), "injector.hcl")
-	checkRendered(t, d, renderedIn(out), []string{"gadgets", "widgets"}, "Example User", "user@example.com")
+	checkRendered(t, d, renderedIn(out), []string{"gadgets", "widgets"}, []string{"ambient/s1/*"})
+	checkSessionFiles(t, d, out, 0o444, []string{"ambient/s1/*"})
 	if n := len(d.Tokens()) - before; n != 1 {
 		t.Errorf("the Injector templates minted %d tokens, want 1", n)
 	}
@@ -1025,16 +1120,17 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 	// The pod: what agent.hcl's header says the pod provides, under work.
 	work := t.TempDir()
 	dirs := map[string]string{
-		"/etc/vault-agent/": filepath.Join(work, "etc-vault-agent") + "/",
-		"/var/run/github/":  filepath.Join(work, "var-run-github") + "/",
-		"/vault/agent/":     filepath.Join(work, "vault-agent") + "/",
+		"/etc/vault-agent/":        filepath.Join(work, "etc-vault-agent") + "/",
+		"/var/run/github/":         filepath.Join(work, "var-run-github") + "/",
+		"/var/run/github-session/": filepath.Join(work, "var-run-github-session") + "/",
+		"/vault/agent/":            filepath.Join(work, "vault-agent") + "/",
 	}
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"github-token.ctmpl", "gh-env.ctmpl", "credentials.json.ctmpl"} {
+	for _, f := range runnerTemplates {
 		copyExample(t, dirs["/etc/vault-agent/"], "runner", f)
 	}
 	saToken := filepath.Join(work, "sa-token")
@@ -1069,7 +1165,6 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const user, email = "Example User", "user@example.com"
 	// GITHUB_ROLE as sidecar-pod.yaml sets it for the Agent container:
 	// session_<namespace>_<service account>, from the downward API.
 	role := ""
@@ -1088,11 +1183,12 @@ func TestExamplesRunnerKubernetes(t *testing.T) {
 	if role != "session_ambient-sessions_ambient-session-s1" {
 		t.Fatalf("sidecar-pod.yaml sets GITHUB_ROLE to %q for %s/%s, want session_ambient-sessions_ambient-session-s1", role, sa.Namespace, sa.Name)
 	}
-	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+role, "GIT_USER_NAME="+user, "GIT_USER_EMAIL="+email), cfgPath)
+	runAgentOnce(t, work, vaultEnv(v, "", "GITHUB_ROLE="+role), cfgPath)
 	if k.reviewCount() == 0 {
 		t.Error("Vault never asked the fake Kubernetes API to review the token")
 	}
-	checkRendered(t, d, renderedIn(dirs["/var/run/github/"]), []string{"widgets"}, user, email)
+	checkRendered(t, d, renderedIn(dirs["/var/run/github/"]), []string{"widgets"}, []string{"ambient/s1/*"})
+	checkSessionFiles(t, d, dirs["/var/run/github-session/"], 0o444, []string{"ambient/s1/*"})
 
 	// Agent's Vault token (sink /vault/agent/token): the session's
 	// templated policy, its own role only.
@@ -1493,6 +1589,7 @@ func writeSessionBound(t testing.TB, v *vaultServer) {
 	t.Helper()
 	if _, err := v.Client.Logical().Write("github/bounds/ambient-sessions", map[string]any{
 		"owner": "acme", "repositories": "*", "max_permissions": "contents=write,pull_requests=write,metadata=read",
+		"branches": "ambient/*/*",
 	}); err != nil {
 		t.Fatalf("writing the project bound: %v", err)
 	}

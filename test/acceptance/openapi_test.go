@@ -186,14 +186,14 @@ func TestOpenAPI(t *testing.T) {
 		words         []string
 	}{
 		{"github/roles/x", "/github/roles/{name}",
-			[]string{"name", "installation_id", "owner", "repository", "repositories", "repository_ids", "permissions", "ttl", "expiry_buffer", "bound"},
-			[]string{"Manage roles", "installation"}},
+			[]string{"name", "installation_id", "owner", "repository", "repositories", "repository_ids", "permissions", "ttl", "expiry_buffer", "bound", "branches"},
+			[]string{"Manage roles", "installation", `"**" does not exist`, "enforced by github-token-proxy"}},
 		{"github/bounds/x", "/github/bounds/{name}",
-			[]string{"name", "installation_id", "owner", "repositories", "max_permissions", "max_ttl"},
-			[]string{"Manage bounds", "bound=<name>"}},
+			[]string{"name", "installation_id", "owner", "repositories", "max_permissions", "max_ttl", "branches"},
+			[]string{"Manage bounds", "bound=<name>", "ceiling on the roles' write scope"}},
 		{"github/token/x", "/github/token/{name}",
-			[]string{"name", "repositories", "repository_ids", "permissions"},
-			[]string{"Mint a GitHub installation access token", "narrows the token"}},
+			[]string{"name", "repositories", "repository_ids", "permissions", "branches"},
+			[]string{"Mint a GitHub installation access token", "narrows the token", "bot_login", "bot_email"}},
 	} {
 		out, err := v.cli(nil, "path-help", c.path)
 		if err != nil {

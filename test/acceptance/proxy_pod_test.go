@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -45,9 +46,11 @@ func TestExamplesProxyPod(t *testing.T) {
 	t.Parallel()
 	var pod, policy *k8sObject
 	agentHCLByConfigMap := map[string]string{}
+	configMaps := map[string]any{}
 	for _, o := range k8sObjects(t) {
 		if o.Kind == "ConfigMap" {
 			agentHCLByConfigMap[o.Name] = fieldString(o.Raw, "data", "agent.hcl")
+			configMaps[o.Name] = o.Raw
 		}
 		if filepath.Base(o.File) != "proxy-pod.yaml" {
 			continue
@@ -196,9 +199,37 @@ func TestExamplesProxyPod(t *testing.T) {
 	if v, rm := mountAt("runner", filepath.Dir(caOut)); v != caVol || !rm.readOnly {
 		t.Errorf("the runner does not mount volume %s read-only at %s", caVol, filepath.Dir(caOut))
 	}
+	// The session volume: what Agent renders without a token for the
+	// runner (gitconfig, branches.txt), written by Agent, read by the
+	// runner; every template agent.hcl renders there reads no token.
+	const sessionDir = "/var/run/github-session"
+	sessionVol, sm := mountAt("runner", sessionDir)
+	if sessionVol == "" || !sm.readOnly {
+		t.Errorf("the runner does not mount %s read-only", sessionDir)
+	}
+	if got := mountedBy(sessionVol); sessionVol != "" && !slices.Equal(got, []string{"runner", "vault-agent"}) {
+		t.Errorf("volume %s (%s) is mounted by %v, want vault-agent and the runner only", sessionVol, sessionDir, got)
+	}
+	if v, am := mountAt("vault-agent", sessionDir); v != sessionVol || am.readOnly {
+		t.Errorf("Agent does not mount volume %s writable at %s", sessionVol, sessionDir)
+	}
+	stanzas := regexp.MustCompile(`source\s*=\s*"([^"]+)"\s*\n\s*destination\s*=\s*"([^"]+)"`).FindAllStringSubmatch(hclCode(agentHCLByConfigMap[cm]), -1)
+	rendered := 0
+	for _, st := range stanzas {
+		if filepath.Dir(st[2]) != sessionDir {
+			continue
+		}
+		rendered++
+		if tmpl := fieldString(configMaps[cm], "data", filepath.Base(st[1])); tmpl == "" || strings.Contains(tmpl, ".Data.token") {
+			t.Errorf("agent.hcl renders %s into the runner's %s, and it reads the token", st[1], sessionDir)
+		}
+	}
+	if rendered == 0 {
+		t.Errorf("agent.hcl renders nothing into %s", sessionDir)
+	}
 	for vol := range mounts {
-		if vol != caVol && slices.Contains(mountedBy(vol), "runner") {
-			t.Errorf("the runner mounts volume %s; it should see the CA certificate only", vol)
+		if vol != caVol && vol != sessionVol && slices.Contains(mountedBy(vol), "runner") {
+			t.Errorf("the runner mounts volume %s; it should see the CA certificate and %s only", vol, sessionDir)
 		}
 	}
 
@@ -225,6 +256,10 @@ func TestExamplesProxyPod(t *testing.T) {
 	}
 	if env["GH_TOKEN"] == "" || strings.HasPrefix(env["GH_TOKEN"], "gh") {
 		t.Errorf("the runner's GH_TOKEN %q: want a placeholder", env["GH_TOKEN"])
+	}
+	// git commits as the App's bot: it includes the gitconfig Agent renders.
+	if env["GIT_CONFIG_COUNT"] != "1" || env["GIT_CONFIG_KEY_0"] != "include.path" || env["GIT_CONFIG_VALUE_0"] != sessionDir+"/gitconfig" {
+		t.Errorf("the runner's git does not include %s/gitconfig (GIT_CONFIG_* %q %q %q)", sessionDir, env["GIT_CONFIG_COUNT"], env["GIT_CONFIG_KEY_0"], env["GIT_CONFIG_VALUE_0"])
 	}
 
 	// The NetworkPolicy selects this pod and limits its egress.

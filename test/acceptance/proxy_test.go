@@ -138,7 +138,7 @@ func newProxyRig(t testing.TB, o rigOptions) *proxyRig {
 	// Agent with the shipped recipe, in its own directory (the token
 	// volume is work/github).
 	r.work = t.TempDir()
-	for _, f := range []string{"github-token.ctmpl", "gh-env.ctmpl", "credentials.json.ctmpl"} {
+	for _, f := range runnerTemplates {
 		copyExample(t, r.work, "runner", f)
 	}
 	cfg, _ := soakAgentConfig(t, readExample(t, "runner", "agent-approle.hcl"))

@@ -280,7 +280,7 @@ func newSoak(t *testing.T, name string, td *tlsDouble, v *vaultServer, vaultAddr
 	}
 
 	s.work = t.TempDir()
-	for _, f := range []string{"github-token.ctmpl", "gh-env.ctmpl", "credentials.json.ctmpl"} {
+	for _, f := range runnerTemplates {
 		copyExample(t, s.work, "runner", f)
 	}
 	s.config, s.thresh = soakAgentConfig(t, readExample(t, "runner", "agent-approle.hcl"))
