@@ -90,7 +90,7 @@ func New(cfg Config) (*Proxy, error) {
 	if err := p.ca.writeCert(cfg.CACertOut); err != nil {
 		return nil, fmt.Errorf("-ca-cert-out: writing the CA certificate: %w", err)
 	}
-	p.tokens = &tokenSource{path: cfg.Credentials, margin: cfg.Margin, wait: cfg.Wait, onWait: func() { p.metrics.waits.Add(1) }}
+	p.tokens = &tokenSource{path: cfg.Credentials, margin: cfg.Margin, wait: cfg.Wait, onWait: func() { p.metrics.waits.Add(1) }, log: log}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 
 	p.upstream = &http.Transport{
