@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"bufio"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -86,5 +89,38 @@ func TestValidUntilPlausible(t *testing.T) {
 	write(time.Now().Add(time.Hour).Unix())
 	if status, body := e.do(c, "GET", "https://api.github.com/user", nil); status != 200 {
 		t.Errorf("an hour ahead: %d %q", status, body)
+	}
+}
+
+// TestRefusalClosesConnection: a refusal inside a terminated connection
+// (a 421 here) closes it: the client cannot keep a connection that only
+// gets refusals, and a misdirected connection is not reused for more.
+func TestRefusalClosesConnection(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	conn, br, status := rawConnect(t, e.addr, "api.github.com:443")
+	if !strings.HasPrefix(status, "200") {
+		t.Fatal(status)
+	}
+	tc := tls.Client(&bufferedConn{Conn: conn, r: br}, &tls.Config{ServerName: "api.github.com", RootCAs: e.caPool()})
+	defer tc.Close()
+	r := bufio.NewReader(tc)
+	fmt.Fprintf(tc, "GET /user HTTP/1.1\r\nHost: evil.example\r\n\r\n")
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest || !resp.Close {
+		t.Errorf("got %d, Connection: close %v; want 421 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	// A second request on it finds the connection closed.
+	fmt.Fprintf(tc, "GET /user HTTP/1.1\r\nHost: api.github.com\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(r, nil); err == nil {
+		t.Errorf("the connection served another request after a 421: %d", resp.StatusCode)
+	}
+	if n := len(e.github.requests()); n != 0 {
+		t.Errorf("%d requests reached GitHub", n)
 	}
 }

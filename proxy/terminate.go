@@ -106,11 +106,14 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// deny answers with a refusal whose body says why.
+// deny answers with a refusal whose body says why, and closes the
+// connection: a client does not keep a connection that only gets
+// refusals, nor send more on one the proxy found misdirected.
 func (p *Proxy) deny(w http.ResponseWriter, rec *record, status int, reason, msg string) {
 	p.metrics.refuse(reason)
 	rec.refused = reason
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, msg+"\n")
 }
