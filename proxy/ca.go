@@ -20,8 +20,10 @@ import (
 // The certificate authority the proxy terminates TLS with. It is made at
 // start and lives in memory only: its key is never written, logged or
 // returned; its certificate (public) is what the agent's clients trust.
-// Name constraints limit it to the configured hosts, so even a client that
-// trusts it cannot be shown a certificate for any other name.
+// Name constraints limit it to the configured hosts and their subdomains
+// (a DNS name constraint admits every name under it: a certificate for
+// x.api.github.com would verify); the proxy itself signs only the
+// configured hosts, one certificate each.
 
 const (
 	caLifetime   = 365 * 24 * time.Hour

@@ -148,9 +148,6 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// CACertPEM is the CA's certificate, PEM (what -ca-cert-out holds).
-func (p *Proxy) CACertPEM() []byte { return p.ca.certPEM }
-
 // Serve answers proxy requests on l, which must be on loopback, until
 // Close.
 func (p *Proxy) Serve(l net.Listener) error {
