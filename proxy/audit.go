@@ -142,6 +142,8 @@ const (
 	reasonMisdirected      = "host_mismatch"
 	reasonTokenUnavailable = "token_unavailable"
 	reasonUpstream         = "upstream_error"
+	reasonMethod           = "method"
+	reasonRevoke           = "revoke_token"
 )
 
 func newMetrics() *metrics {
@@ -186,7 +188,7 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "github_token_proxy_requests_total{host=%q,status=%q} %d\n", k[0], k[1], m.requests[k])
 	}
 	b.WriteString("# HELP github_token_proxy_refused_total Requests refused, by reason.\n# TYPE github_token_proxy_refused_total counter\n")
-	for _, reason := range []string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream} {
+	for _, reason := range []string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream, reasonMethod, reasonRevoke} {
 		fmt.Fprintf(&b, "github_token_proxy_refused_total{reason=%q} %d\n", reason, m.refused[reason])
 	}
 	m.mu.Unlock()
