@@ -94,6 +94,13 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		host, port = r.Host, "443"
 	}
+	if f := checkRequest(r); f != nil {
+		if f.status == http.StatusMethodNotAllowed {
+			sw.Header().Set("Allow", allowHeader)
+		}
+		p.deny(sw, rec, f.status, f.reason, f.msg)
+		return
+	}
 	switch {
 	case c.sni != c.target:
 		p.deny(sw, rec, http.StatusMisdirectedRequest, reasonMisdirected,
