@@ -23,6 +23,8 @@ type Config struct {
 	Margin      time.Duration     // -margin
 	Wait        time.Duration     // -wait
 
+	MaxUpstreamConns int // -max-upstream-conns: connections to each configured host (0: the default)
+
 	Log *slog.Logger // nil: discard
 }
 
@@ -141,6 +143,9 @@ func (c *Config) check() (*x509.CertPool, error) {
 	if c.Wait < 0 {
 		return nil, fmt.Errorf("-wait %s: must not be negative", c.Wait)
 	}
+	if c.MaxUpstreamConns < 0 {
+		return nil, fmt.Errorf("-max-upstream-conns %d: must not be negative", c.MaxUpstreamConns)
+	}
 	if fi, err := os.Stat(c.CACertOut); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("-ca-cert-out %s is a directory; name the file to write", c.CACertOut)
 	}
@@ -158,8 +163,12 @@ func (c *Config) check() (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Defaults of -margin and -wait.
+// Defaults of -margin, -wait and -max-upstream-conns. GitHub allows a
+// client 100 concurrent requests (secondary rate limit); an agent needs a
+// few, and each connection costs the proxy about 170 KiB (64 KiB buffers
+// each way, TLS).
 const (
-	DefaultMargin = 120 * time.Second
-	DefaultWait   = 30 * time.Second
+	DefaultMargin           = 120 * time.Second
+	DefaultWait             = 30 * time.Second
+	DefaultMaxUpstreamConns = 16
 )

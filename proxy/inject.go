@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // The injection rule: which Authorization a request to a configured host
@@ -61,13 +62,11 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
 		return resp, err
 	}
-	fresh, ferr := t.tokens.get(req.Context(), cred.token)
-	if ferr != nil {
+	fresh, ok := t.afterUnauthorized(req.Context(), cred, resp)
+	if !ok {
 		// GitHub's own 401 stands: the client sees what GitHub said.
 		return resp, nil
 	}
-	_, _ = io.CopyN(io.Discard, resp.Body, replayLimit) // lets the connection be reused; errors only cost that
-	resp.Body.Close()
 	retry := withToken(req, fresh)
 	if req.GetBody != nil {
 		if retry.Body, err = req.GetBody(); err != nil {
@@ -80,6 +79,53 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec.injected(fresh.hash)
 	t.metrics.injected.Add(1)
 	return resp, err
+}
+
+// afterUnauthorized decides what follows GitHub's 401 to a request sent
+// with refused: a different token to send it again with, at once if the
+// file already holds one; or, only when Agent's next render is due, the
+// one it renders within the wait. A token with time left and no other in
+// the file means GitHub's answer is about the request (an endpoint that
+// takes only an App JWT, such as GET /app), not the token: the 401 goes
+// back at once. ok false leaves resp for the client, its body intact; ok
+// true has consumed and closed it. While waiting, GitHub's connection is
+// not held: the 401's (small) body is read first, the connection goes back
+// to the pool, and the body is kept for the client in case none comes.
+func (t *injector) afterUnauthorized(ctx context.Context, refused credential, resp *http.Response) (credential, bool) {
+	cur, err := t.tokens.read()
+	if err == nil && cur.token != refused.token && time.Until(cur.validUntil) >= t.tokens.margin {
+		_, _ = io.CopyN(io.Discard, resp.Body, replayLimit) // lets the connection be reused; errors only cost that
+		resp.Body.Close()
+		return cur, true
+	}
+	if !renderDue(t.tokens, refused, err) {
+		return credential{}, false
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, replayLimit+1))
+	if err != nil || len(body) > replayLimit {
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return credential{}, false
+	}
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	fresh, err := t.tokens.get(ctx, refused.token)
+	if err != nil {
+		return credential{}, false
+	}
+	return fresh, true
+}
+
+// renderDue reports whether Agent should render a new token within the
+// source's wait: the refused token has less than the margin and the wait
+// left (Agent re-reads well before that, so it is late and retrying), or
+// the file holds no valid token now (being replaced, or broken).
+func renderDue(s *tokenSource, refused credential, fileErr error) bool {
+	return fileErr != nil || time.Until(refused.validUntil) < s.margin+s.wait
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // withToken is a copy of req with the token's Authorization.

@@ -12,6 +12,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -101,6 +102,7 @@ func New(cfg Config) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       keepAliveIdleTimeout,
 		MaxIdleConnsPerHost:   8,
+		MaxConnsPerHost:       cmp.Or(cfg.MaxUpstreamConns, DefaultMaxUpstreamConns),
 		DisableCompression:    true, // pass bodies as GitHub sends them
 		ReadBufferSize:        64 << 10,
 		WriteBufferSize:       64 << 10,
