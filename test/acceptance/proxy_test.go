@@ -326,6 +326,19 @@ func (r *proxyRig) fileToken() string {
 	return c.Token
 }
 
+// fileValidUntil is the validUntil in credentials.json now (zero if none).
+func (r *proxyRig) fileValidUntil() time.Time {
+	data, err := os.ReadFile(r.creds)
+	if err != nil {
+		return time.Time{}
+	}
+	var c credentialsJSON
+	if json.Unmarshal(data, &c) != nil || c.ValidUntil == 0 {
+		return time.Time{}
+	}
+	return time.Unix(c.ValidUntil, 0)
+}
+
 // waitNewToken waits until credentials.json holds a token other than old.
 func (r *proxyRig) waitNewToken(t testing.TB, old string) string {
 	t.Helper()
@@ -613,10 +626,39 @@ func TestProxyEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("401 with time left goes back at once", func(t *testing.T) {
+		// Right after a render the file's token has most of its lease
+		// left: a 401 to it is GitHub's answer about the request, and
+		// the proxy passes it on without waiting for a render that is
+		// not due. The double revokes that token under the next GET.
+		old := r.fileToken()
+		tok := r.waitNewToken(t, old)
+		if left := time.Until(r.fileValidUntil()); left < proxyMargin+proxyWait {
+			t.Skipf("the fresh token has only %s left", left)
+		}
+		mark := len(r.d.Calls())
+		r.d.RevokeTokenOnNext(1, githubtest.MethodIs(http.MethodGet), r.noteInjected)
+		if out, err := r.run(t, r.tree, 2*time.Minute, "git", "ls-remote", remote); err == nil {
+			t.Fatalf("git ls-remote with its token revoked succeeded:\n%s", out)
+		}
+		calls := r.proxyCalls(mark)
+		if len(calls) != 1 || calls[0].Status != http.StatusUnauthorized {
+			t.Fatalf("calls %+v, want the one GET answered 401 and not sent again", calls)
+		}
+		// The token in the file is dead until Agent's next render.
+		r.waitNewToken(t, tok)
+	})
+
 	t.Run("retry after 401", func(t *testing.T) {
-		// The double revokes the token of the next GET as it arrives: the
-		// proxy re-reads the file, waits for Agent's next token, and sends
-		// the GET again, once.
+		// Near the end of the file's token, when Agent's render is due
+		// (less than -margin plus -wait left), the double revokes it
+		// under the next GET: the proxy waits for Agent's next token and
+		// sends the GET again, once.
+		waitUntil(t, time.Now().Add(90*time.Second), 100*time.Millisecond, func() (bool, string) {
+			left := time.Until(r.fileValidUntil())
+			return left > proxyMargin+3*time.Second && left < proxyMargin+proxyWait-5*time.Second,
+				"the file's token never came within -margin plus -wait of its end"
+		})
 		mark := len(r.d.Calls())
 		r.d.RevokeTokenOnNext(1, githubtest.MethodIs(http.MethodGet), r.noteInjected)
 		r.mustRun(t, r.tree, "git", "ls-remote", remote)
