@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +24,8 @@ type Config struct {
 	Margin      time.Duration     // -margin
 	Wait        time.Duration     // -wait
 
-	MaxUpstreamConns int // -max-upstream-conns: connections to each configured host (0: the default)
+	MaxUpstreamConns int            // -max-upstream-conns: connections to each configured host (0: the default)
+	AllowPrivate     []netip.Prefix // -allow-private: private ranges tunnels and plain HTTP may reach
 
 	Log *slog.Logger // nil: discard
 }
@@ -142,6 +144,11 @@ func (c *Config) check() (*x509.CertPool, error) {
 	}
 	if c.Wait < 0 {
 		return nil, fmt.Errorf("-wait %s: must not be negative", c.Wait)
+	}
+	for _, a := range c.AllowPrivate {
+		if _, err := ParseAllowPrivate(a.String()); err != nil {
+			return nil, err
+		}
 	}
 	if c.MaxUpstreamConns < 0 {
 		return nil, fmt.Errorf("-max-upstream-conns %d: must not be negative", c.MaxUpstreamConns)

@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -63,11 +64,12 @@ type Proxy struct {
 	outer, inner *http.Server
 	innerL       *chanListener
 
-	mu      sync.Mutex
-	closed  bool
-	conns   map[net.Conn]struct{} // hijacked client connections
-	servers []*http.Server        // metrics servers
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	closed    bool
+	conns     map[net.Conn]struct{} // hijacked client connections
+	servers   []*http.Server        // metrics servers
+	listeners []netip.AddrPort      // where Serve and ServeMetrics listen
+	wg        sync.WaitGroup
 }
 
 // New checks cfg, makes the certificate authority and writes its
@@ -156,6 +158,7 @@ func (p *Proxy) Serve(l net.Listener) error {
 	if err := CheckLoopback("-listen", l.Addr().String()); err != nil {
 		return err
 	}
+	p.listening(l)
 	if err := p.outer.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -167,6 +170,7 @@ func (p *Proxy) ServeMetrics(l net.Listener) error {
 	if err := CheckLoopback("-metrics-listen", l.Addr().String()); err != nil {
 		return err
 	}
+	p.listening(l)
 	s := &http.Server{Handler: p.metrics, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: keepAliveIdleTimeout}
 	p.mu.Lock()
 	if p.closed {
@@ -205,8 +209,19 @@ func (p *Proxy) Close() error {
 
 func (p *Proxy) configured(host string) bool { return p.hosts[host] }
 
-// dial connects to addr, or to where -resolve sends its host, with the
-// dial timeout and the idle timeout on the connection.
+// listening records l's address as one of the proxy's own, which no
+// tunnel may reach.
+func (p *Proxy) listening(l net.Listener) {
+	if a, err := netip.ParseAddrPort(l.Addr().String()); err == nil {
+		p.mu.Lock()
+		p.listeners = append(p.listeners, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()))
+		p.mu.Unlock()
+	}
+}
+
+// dial connects to a configured host's addr, or to where -resolve sends
+// it, with the dial timeout and the idle timeout on the connection. Other
+// hosts go through dialOther and its address policy.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		if to, ok := p.cfg.Resolve[normalHost(host)]; ok {
