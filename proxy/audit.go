@@ -144,6 +144,7 @@ const (
 	reasonUpstream         = "upstream_error"
 	reasonMethod           = "method"
 	reasonRevoke           = "revoke_token"
+	reasonAddress          = "internal_address"
 )
 
 func newMetrics() *metrics {
@@ -188,7 +189,7 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "github_token_proxy_requests_total{host=%q,status=%q} %d\n", k[0], k[1], m.requests[k])
 	}
 	b.WriteString("# HELP github_token_proxy_refused_total Requests refused, by reason.\n# TYPE github_token_proxy_refused_total counter\n")
-	for _, reason := range []string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream, reasonMethod, reasonRevoke} {
+	for _, reason := range []string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream, reasonMethod, reasonRevoke, reasonAddress} {
 		fmt.Fprintf(&b, "github_token_proxy_refused_total{reason=%q} %d\n", reason, m.refused[reason])
 	}
 	m.mu.Unlock()
