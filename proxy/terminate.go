@@ -146,6 +146,10 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 		p.deny(w, rec, http.StatusServiceUnavailable, reasonTokenUnavailable, te.msg)
 		return
 	}
+	if msg, ok := isRefused(err); ok {
+		p.deny(w, rec, http.StatusForbidden, reasonAddress, msg)
+		return
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // without the URL and its query
