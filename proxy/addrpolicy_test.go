@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"net"
+	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -96,4 +99,69 @@ func TestParseAllowPrivate(t *testing.T) {
 			t.Errorf("ParseAllowPrivate(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// TestNoTunnelBackInside: whatever the mode, the proxy does not open a
+// tunnel or forward plain HTTP into the pod (loopback, by address or by
+// name, its own listener, unspecified), to link-local addresses (the
+// cloud's metadata service) or to private ranges -allow-private does not
+// name. Each refusal is a 403 that says why, and nothing reaches the
+// listener standing in for what else runs in the pod. A host -resolve
+// sends to loopback is reached (the operator's choice; TestAddressClasses
+// has -resolve to the proxy's own listener refused).
+func TestNoTunnelBackInside(t *testing.T) {
+	inside, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inside.Close()
+	var reached atomic.Int32
+	go func() {
+		for {
+			c, err := inside.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(inside.Addr().(*net.TCPAddr).Port)
+	e := newEnv(t, nil, func(c *Config) {
+		c.Resolve["inside.example"] = inside.Addr().String()
+	})
+	for target, want := range map[string]string{
+		"127.0.0.1:" + port:          "github-token-proxy: refused: 127.0.0.1 is a loopback address; the proxy does not connect back into the pod",
+		"[::1]:" + port:              "::1 is a loopback address",
+		"localhost:" + port:          "localhost resolves to",
+		e.addr:                       "is the proxy's own listener",
+		"0.0.0.0:" + port:            "0.0.0.0 is an unspecified address",
+		"169.254.169.254:80":         "169.254.169.254 is a link-local address",
+		"10.0.0.1:443":               "github-token-proxy: refused: 10.0.0.1 is a private address; -allow-private names the private ranges the proxy may reach",
+		"[::ffff:127.0.0.1]:" + port: "::ffff:127.0.0.1 is a loopback address",
+	} {
+		_, _, status := rawConnect(t, e.addr, target)
+		if !strings.HasPrefix(status, "403 Forbidden (") || !strings.Contains(status, want) {
+			t.Errorf("CONNECT %s: %q, want 403 with %q", target, status, want)
+		}
+	}
+	c := e.client()
+	for _, u := range []string{"http://127.0.0.1:" + port + "/", "http://localhost:" + port + "/metrics", "http://169.254.169.254/latest/meta-data/"} {
+		status, body := e.do(c, "GET", u, nil)
+		if status != http.StatusForbidden || !strings.Contains(body, "github-token-proxy: refused: ") {
+			t.Errorf("GET %s: %d %q", u, status, body)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("%d connections reached the pod's listener", n)
+	}
+	if got := e.p.metrics.refusedCount(reasonAddress); got != 11 {
+		t.Errorf("refused{internal_address} = %d, want 11", got)
+	}
+	// The operator's -resolve is kept.
+	conn, _, status := rawConnect(t, e.addr, "inside.example:443")
+	if !strings.HasPrefix(status, "200") {
+		t.Errorf("CONNECT inside.example (-resolve): %q", status)
+	}
+	conn.Close()
 }

@@ -110,7 +110,7 @@ func New(cfg Config) (*Proxy, error) {
 		WriteBufferSize:       64 << 10,
 	}
 	p.plain = &http.Transport{
-		DialContext:           p.dial,
+		DialContext:           p.dialOther,
 		DisableCompression:    true,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		IdleConnTimeout:       keepAliveIdleTimeout,
@@ -378,9 +378,11 @@ func (p *Proxy) release(c net.Conn) {
 // tunnel connects the client to an unconfigured host byte for byte: no
 // TLS termination, no token.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, host string, start time.Time) {
-	ctx, cancel := context.WithTimeout(r.Context(), dialTimeout)
-	up, err := p.dial(ctx, "tcp", r.Host)
-	cancel()
+	up, err := p.dialOther(r.Context(), "tcp", r.Host)
+	if msg, ok := isRefused(err); ok {
+		p.refuseConnect(w, r, http.StatusForbidden, reasonAddress, msg)
+		return
+	}
 	if err != nil {
 		p.refuseConnect(w, r, http.StatusBadGateway, reasonUpstream,
 			fmt.Sprintf("github-token-proxy: cannot reach %s: %v", r.Host, err))
