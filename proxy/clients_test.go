@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/cgi"
+	"net/http/httputil"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,7 +67,29 @@ func runClient(t *testing.T, dir string, env []string, name string, args ...stri
 
 func TestRealClients(t *testing.T) {
 	root := t.TempDir()
-	e := newEnvWith(t, func(e *env) http.HandlerFunc { return gitHub(t, root, e.live) }, nil)
+	// The largest header block a real client's request arrives with (the
+	// token the proxy set in it included): what -max-header-bytes must
+	// leave room for.
+	var mu sync.Mutex
+	largest := 0
+	e := newEnvWith(t, func(e *env) http.HandlerFunc {
+		h := gitHub(t, root, e.live)
+		return func(w http.ResponseWriter, r *http.Request) {
+			dump, _ := httputil.DumpRequest(r, false)
+			mu.Lock()
+			largest = max(largest, len(dump))
+			mu.Unlock()
+			h(w, r)
+		}
+	}, nil)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf("the largest header block from git, gh and curl: %d bytes (the proxy allows %d)", largest, maxHeaderBytes)
+		if largest == 0 || largest > maxHeaderBytes/4 {
+			t.Errorf("the largest header block is %d bytes; the bound of %d leaves less than four times that", largest, maxHeaderBytes)
+		}
+	}()
 	token := e.token
 	home := t.TempDir()
 	// What the agent container gets (examples/runner/k8s/proxy-pod.yaml).

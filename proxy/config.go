@@ -24,6 +24,8 @@ type Config struct {
 	Margin      time.Duration     // -margin
 	Wait        time.Duration     // -wait
 
+	MaxConns         int            // -max-conns: client connections at once (0: the default)
+	MaxTunnels       int            // -max-tunnels: tunnels at once (0: the default)
 	MaxUpstreamConns int            // -max-upstream-conns: connections to each configured host (0: the default)
 	AllowPrivate     []netip.Prefix // -allow-private: private ranges tunnels and plain HTTP may reach
 
@@ -149,6 +151,12 @@ func (c *Config) check() (*x509.CertPool, error) {
 		if _, err := ParseAllowPrivate(a.String()); err != nil {
 			return nil, err
 		}
+	}
+	if c.MaxConns < 0 {
+		return nil, fmt.Errorf("-max-conns %d: must not be negative", c.MaxConns)
+	}
+	if c.MaxTunnels < 0 {
+		return nil, fmt.Errorf("-max-tunnels %d: must not be negative", c.MaxTunnels)
 	}
 	if c.MaxUpstreamConns < 0 {
 		return nil, fmt.Errorf("-max-upstream-conns %d: must not be negative", c.MaxUpstreamConns)

@@ -64,6 +64,9 @@ type Proxy struct {
 	outer, inner *http.Server
 	innerL       *chanListener
 
+	connGate, tunnelGate, metricsGate *gate
+	connLog, tunnelLog, metricsLog    *limitLog
+
 	mu        sync.Mutex
 	closed    bool
 	conns     map[net.Conn]struct{} // hijacked client connections
@@ -83,7 +86,15 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, hosts: map[string]bool{}, log: log, metrics: newMetrics(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{cfg: cfg, hosts: map[string]bool{}, log: log, metrics: newMetrics(), conns: map[net.Conn]struct{}{},
+		connGate:    &gate{max: int64(cmp.Or(cfg.MaxConns, DefaultMaxConns))},
+		tunnelGate:  &gate{max: int64(cmp.Or(cfg.MaxTunnels, DefaultMaxTunnels))},
+		metricsGate: &gate{max: metricsMaxConns},
+		connLog:     &limitLog{log: log, what: "-max-conns"},
+		tunnelLog:   &limitLog{log: log, what: "-max-tunnels"},
+		metricsLog:  &limitLog{log: log, what: "metrics connections"},
+	}
+	p.metrics.connsOpen, p.metrics.tunnelsOpen = &p.connGate.open, &p.tunnelGate.open
 	for _, h := range cfg.Hosts {
 		p.hosts[normalHost(h)] = true
 	}
@@ -130,6 +141,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.outer = &http.Server{
 		Handler:           http.HandlerFunc(p.serveProxy),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       keepAliveIdleTimeout,
 		ErrorLog:          errLog,
@@ -137,6 +149,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.innerL = newChanListener()
 	p.inner = &http.Server{
 		Handler:           http.HandlerFunc(p.serveTerminated),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       keepAliveIdleTimeout,
 		ErrorLog:          errLog,
@@ -159,6 +172,7 @@ func (p *Proxy) Serve(l net.Listener) error {
 		return err
 	}
 	p.listening(l)
+	l = newLimitListener(l, p.connGate, "-max-conns", func() { p.metrics.refuse(reasonLimit); p.connLog.refused() })
 	if err := p.outer.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -171,7 +185,8 @@ func (p *Proxy) ServeMetrics(l net.Listener) error {
 		return err
 	}
 	p.listening(l)
-	s := &http.Server{Handler: p.metrics, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: keepAliveIdleTimeout}
+	l = newLimitListener(l, p.metricsGate, "the metrics listener", func() { p.metrics.refuse(reasonLimit); p.metricsLog.refused() })
+	s := &http.Server{Handler: p.metrics, MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: keepAliveIdleTimeout}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -378,6 +393,13 @@ func (p *Proxy) release(c net.Conn) {
 // tunnel connects the client to an unconfigured host byte for byte: no
 // TLS termination, no token.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, host string, start time.Time) {
+	if !p.tunnelGate.acquire() {
+		p.tunnelLog.refused()
+		p.refuseConnect(w, r, http.StatusServiceUnavailable, reasonLimit,
+			fmt.Sprintf("github-token-proxy: refused: %d tunnels are open, the most -max-tunnels allows; close one and retry", p.tunnelGate.max))
+		return
+	}
+	defer p.tunnelGate.release()
 	up, err := p.dialOther(r.Context(), "tcp", r.Host)
 	if msg, ok := isRefused(err); ok {
 		p.refuseConnect(w, r, http.StatusForbidden, reasonAddress, msg)
