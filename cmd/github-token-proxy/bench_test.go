@@ -257,7 +257,7 @@ func vmHWM(b *testing.B, pid int) int64 {
 }
 
 // benchCerts makes a CA and a leaf for names.
-func benchCerts(b *testing.B, names ...string) (*x509.Certificate, []byte, tls.Certificate) {
+func benchCerts(b testing.TB, names ...string) (*x509.Certificate, []byte, tls.Certificate) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
