@@ -8,10 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,23 +136,81 @@ func (a *authority) leaf(host string) (*tls.Certificate, error) {
 }
 
 // writeCert writes the CA certificate (never the key) to path, 0644,
-// atomically: a temporary file in the same directory renamed over it.
-func (a *authority) writeCert(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ca-*.pem")
+// atomically.
+func (a *authority) writeCert(path string) error { return writeFileAtomic(path, a.certPEM) }
+
+// CA is the proxy's certificate authority as the supervising process
+// holds it: made once, handed to every serving process it starts (over a
+// pipe, never a file), so that a restart keeps the certificate the
+// agent's clients already trust.
+type CA struct{ a *authority }
+
+// NewCA makes a CA name-constrained to hosts.
+func NewCA(hosts []string) (*CA, error) {
+	a, err := newAuthority(hosts, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{a}, nil
+}
+
+// WriteFiles writes the CA certificate to certOut and, unless bundleOut
+// is empty, the system roots and the certificate to bundleOut. Errors name
+// the flag.
+func (c *CA) WriteFiles(certOut, bundleOut string) error {
+	if err := c.a.writeCert(certOut); err != nil {
+		return fmt.Errorf("-ca-cert-out: writing the CA certificate: %w", err)
+	}
+	if bundleOut == "" {
+		return nil
+	}
+	roots, err := systemRoots()
+	if err == nil {
+		err = writeBundle(bundleOut, roots, c.a.certPEM)
+	}
+	if err != nil {
+		return fmt.Errorf("-ca-bundle-out: %w", err)
+	}
+	return nil
+}
+
+// Send writes the CA's certificate and key, PEM, to w (a pipe to the
+// serving process).
+func (c *CA) Send(w io.Writer) error {
+	der, err := x509.MarshalECPrivateKey(c.a.key)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	if _, err := tmp.Write(a.certPEM); err != nil {
-		tmp.Close()
+	if _, err := w.Write(c.a.certPEM); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	return pem.Encode(w, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+}
+
+// ReceiveCA reads what Send wrote.
+func ReceiveCA(r io.Reader) (*CA, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA from the supervising process: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	certBlock, rest := pem.Decode(data)
+	keyBlock, _ := pem.Decode(rest)
+	if certBlock == nil || certBlock.Type != "CERTIFICATE" || keyBlock == nil || keyBlock.Type != "EC PRIVATE KEY" {
+		return nil, errors.New("the supervising process sent no CA")
 	}
-	return os.Rename(tmp.Name(), path)
+	cert, err := x509.ParseCertificate(certBlock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParseECPrivateKey(keyBlock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{&authority{
+		cert:    cert,
+		certPEM: pem.EncodeToMemory(certBlock),
+		key:     key,
+		now:     time.Now,
+		leaves:  map[string]*tls.Certificate{},
+	}}, nil
 }

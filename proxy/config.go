@@ -17,6 +17,8 @@ import (
 type Config struct {
 	Credentials string            // -credentials: the file Vault Agent renders
 	CACertOut   string            // -ca-cert-out: where the CA certificate goes
+	CABundleOut string            // -ca-bundle-out: where the system roots and the CA certificate go (empty: nowhere)
+	CA          *CA               // the supervising process's CA (nil: New makes one)
 	Hosts       []string          // -hosts: where the token may go
 	UpstreamCA  string            // -upstream-ca: PEM file; empty: the system roots
 	Resolve     map[string]string // -resolve: host -> addr:port
@@ -114,6 +116,12 @@ func CheckLoopback(flag, addr string) error {
 	return nil
 }
 
+// Check validates c; every error names the flag.
+func (c *Config) Check() error {
+	_, err := c.check()
+	return err
+}
+
 // check validates c and returns the pool that verifies upstream servers
 // (nil: the system roots).
 func (c *Config) check() (*x509.CertPool, error) {
@@ -163,6 +171,9 @@ func (c *Config) check() (*x509.CertPool, error) {
 	}
 	if fi, err := os.Stat(c.CACertOut); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("-ca-cert-out %s is a directory; name the file to write", c.CACertOut)
+	}
+	if err := checkBundleOut(c.CABundleOut, c.CACertOut); err != nil {
+		return nil, err
 	}
 	if c.UpstreamCA == "" {
 		return nil, nil

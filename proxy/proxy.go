@@ -98,11 +98,17 @@ func New(cfg Config) (*Proxy, error) {
 	for _, h := range cfg.Hosts {
 		p.hosts[normalHost(h)] = true
 	}
-	if p.ca, err = newAuthority(cfg.Hosts, time.Now); err != nil {
-		return nil, err
-	}
-	if err := p.ca.writeCert(cfg.CACertOut); err != nil {
-		return nil, fmt.Errorf("-ca-cert-out: writing the CA certificate: %w", err)
+	if cfg.CA != nil {
+		p.ca = cfg.CA.a // its files are written by whoever made it
+	} else {
+		ca, err := NewCA(cfg.Hosts)
+		if err != nil {
+			return nil, err
+		}
+		if err := ca.WriteFiles(cfg.CACertOut, cfg.CABundleOut); err != nil {
+			return nil, err
+		}
+		p.ca = ca.a
 	}
 	p.tokens = &tokenSource{path: cfg.Credentials, margin: cfg.Margin, wait: cfg.Wait, onWait: func() { p.metrics.waits.Add(1) }, log: log}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
