@@ -289,7 +289,13 @@ func startManifestProxy(t testing.TB, bin string, g *gitServer, env []string, ex
 func (p *proxyProc) servingPID() int {
 	pid := p.cmd.Process.Pid
 	for i := 0; i < 100; i++ {
-		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		// Each thread lists the children it forked.
+		var data []byte
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(task)
+			data = append(data, b...)
+		}
 		if f := strings.Fields(string(data)); len(f) == 1 {
 			n, _ := strconv.Atoi(f[0])
 			return n
