@@ -650,18 +650,52 @@ func TestProxyEndToEnd(t *testing.T) {
 	})
 
 	t.Run("retry after 401", func(t *testing.T) {
-		// Near the end of the file's token, when Agent's render is due
-		// (less than -margin plus -wait left), the double revokes it
-		// under the next GET: the proxy waits for Agent's next token and
-		// sends the GET again, once.
-		waitUntil(t, time.Now().Add(90*time.Second), 100*time.Millisecond, func() (bool, string) {
+		// Agent is late (stopped with SIGSTOP right after a render) until
+		// the file's token has less than -margin plus -wait left, when a
+		// render is due. The double then revokes the token under the next
+		// GET: the proxy waits for Agent's next token (Agent resumed once
+		// the 401 is in) and sends the GET again, once.
+		r.waitNewToken(t, r.fileToken())
+		if err := r.agent.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		resumed := false
+		resume := func() {
+			if !resumed {
+				resumed = true
+				if err := r.agent.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		defer resume()
+		waitUntil(t, time.Now().Add(60*time.Second), 100*time.Millisecond, func() (bool, string) {
 			left := time.Until(r.fileValidUntil())
 			return left > proxyMargin+3*time.Second && left < proxyMargin+proxyWait-5*time.Second,
 				"the file's token never came within -margin plus -wait of its end"
 		})
 		mark := len(r.d.Calls())
 		r.d.RevokeTokenOnNext(1, githubtest.MethodIs(http.MethodGet), r.noteInjected)
-		r.mustRun(t, r.tree, "git", "ls-remote", remote)
+		done := make(chan error, 1)
+		go func() {
+			out, err := r.run(t, r.tree, 2*time.Minute, "git", "ls-remote", remote)
+			if err != nil {
+				err = fmt.Errorf("%v\n%s", err, out)
+			}
+			done <- err
+		}()
+		waitUntil(t, time.Now().Add(30*time.Second), 50*time.Millisecond, func() (bool, string) {
+			for _, c := range r.proxyCalls(mark) {
+				if c.Status == http.StatusUnauthorized {
+					return true, ""
+				}
+			}
+			return false, "the revoked GET never reached the double"
+		})
+		resume()
+		if err := <-done; err != nil {
+			t.Fatalf("git ls-remote: %v", err)
+		}
 		var gets []githubtest.Call
 		for _, c := range r.proxyCalls(mark) {
 			if c.Method == http.MethodGet {
@@ -715,8 +749,8 @@ func TestProxyEndToEnd(t *testing.T) {
 				t.Errorf("another POST: %+v", c)
 			}
 		}
-		if r.d.Faults().InjectedRevocations != 2 {
-			t.Fatalf("injected revocations %d, want 2 (the GET's and this POST's)", r.d.Faults().InjectedRevocations)
+		if r.d.Faults().InjectedRevocations != 3 {
+			t.Fatalf("injected revocations %d, want 3 (the two GETs' and this POST's)", r.d.Faults().InjectedRevocations)
 		}
 		// Once Agent renders a fresh token, the same push goes through.
 		waitUntil(t, time.Now().Add(60*time.Second), 100*time.Millisecond, func() (bool, string) {
