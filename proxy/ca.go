@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,10 +21,13 @@ import (
 // The certificate authority the proxy terminates TLS with. It is made at
 // start and lives in memory only: its key is never written, logged or
 // returned; its certificate (public) is what the agent's clients trust.
-// Name constraints limit it to the configured hosts and their subdomains
-// (a DNS name constraint admits every name under it: a certificate for
-// x.api.github.com would verify); the proxy itself signs only the
-// configured hosts, one certificate each.
+// Name constraints limit it to the configured hosts; their subdomains are
+// excluded too, except under a host another configured host lies under (a
+// DNS name constraint admits every name under it, and an exclusion cannot
+// make exceptions: with api.github.com configured, evil.github.com stays
+// admitted). The proxy itself signs only the configured hosts, one
+// certificate each; proxy/ca_clients_test.go shows what git, curl,
+// Python, Node and Go accept.
 
 const (
 	caLifetime   = 365 * 24 * time.Hour
@@ -65,6 +69,7 @@ func newAuthority(hosts []string, now func() time.Time) (*authority, error) {
 		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		PermittedDNSDomainsCritical: true,
 		PermittedDNSDomains:         hosts,
+		ExcludedDNSDomains:          excludedSubdomains(hosts),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -81,6 +86,26 @@ func newAuthority(hosts []string, now func() time.Time) (*authority, error) {
 		now:     now,
 		leaves:  map[string]*tls.Certificate{},
 	}, nil
+}
+
+// excludedSubdomains are the name constraints that take a configured
+// host's subdomains out of what the CA may vouch for: ".h" (subdomains
+// only, as Go, OpenSSL and GnuTLS read a leading dot) for each host h no
+// other configured host lies under. github.com keeps its subdomains when
+// api.github.com is configured: an exclusion overrides every permission
+// and cannot make exceptions.
+func excludedSubdomains(hosts []string) []string {
+	var out []string
+	for _, h := range hosts {
+		under := false
+		for _, o := range hosts {
+			under = under || strings.HasSuffix(o, "."+h)
+		}
+		if !under {
+			out = append(out, "."+h)
+		}
+	}
+	return out
 }
 
 func randomSerial() (*big.Int, error) {

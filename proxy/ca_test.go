@@ -84,8 +84,18 @@ func TestCACertificateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cert.IsCA || strings.Join(cert.PermittedDNSDomains, ",") != "github.com,api.github.com,uploads.github.com" {
-		t.Errorf("IsCA %v, permitted names %v", cert.IsCA, cert.PermittedDNSDomains)
+	if !cert.IsCA || strings.Join(cert.PermittedDNSDomains, ",") != "github.com,api.github.com,uploads.github.com" ||
+		strings.Join(cert.ExcludedDNSDomains, ",") != ".api.github.com,.uploads.github.com" {
+		t.Errorf("IsCA %v, permitted names %v, excluded %v", cert.IsCA, cert.PermittedDNSDomains, cert.ExcludedDNSDomains)
+	}
+	for hosts, want := range map[string]string{
+		"ghe.example.com":                         ".ghe.example.com",
+		"ghe.example.com,uploads.ghe.example.com": ".uploads.ghe.example.com",
+		"a.example,b.example":                     ".a.example,.b.example",
+	} {
+		if got := strings.Join(excludedSubdomains(strings.Split(hosts, ",")), ","); got != want {
+			t.Errorf("excludedSubdomains(%s) = %s, want %s", hosts, got, want)
+		}
 	}
 	// The name constraint holds: a certificate the CA signs for another
 	// name is refused by a verifier.
