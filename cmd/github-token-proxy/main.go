@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -174,7 +175,11 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, done b
 		},
 		listen: *listen, metricsListen: *metricsListen, memoryLimit: *memoryLimit,
 	}
-	if err := o.cfg.Check(); err != nil {
+	// The serving process takes the settings its supervisor checked (and
+	// writes no file: -ca-bundle-out is the supervisor's).
+	if proxy.IsServingProcess() {
+		o.cfg.CABundleOut = ""
+	} else if err := o.cfg.Check(); err != nil {
 		return fail(err)
 	}
 	return o, 0, false
@@ -229,6 +234,9 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	if err := ca.WriteFiles(o.cfg.CACertOut, o.cfg.CABundleOut); err != nil {
 		return fail(err)
 	}
+	// Reading the system roots left garbage the supervisor, which then
+	// only waits, would hold for the container's life.
+	debug.FreeOSMemory()
 	log.Info("supervising", "version", version, "pid", os.Getpid(), "listen", listeners[0].Addr().String())
 	s := &proxy.Supervisor{Args: args, Listeners: listeners, CA: ca, Log: log, Stderr: stderr}
 	return s.Run(stop, sig)
