@@ -287,25 +287,32 @@ func startManifestProxy(t testing.TB, bin string, g *gitServer, env []string, ex
 // servingPID is the process that serves: the supervisor's child, or the
 // started process itself when it has none (a build without one).
 func (p *proxyProc) servingPID() int {
-	pid := p.cmd.Process.Pid
 	for i := 0; i < 100; i++ {
-		// Each thread lists the children it forked.
-		var data []byte
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-		for _, task := range tasks {
-			b, _ := os.ReadFile(task)
-			data = append(data, b...)
-		}
-		if f := strings.Fields(string(data)); len(f) == 1 {
-			n, _ := strconv.Atoi(f[0])
-			return n
+		if c := childOf(p.cmd.Process.Pid); c != 0 {
+			return c
 		}
 		if strings.Contains(p.stderr.String(), `"msg":"listening"`) {
-			return pid
+			return p.cmd.Process.Pid
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return pid
+	return p.cmd.Process.Pid
+}
+
+// childOf is pid's only child, 0 if it has none or several. Each thread
+// lists the children it forked, and a Go process forks from any thread.
+func childOf(pid int) int {
+	var data []byte
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		data = append(data, b...)
+	}
+	if f := strings.Fields(string(data)); len(f) == 1 {
+		n, _ := strconv.Atoi(f[0])
+		return n
+	}
+	return 0
 }
 
 // procStatus is a field of /proc/PID/status in bytes (0 if the process is

@@ -26,6 +26,12 @@ func TestStartupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := []string{"-listen", "127.0.0.1:0", "-credentials", creds, "-ca-cert-out", ca}
+	// The port the agent bound while no proxy held it.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for name, tc := range map[string]struct {
 		args []string
 		want string
@@ -45,6 +51,7 @@ func TestStartupErrors(t *testing.T) {
 		"non-loopback metrics":    {append(base, "-metrics-listen", "10.0.0.1:9118"), `-metrics-listen "10.0.0.1:9118": not a loopback address`},
 		"negative -margin":        {append(base, "-margin", "-1s"), "-margin -1s: must not be negative"},
 		"-ca-cert-out directory":  {[]string{"-listen", "127.0.0.1:0", "-credentials", creds, "-ca-cert-out", dir}, "-ca-cert-out " + dir + " is a directory"},
+		"port taken":              {[]string{"-listen", taken.Addr().String(), "-credentials", creds, "-ca-cert-out", ca}, "github-token-proxy: -listen: listen tcp " + taken.Addr().String() + ": bind: address already in use"},
 		"stray argument":          {append(base, "extra"), `unexpected argument "extra"`},
 		"unknown flag":            {append(base, "-nope"), "flag provided but not defined: -nope\ngithub-token-proxy -h shows the flags"},
 		"-allow-private public":   {append(base, "-allow-private", "8.8.8.0/24"), "-allow-private 8.8.8.0/24: no private range in it"},
