@@ -44,6 +44,7 @@ type injector struct {
 	tokens  *tokenSource
 	base    http.RoundTripper
 	metrics *metrics
+	replay  *gate // bytes of request bodies kept for a replay, all requests
 }
 
 func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -52,10 +53,11 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	replayable, err := makeReplayable(req)
+	replayable, release, err := makeReplayable(req, t.replay)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	resp, err := t.base.RoundTrip(withToken(req, cred))
 	rec.injected(cred.hash)
 	t.metrics.injected.Add(1)
@@ -136,22 +138,26 @@ func withToken(req *http.Request, c credential) *http.Request {
 }
 
 // makeReplayable buffers a small body of known length so that req can be
-// sent twice, and reports whether it can be.
-func makeReplayable(req *http.Request) (bool, error) {
+// sent twice, within the budget of bodies kept at once, and reports
+// whether it can be; release gives the bytes back to the budget.
+func makeReplayable(req *http.Request, budget *gate) (ok bool, release func(), err error) {
+	nothing := func() {}
 	if req.Body == nil || req.Body == http.NoBody {
-		return true, nil
+		return true, nothing, nil
 	}
-	if req.ContentLength <= 0 || req.ContentLength > replayLimit {
-		return false, nil
+	n := req.ContentLength
+	if n <= 0 || n > replayLimit || !budget.acquireN(n) {
+		return false, nothing, nil
 	}
-	buf := make([]byte, req.ContentLength)
+	buf := make([]byte, n)
 	if _, err := io.ReadFull(req.Body, buf); err != nil {
-		return false, errors.Join(errors.New("reading the request body"), err)
+		budget.releaseN(n)
+		return false, nothing, errors.Join(errors.New("reading the request body"), err)
 	}
 	req.Body.Close()
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	req.Body, _ = req.GetBody()
-	return true, nil
+	return true, func() { budget.releaseN(n) }, nil
 }
 
 // recordKey carries the request's audit record to the transport.

@@ -293,3 +293,42 @@ func TestPassesEncodingThrough(t *testing.T) {
 		t.Errorf("a request without Accept-Encoding arrived as %d %q", status, body)
 	}
 }
+
+// TestReplayBudget: the bodies kept for a replay are bounded over all
+// requests at once: with the budget taken, a small POST streams like a
+// large one and a 401 to it goes back, never sent twice; with room in
+// the budget it is sent again, and its bytes come back to the budget.
+func TestReplayBudget(t *testing.T) {
+	var refuse atomic.Bool
+	e := newEnvWith(t, func(e *env) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if refuse.CompareAndSwap(true, false) {
+				// Agent renders a fresh token as GitHub refuses this one.
+				writeCredentials(t, e.credentials, testToken(t), time.Now().Add(time.Hour))
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			_, _ = io.WriteString(w, "ok")
+		}
+	}, nil)
+	c := e.client()
+	post := func() (int, int) {
+		refuse.Store(true)
+		before := len(e.github.requests())
+		status, _ := e.do(c, "POST", "https://api.github.com/graphql", bytes.NewReader(make([]byte, 1000)))
+		return status, len(e.github.requests()) - before
+	}
+	if !e.p.replay.acquireN(replayBudget) {
+		t.Fatal("the budget was in use")
+	}
+	if status, n := post(); status != http.StatusUnauthorized || n != 1 {
+		t.Errorf("with the budget taken: %d after %d requests, want GitHub's 401 after 1", status, n)
+	}
+	e.p.replay.releaseN(replayBudget)
+	if status, n := post(); status != 200 || n != 2 {
+		t.Errorf("with room in the budget: %d after %d requests, want 200 after 2", status, n)
+	}
+	if got := e.p.replay.open.Load(); got != 0 {
+		t.Errorf("%d bytes left in the budget after the requests", got)
+	}
+}

@@ -25,6 +25,10 @@ const (
 	// metricsMaxConns bounds connections to the metrics listener, which
 	// the agent can reach on the pod's loopback as well as a scraper.
 	metricsMaxConns = 8
+	// replayBudget bounds the request bodies kept for a replay after a
+	// 401, over all requests at once: 64 of the largest (replayLimit).
+	// Past it a body streams and is not sent twice.
+	replayBudget = 4 << 20
 	// limitLogEvery spaces the log lines a flood of refusals writes.
 	limitLogEvery = 10 * time.Second
 )
@@ -45,15 +49,20 @@ type gate struct {
 	open atomic.Int64
 }
 
-func (g *gate) acquire() bool {
-	if g.open.Add(1) > g.max {
-		g.open.Add(-1)
+func (g *gate) acquire() bool { return g.acquireN(1) }
+
+func (g *gate) release() { g.releaseN(1) }
+
+// acquireN takes n at once (bytes, say), or nothing.
+func (g *gate) acquireN(n int64) bool {
+	if g.open.Add(n) > g.max {
+		g.open.Add(-n)
 		return false
 	}
 	return true
 }
 
-func (g *gate) release() { g.open.Add(-1) }
+func (g *gate) releaseN(n int64) { g.open.Add(-n) }
 
 // limitListener hands Accept only connections within its gate; one past
 // it is answered 503 with the reason and closed at once.

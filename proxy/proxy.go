@@ -65,6 +65,7 @@ type Proxy struct {
 	innerL       *chanListener
 
 	connGate, tunnelGate, metricsGate *gate
+	replay                            *gate // bytes of request bodies kept for a replay
 	connLog, tunnelLog, metricsLog    *limitLog
 
 	mu        sync.Mutex
@@ -90,6 +91,7 @@ func New(cfg Config) (*Proxy, error) {
 		connGate:    &gate{max: int64(cmp.Or(cfg.MaxConns, DefaultMaxConns))},
 		tunnelGate:  &gate{max: int64(cmp.Or(cfg.MaxTunnels, DefaultMaxTunnels))},
 		metricsGate: &gate{max: metricsMaxConns},
+		replay:      &gate{max: replayBudget},
 		connLog:     &limitLog{log: log, what: "-max-conns"},
 		tunnelLog:   &limitLog{log: log, what: "-max-tunnels"},
 		metricsLog:  &limitLog{log: log, what: "metrics connections"},
@@ -134,7 +136,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.inject = &httputil.ReverseProxy{
 		Rewrite:      p.rewriteTerminated,
-		Transport:    &injector{tokens: p.tokens, base: p.upstream, metrics: p.metrics},
+		Transport:    &injector{tokens: p.tokens, base: p.upstream, metrics: p.metrics, replay: p.replay},
 		ErrorHandler: p.upstreamError,
 		ErrorLog:     errLog,
 		BufferPool:   copyBuffers,
