@@ -141,10 +141,20 @@ func newGitServer(t testing.TB) *gitServer {
 	}
 	g := &gitServer{token: "ghs_" + strings.Repeat("T", 516)}
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+g.token))
-	_, caPEM, leaf := benchCerts(t, "github.com")
+	bearer := "Bearer " + g.token
+	_, caPEM, leaf := benchCerts(t, "github.com", "api.github.com")
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != want {
+		if a := r.Header.Get("Authorization"); a != want && a != bearer {
 			http.Error(w, "need the token", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == "/octo/slow" {
+			// GitHub slow to answer: hold the request until the client
+			// goes (at most 20 s).
+			select {
+			case <-r.Context().Done():
+			case <-time.After(20 * time.Second):
+			}
 			return
 		}
 		if r.URL.Path == "/octo/big" {
@@ -244,7 +254,7 @@ func startManifestProxy(t testing.TB, bin string, g *gitServer, env []string, ex
 	if err := os.WriteFile(p.creds, data, 0o440); err != nil {
 		t.Fatal(err)
 	}
-	args = append(args, "-upstream-ca", g.caFile, "-resolve", "github.com="+g.addr)
+	args = append(args, "-upstream-ca", g.caFile, "-resolve", "github.com="+g.addr, "-resolve", "api.github.com="+g.addr)
 	args = append(args, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), env...)
@@ -563,6 +573,44 @@ func TestSurvivesAgentAttacks(t *testing.T) {
 			wg.Wait()
 			return fmt.Sprintf("%d tunnels opened, %d refused; %d downloads asked for", o, r, started.Load())
 		}, false},
+		{"250 POSTs of 64 KiB that GitHub is slow to answer", nil, func(t *testing.T, p *proxyProc, a *agent) string {
+			pool := x509.NewCertPool()
+			pem, err := os.ReadFile(p.caFile)
+			if err != nil || !pool.AppendCertsFromPEM(pem) {
+				t.Fatalf("the proxy's CA: %v", err)
+			}
+			body := strings.Repeat("b", 64<<10)
+			var wg sync.WaitGroup
+			var sent atomic.Int64
+			for range 250 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := a.dial(p.addr)
+					if err != nil {
+						return
+					}
+					_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+					fmt.Fprintf(c, "CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n\r\n")
+					br := bufio.NewReader(c)
+					if resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect}); err != nil || resp.StatusCode != 200 {
+						return
+					}
+					tc := tls.Client(&readerConn{Conn: c, r: br}, &tls.Config{ServerName: "api.github.com", RootCAs: pool})
+					if tc.Handshake() != nil {
+						return
+					}
+					a.mu.Lock()
+					a.conns = append(a.conns, tc)
+					a.mu.Unlock()
+					if _, err := fmt.Fprintf(tc, "POST /octo/slow HTTP/1.1\r\nHost: api.github.com\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err == nil {
+						sent.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			return fmt.Sprintf("%d POSTs sent", sent.Load())
+		}, true},
 		{"2000 idle connections", nil, func(t *testing.T, p *proxyProc, a *agent) string {
 			var held int
 			for range 2000 {
