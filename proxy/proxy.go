@@ -5,9 +5,13 @@
 //
 // One file per concern: proxy.go (the listener, CONNECT and tunnels),
 // terminate.go (TLS termination and the reverse proxy), ca.go (the
-// certificate authority), inject.go (the injection rule), token.go (the
-// token file), audit.go (log lines and metrics), conn.go (connection
-// plumbing and timeouts), config.go (settings).
+// certificate authority), cabundle.go (the CA bundle), inject.go (the
+// injection rule), token.go (the token file), methods.go (requests never
+// sent with the token), addrpolicy.go (where tunnels may go), limits.go
+// (what a client can make the proxy hold), memlimit.go (the soft memory
+// limit), supervise.go (the process that holds the port), audit.go (log
+// lines and metrics), conn.go (connection plumbing and timeouts),
+// config.go (settings).
 package proxy
 
 import (
