@@ -25,6 +25,10 @@ const (
 	// metricsMaxConns bounds connections to the metrics listener, which
 	// the agent can reach on the pod's loopback as well as a scraper.
 	metricsMaxConns = 8
+	// plainMaxIdle bounds the idle connections plain-HTTP forwarding
+	// keeps to other hosts: each host name the agent sends is a pool of
+	// its own, and they would otherwise add up for the idle timeout.
+	plainMaxIdle = 16
 	// replayBudget bounds the request bodies kept for a replay after a
 	// 401, over all requests at once: 64 of the largest (replayLimit).
 	// Past it a body streams and is not sent twice.

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -179,5 +181,50 @@ func TestMetricsConnectionLimit(t *testing.T) {
 	defer c.Close()
 	if got := readRefusal(t, c); !strings.Contains(got, "the most the metrics listener allows") {
 		t.Errorf("a ninth metrics connection: %q", got)
+	}
+}
+
+// TestPlainIdleConnectionsBounded: plain-HTTP forwarding keeps a few idle
+// connections to other hosts, however many hosts the agent names (each
+// name its own pool): the proxy holds at most plainMaxIdle.
+func TestPlainIdleConnectionsBounded(t *testing.T) {
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open[c] = true
+		case http.StateClosed, http.StateHijacked:
+			delete(open, c)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	const hosts = 40
+	e := newEnv(t, nil, func(c *Config) {
+		for i := range hosts {
+			c.Resolve[fmt.Sprintf("h%d.example", i)] = srv.Listener.Addr().String()
+		}
+	})
+	c := e.client()
+	for i := range hosts {
+		if status, body := e.do(c, "GET", fmt.Sprintf("http://h%d.example/", i), nil); status != 200 || body != "ok" {
+			t.Fatalf("GET h%d.example: %d %q", i, status, body)
+		}
+	}
+	c.CloseIdleConnections()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(open)
+	}
+	for i := 0; count() > plainMaxIdle && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := count(); n > plainMaxIdle {
+		t.Errorf("the proxy holds %d connections to other hosts after %d plain-HTTP requests, want at most %d", n, hosts, plainMaxIdle)
 	}
 }

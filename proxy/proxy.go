@@ -137,6 +137,7 @@ func New(cfg Config) (*Proxy, error) {
 		DisableCompression:    true,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		IdleConnTimeout:       keepAliveIdleTimeout,
+		MaxIdleConns:          plainMaxIdle,
 	}
 	p.inject = &httputil.ReverseProxy{
 		Rewrite:      p.rewriteTerminated,
