@@ -9,19 +9,27 @@ PKG     := github.com/ambient-code/vault-plugin-github-app
 LDFLAGS := -s -w -X $(PKG)/plugin.Version=$(VERSION) -X $(PKG)/plugin.Commit=$(COMMIT) -X $(PKG)/plugin.Date=$(DATE)
 GO      ?= go
 
-.PHONY: build test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean soak testcompat
+.PHONY: build deps test testacc test-all fmt fmt-check vet dev dev-stop vault bench fuzz release clean soak testcompat
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-github-app ./cmd/vault-plugin-github-app
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/github-token-proxy ./cmd/github-token-proxy
 
-test:
+# What the tests need besides Go (git, gh, curl, shellcheck, PyYAML; the
+# table is in scripts/deps.sh): installed with apt-get when this user can,
+# else one message naming every missing tool and how to install it.
+deps:
+	@bash scripts/deps.sh
+
+test: deps
 	$(GO) test -race -count=1 ./...
 
-testacc: vault
+testacc: deps vault
 	$(GO) test -tags acceptance -race -count=1 -timeout 40m ./test/acceptance/...
 
-test-all: vet fmt-check test testacc
+# deps first, before anything is built, even under make -j.
+test-all: deps
+	@$(MAKE) --no-print-directory vet fmt-check test testacc
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -111,21 +110,6 @@ func (b *backend) eachApp(f func(*app)) {
 	}
 }
 
-// appNotConfigured says that an App has no stored config.
-type appNotConfigured struct{ name string }
-
-func (e *appNotConfigured) Error() string {
-	if e.name == defaultApp {
-		return "the engine has no App configured: write config (the App \"default\") first"
-	}
-	return fmt.Sprintf("app: the engine has no App %q: write apps/%s first", e.name, e.name)
-}
-
-func isNotConfigured(err error) bool {
-	var nc *appNotConfigured
-	return errors.As(err, &nc)
-}
-
 // clientFor returns the App's client and config, built once from storage
 // and kept until the App's config changes.
 func (b *backend) clientFor(ctx context.Context, s logical.Storage, name string) (*app, *github.Client, *appConfig, error) {
@@ -158,7 +142,7 @@ func (a *app) getClient(ctx context.Context, s logical.Storage) (*github.Client,
 		return nil, nil, err
 	}
 	if cfg == nil {
-		return nil, nil, &appNotConfigured{name: a.name}
+		return nil, nil, appNotConfigured(a.name)
 	}
 	c, err = a.newClient(cfg)
 	if err != nil {

@@ -53,9 +53,24 @@ type backend struct {
 	appsMu sync.Mutex
 	apps   map[string]*app
 
+	// identity serialises a change of an App (an identity change: the
+	// "in use" check, the check with GitHub, the store; or its deletion),
+	// write-held, with the writes of roles and bounds, read-held: the
+	// roles and bounds an App has are the ones its change saw, and a role
+	// or bound is written against the App as it is stored.
+	identity sync.RWMutex
+
+	// parsers parse the requests of the paths that take typed requests
+	// (request.go), by path.
+	parsers map[*framework.Path]requestParser
+
 	roles   entryCache[role]
 	bounds  entryCache[bound]
 	metrics *metrics
+
+	// revocations revokes tokens that have no lease, in the background
+	// (secret_token.go).
+	revocations *revocations
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -64,8 +79,11 @@ func newBackend(info BuildInfo) *backend {
 		httpClient: github.NewHTTPClient(),
 		now:        time.Now,
 		apps:       map[string]*app{},
-		roles:      newEntryCache[role]("role", rolePrefix),
-		bounds:     newEntryCache[bound]("bound", boundPrefix),
+		parsers:    map[*framework.Path]requestParser{},
+
+		revocations: newRevocations(maxDetachedRevocations),
+		roles:       newEntryCache[role]("role", rolePrefix),
+		bounds:      newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
 	b.Backend = &framework.Backend{
@@ -119,9 +137,12 @@ func (b *backend) invalidate(_ context.Context, key string) {
 }
 
 // clean runs when the mount is unmounted or its plugin reloaded: the
-// mount's idle connections to GitHub are closed rather than left to outlive
-// it in the shared plugin process.
+// revocations of tokens without a lease still running end first (each
+// within detachedRevokeTimeout), then the mount's idle connections to
+// GitHub are closed rather than left to outlive it in the shared plugin
+// process.
 func (b *backend) clean(context.Context) {
+	b.revocations.wait()
 	b.httpClient.CloseIdleConnections()
 	b.eachApp((*app).closeIdle)
 }
@@ -136,9 +157,11 @@ func (b *backend) newClient(cfg *appConfig, observe func(github.CallInfo)) (*git
 		Now:       b.now,
 	}
 	if cfg.CACertificate != "" {
-		gc.CACertificatePEM = []byte(cfg.CACertificate) // a transport of its own
+		// github.New builds this client a transport that trusts only this
+		// CA and that no other client uses.
+		gc.CACertificatePEM = []byte(cfg.CACertificate)
 	} else {
-		gc.HTTPClient = b.httpClient
+		gc.HTTPClient = b.httpClient // the mount's shared connection pool
 	}
 	if cfg.key != nil { // nil for a revocation-only client
 		gc.AppID, gc.ClientID, gc.Key = cfg.AppID, cfg.ClientID, cfg.key

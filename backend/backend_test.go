@@ -124,7 +124,13 @@ func (e *testEnv) cachedLookups(name string) int {
 	if a == nil {
 		return 0
 	}
-	return a.currentLookups().len()
+	c := a.currentLookups()
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 func (e *testEnv) writeRole(name string, data map[string]any) {

@@ -211,12 +211,3 @@ func (c *installCache) drop(key string) {
 	delete(c.inflight, key)
 	c.mu.Unlock()
 }
-
-func (c *installCache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}

@@ -14,46 +14,33 @@ import (
 )
 
 // checkRole tries a role the way a session's first mint would, without a
-// lease, with the scope the one policy function (scope) gives it: it resolves the installation afresh (no cache), reads the
-// installation (GET /app/installations/{id}) for what it was granted, mints
-// a token with exactly the role's scope and revokes it at once.
+// lease: scope decides for it as for a mint, except that the role's
+// installation is looked up at GitHub anew rather than taken from the
+// cache (the answer is cached for the mints after it). On that decision
+// only, it reads the installation (GET /app/installations/{id}) for what
+// it was granted, mints a token with exactly the decided scope and revokes
+// it at once.
 //
-// A refusal (GitHub's, or the App's missing) comes back as a message that
-// names the field it concerns; err is for what the caller cannot fix.
-func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName string, stored *role) (data map[string]any, refusal string, err error) {
-	// Exactly what a mint of the role would ask for: the one policy
-	// function's answer (bound, ceiling, defaults resolved).
-	r, msg, err := b.scope(ctx, s, roleName, stored, nil, nil)
+// A refusal (GitHub's, or the App's missing) is a 400 that names the field
+// it concerns.
+func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName string, stored *role) (map[string]any, error) {
+	d, err := b.scope(ctx, s, forCheck, roleName, stored, nil, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if msg != "" {
-		return nil, msg, nil
+	a, client, tr := d.app, d.client, d.request
+
+	what := fmt.Sprintf("to read installation %d", d.installationID)
+	if stored.InstallationID > 0 {
+		what = "to find the installation for " + stored.selector()
 	}
-	a, client, _, err := b.clientFor(ctx, s, r.appName())
-	if isNotConfigured(err) {
-		return nil, (&appNotConfigured{name: r.appName()}).Error(), nil
-	}
+	inst, err := client.Installation(ctx, d.installationID)
 	if err != nil {
-		return nil, "", err
+		return nil, a.checkRefusal("installation_id", what, err, nil)
 	}
 
-	inst, err := lookupInstallation(ctx, client, r)
-	if err != nil {
-		return a.checkRefusal(selectorField(r), "to find the installation for "+r.selector(), err, nil)
-	}
-	if r.InstallationID == 0 {
-		// The lookup by owner or repository answers with the installation
-		// too, but its grants are read where GitHub keeps them.
-		id := inst.ID
-		if inst, err = client.Installation(ctx, id); err != nil {
-			return a.checkRefusal("installation_id", fmt.Sprintf("to read installation %d", id), err, nil)
-		}
-	}
-
-	tr := r.tokenRequest()
 	warnings := grantWarnings(tr.Permissions, inst)
-	tok, err := client.CreateToken(ctx, inst.ID, tr)
+	tok, err := a.createToken(ctx, client, d.installationID, tr, "check")
 	if err != nil {
 		field := "permissions"
 		if strings.Contains(strings.ToLower(apiMessage(err)), "repositor") {
@@ -63,9 +50,11 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 				warnings = append([]string{fmt.Sprintf("installation %d (%s) cannot reach %s", inst.ID, inst.Account.Login, strings.Join(missing, ", "))}, warnings...)
 			}
 		}
-		return a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
+		return nil, a.checkRefusal(field, fmt.Sprintf("to mint a token for installation %d with %s", inst.ID, describeScope(tr)), err, warnings)
 	}
-	revoked := a.revokeDetached(ctx, client, tok.Token, "check", inst.ID)
+	// The check reports whether GitHub confirmed the revocation: it waits
+	// for it (its probe above does not).
+	revoked := <-a.revokeDetached(ctx, client, tok.Token, "check", d.installationID)
 	if !revoked {
 		warnings = append(warnings, fmt.Sprintf("the check's token could not be revoked; it expires at GitHub at %s", tok.ExpiresAt.Format(time.RFC3339)))
 	}
@@ -84,34 +73,31 @@ func (b *backend) checkRole(ctx context.Context, s logical.Storage, roleName str
 		"repository_selection": tok.RepositorySelection,
 		"warnings":             nonNil(warnings),
 		"revoked":              revoked,
-	}, "", nil
+	}, nil
 }
 
 // checkRefusal turns a GitHub error met by a role check into the check's
-// answer: GitHub's refusals name field (or "app" when GitHub refused the
-// App's own credentials) and carry GitHub's message and the warnings known
-// so far; anything else is answered as a mint's failure would be.
-func (a *app) checkRefusal(field, what string, err error, warnings []string) (map[string]any, string, error) {
+// answer: GitHub's refusals are a 400 that names field (or "app" when
+// GitHub refused the App's own credentials) with GitHub's message and the
+// warnings known so far; anything else is answered as a mint's failure
+// would be.
+func (a *app) checkRefusal(field, what string, err error, warnings []string) error {
 	var moved *movedError
 	if errors.As(err, &moved) {
-		return nil, moved.Error(), nil
+		return badRequest("%s", moved.Error())
 	}
 	status := githubStatus(err)
 	switch {
 	case github.IsAppRefused(err) && !github.IsSuspended(err):
-		return nil, fmt.Sprintf("app: GitHub refused the credentials of App %q %s (HTTP %d): %s", a.name, what, status, apiMessage(err)), nil
+		return badRequest("app: GitHub refused the credentials of App %q %s (HTTP %d): %s", a.name, what, status, apiMessage(err))
 	case status == http.StatusNotFound || status == http.StatusUnprocessableEntity || status == http.StatusForbidden:
 		msg := fmt.Sprintf("%s: GitHub refused %s (HTTP %d): %s", field, what, status, apiMessage(err))
 		if len(warnings) > 0 {
 			msg += "; " + strings.Join(warnings, "; ")
 		}
-		return nil, msg, nil
+		return badRequest("%s", msg)
 	}
-	resp, ferr := a.githubFailure(what, err)
-	if ferr != nil {
-		return nil, "", ferr
-	}
-	return nil, resp.Error().Error(), nil
+	return a.githubFailure(what, err)
 }
 
 // selectorField is the role field that chose the installation.
@@ -141,20 +127,12 @@ func grantWarnings(asked map[string]string, inst *github.Installation) []string 
 	return out
 }
 
-// roleCheckResponse answers a check: its report, or a 400 with the refusal.
-func roleCheckResponse(data map[string]any, refusal string) *logical.Response {
-	if refusal != "" {
-		return logical.ErrorResponse(refusal)
-	}
-	return &logical.Response{Data: data}
-}
-
 // unreachable names the repositories of tr (names, then ids) that
 // installation id cannot reach, by listing what it can reach with a
 // metadata=read token of its own (GET /installation/repositories, every
 // page), revoked at once. It is nil when the list cannot be read.
 func (a *app) unreachable(ctx context.Context, client *github.Client, id int64, tr github.TokenRequest) []string {
-	probe, err := client.CreateToken(ctx, id, github.TokenRequest{Permissions: map[string]string{"metadata": "read"}})
+	probe, err := a.createToken(ctx, client, id, github.TokenRequest{Permissions: map[string]string{"metadata": "read"}}, "check")
 	if err != nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -20,10 +21,11 @@ func TestCodedErrorsSurviveThePluginBoundary(t *testing.T) {
 	}{
 		"permission denied": {permissionDenied("repository %q is not in role %q", "tools", "r"), logical.ErrPermissionDenied, http.StatusForbidden},
 		"rate limited":      {upstreamRateLimited("to mint a token for installation 1", time.Minute), logical.ErrUpstreamRateLimited, http.StatusBadGateway},
+		"bad gateway":       {badGateway("GitHub failed to mint a token"), nil, http.StatusBadGateway},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if !errors.Is(tc.err, tc.sentinel) {
+			if tc.sentinel != nil && !errors.Is(tc.err, tc.sentinel) {
 				t.Fatalf("%v does not match %v", tc.err, tc.sentinel)
 			}
 			crossed := pb.ProtoErrToErr(pb.ErrToProtoErr(tc.err))
@@ -37,5 +39,32 @@ func TestCodedErrorsSurviveThePluginBoundary(t *testing.T) {
 				t.Fatalf("message changed: %q", err.Error())
 			}
 		})
+	}
+}
+
+// answer is the one place a handler's coded error becomes Vault's answer:
+// a 400 is an error response (not an error Vault logs), a wrapped coded
+// error keeps its code with the wrapper's words, others pass as they are.
+func TestAnswer(t *testing.T) {
+	resp, err := answer(nil, badRequest("owner: %q is not a login", "a b"))
+	if err != nil || !resp.IsError() || resp.Error().Error() != `owner: "a b" is not a login` {
+		t.Fatalf("400: %v %v", resp, err)
+	}
+	resp, err = answer(nil, fmt.Errorf("checking: %w", badRequest("app: no")))
+	if err != nil || resp.Error().Error() != "checking: app: no" {
+		t.Fatalf("wrapped 400: %v %v", resp, err)
+	}
+	_, err = answer(nil, fmt.Errorf("minting: %w", permissionDenied("repository %q is not in role", "x")))
+	var coded logical.HTTPCodedError
+	if !errors.As(err, &coded) || coded.Code() != http.StatusForbidden || err.Error() != `minting: permission denied: repository "x" is not in role` || !errors.Is(err, logical.ErrPermissionDenied) {
+		t.Fatalf("wrapped 403: %v", err)
+	}
+	plain := errors.New("storage failed")
+	if _, err := answer(nil, plain); err != plain {
+		t.Fatalf("internal error: %v", err)
+	}
+	ok := &logical.Response{Data: map[string]any{"x": 1}}
+	if resp, err := answer(ok, nil); resp != ok || err != nil {
+		t.Fatalf("success: %v %v", resp, err)
 	}
 }

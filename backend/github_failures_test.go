@@ -163,3 +163,50 @@ func TestCACertificate(t *testing.T) {
 		t.Fatal("the token is still live at the double")
 	}
 }
+
+// Issue 22, item 7: one status per cause. Narrowing a role to another
+// owner's repository asks for more than the role: 403, whether the role's
+// account is known from storage (an owner role, or an installation_id role
+// inside an owner bound) or read from GitHub (an installation_id role).
+// GitHub not answering in time, by the request's deadline or the client's
+// own timeout, is a 504 counted as "timeout", not a 500.
+func TestStatusOneCodePerCause(t *testing.T) {
+	e := newTestBackend(t)
+	e.configure(nil)
+	e.ok(logical.CreateOperation, "bounds/acme", map[string]any{"owner": "acme", "repositories": "*", "max_permissions": "contents=read"})
+	e.writeRole("by-owner", map[string]any{"owner": "acme"})
+	e.writeRole("by-id", map[string]any{"installation_id": float64(e.acme.ID)})
+	e.writeRole("by-id-in-bound", map[string]any{"installation_id": float64(e.acme.ID), "bound": "acme"})
+	for _, role := range []string{"by-owner", "by-id", "by-id-in-bound"} {
+		resp, err := e.req(logical.UpdateOperation, "token/"+role, map[string]any{"repositories": "evil-corp/widgets"})
+		if got := status(resp, err); got != http.StatusForbidden || !strings.Contains(errText(resp, err), `owner "evil-corp"`) {
+			t.Errorf("narrowing %s to another owner's repository: %d %q, want 403 naming the owner", role, got, errText(resp, err))
+		}
+	}
+	if len(e.gh.Tokens()) != 0 {
+		t.Fatal("a narrowing outside the role minted")
+	}
+
+	// GitHub answers the owner's installation lookup after 2s (the
+	// narrowings above looked it up and cached it: drop that).
+	e.b.forgetRole("by-owner")
+	e.gh.SetLatency(2 * time.Second)
+	timeout := e.b.httpClient.Timeout
+	e.b.httpClient.Timeout = 100 * time.Millisecond
+	e.b.app(defaultApp).reset() // its client copies the shared one
+	resp, err := e.req(logical.ReadOperation, "token/by-owner", nil)
+	if got := status(resp, err); got != http.StatusGatewayTimeout || !strings.Contains(errText(resp, err), "did not answer in time") {
+		t.Errorf("the client's timeout passed before GitHub answered: %d %q, want 504", got, errText(resp, err))
+	}
+	e.b.httpClient.Timeout = timeout
+	e.b.app(defaultApp).reset()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	resp, err = e.b.HandleRequest(ctx, &logical.Request{Operation: logical.ReadOperation, Path: "token/by-owner", Storage: e.storage})
+	if got := status(resp, err); got != http.StatusGatewayTimeout {
+		t.Errorf("the request's deadline passed before GitHub answered: %d %q, want 504", got, errText(resp, err))
+	}
+	if got := failedCount(e, "timeout"); got != int64(2) {
+		t.Errorf("timeouts counted %v, want 2", got)
+	}
+}

@@ -2,11 +2,11 @@ package backend
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -24,9 +24,9 @@ import (
 // the path, and a caller without rights gets Vault's 403, never a 400 about
 // a field it was not allowed to send (nor an ERROR line in the server log).
 //
-// The fields that decide a scope (roles/<name> writes, token/<name> reads
-// and writes, token writes) are parsed here, once, into the scopeRequest
-// the handler decides on (request.go); the framework never converts them.
+// The fields of App, role and bound writes, narrowings and ad-hoc mints are
+// parsed here, once, into the typed request the handler decides on
+// (request.go); the framework never converts them.
 
 // HandleExistenceCheck answers whether the path's entry exists from the
 // path alone.
@@ -37,67 +37,41 @@ func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request
 	return b.Backend.HandleExistenceCheck(ctx, req)
 }
 
-// HandleRequest parses the request's scope fields into a scopeRequest and
-// refuses wrongly typed fields with a 400 that names them.
+// HandleRequest parses the fields of the paths that decide something (App,
+// role and bound writes, narrowings, ad-hoc mints) into their typed request
+// (request.go), and refuses wrongly typed fields of the others with a 400
+// that names them. It is also the one place where a handler's coded error
+// becomes Vault's answer (errors.go).
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
-	if fields := b.scopeFields(req); fields != nil {
-		q, msg := parseScopeRequest(req.Data, fields)
+	if rp, ok := b.parserFor(req); ok {
+		q, msg := rp.parse(req.Data)
 		if msg != "" {
-			return logical.ErrorResponse(msg), nil
+			return answer(nil, invalid(msg))
 		}
 		// The framework sees the request without them (restored after).
 		data := req.Data
 		req.Data = maps.Clone(data)
-		for _, f := range fields {
+		for _, f := range rp.fields {
 			delete(req.Data, f)
 		}
 		defer func() { req.Data = data }()
-		ctx = context.WithValue(ctx, scopeRequestKey{}, q)
+		ctx = context.WithValue(ctx, requestKey{}, q)
 	}
 	if msg := b.checkInput(req); msg != "" {
-		return logical.ErrorResponse(msg), nil
+		return answer(nil, invalid(msg))
 	}
-	return b.Backend.HandleRequest(ctx, req)
+	return answer(b.Backend.HandleRequest(ctx, req))
 }
 
-type scopeRequestKey struct{}
-
-// scopeFields names the fields of req that decide a scope, or nil.
-func (b *backend) scopeFields(req *logical.Request) []string {
-	p := b.Route(req.Path)
-	if p == nil {
-		return nil
-	}
-	write := req.Operation == logical.CreateOperation || req.Operation == logical.UpdateOperation
-	// The framework anchors patterns with ^ and $.
-	pattern := func(s string) bool {
-		return strings.TrimSuffix(strings.TrimPrefix(p.Pattern, "^"), "$") == strings.TrimSuffix(s, "$")
-	}
-	switch {
-	case pattern(rolePrefix+namePattern) && write:
-		return roleRequestFields
-	case pattern(tokenPrefix+namePattern) && (write || req.Operation == logical.ReadOperation):
-		return narrowRequestFields
-	case pattern(adHocPattern) && write:
-		return roleRequestFields
-	}
-	return nil
-}
-
-// requestOf is the scopeRequest HandleRequest parsed for this request.
-func requestOf(ctx context.Context) (*scopeRequest, error) {
-	q, ok := ctx.Value(scopeRequestKey{}).(*scopeRequest)
-	if !ok {
-		return nil, errors.New("the request's scope fields were not parsed")
-	}
-	return q, nil
+// parserFor is the parser of the path req routes to, for its operation.
+func (b *backend) parserFor(req *logical.Request) (requestParser, bool) {
+	rp, ok := b.parsers[b.Route(req.Path)]
+	return rp, ok && slices.Contains(rp.ops, req.Operation)
 }
 
 // checkInput checks the request's fields against the schema of the path it
 // routes to, and returns a message naming the first bad field (in name
-// order), or "". An empty string for a name=level map field is turned into
-// an empty map, so that `permissions=` from the CLI resets the field rather
-// than failing the framework's pair parsing.
+// order), or "". The fields request.go parses are off the request by then.
 func (b *backend) checkInput(req *logical.Request) string {
 	if len(req.Data) == 0 {
 		return ""
@@ -117,12 +91,9 @@ func (b *backend) checkInput(req *logical.Request) string {
 			continue
 		}
 		raw := req.Data[name]
-		if s, isString := raw.(string); isString && s == "" && schema.Type == framework.TypeKVPairs {
-			req.Data[name] = map[string]any{}
-			continue
-		}
-		if _, isBool := raw.(bool); isBool && schema.Type != framework.TypeBool {
-			// The framework would turn true into "1": refuse it instead.
+		if !kindFits(schema.Type, raw) {
+			// The framework would convert it (true into "1", 5 into "5"):
+			// refuse it instead.
 			return fmt.Sprintf("%s: must be %s, got %s", name, wantOf(schema.Type), jsonKind(raw))
 		}
 		fd := framework.FieldData{Raw: map[string]any{name: raw}, Schema: map[string]*framework.FieldSchema{name: schema}}
@@ -131,6 +102,36 @@ func (b *backend) checkInput(req *logical.Request) string {
 		}
 	}
 	return ""
+}
+
+// kindFits tells whether a field of type t takes a value of raw's JSON
+// type: a string for a string; a number or a string (the CLI's) for an
+// integer or a duration; true/false or a string for a bool; a list, a
+// string or a number for a list; an object, a list or a string for
+// name=level pairs. null is "not set" for every type.
+func kindFits(t framework.FieldType, raw any) bool {
+	switch raw.(type) {
+	case nil:
+		return true
+	case string:
+		return t != framework.TypeMap
+	case float64, json.Number, int, int64:
+		switch t {
+		case framework.TypeInt, framework.TypeInt64, framework.TypeDurationSecond, framework.TypeSignedDurationSecond,
+			framework.TypeCommaStringSlice, framework.TypeStringSlice, framework.TypeCommaIntSlice:
+			return true
+		}
+	case bool:
+		return t == framework.TypeBool
+	case []any, []string:
+		switch t {
+		case framework.TypeCommaStringSlice, framework.TypeStringSlice, framework.TypeCommaIntSlice, framework.TypeKVPairs:
+			return true
+		}
+	case map[string]any:
+		return t == framework.TypeKVPairs || t == framework.TypeMap
+	}
+	return false
 }
 
 // wantOf says in words what a field of a schema type takes.
@@ -152,4 +153,12 @@ func wantOf(t framework.FieldType) string {
 		return "an object"
 	}
 	return "a string"
+}
+
+// fieldString is a string field of the path's schema as the framework
+// converted it (checkInput let only strings and null through), "" if it
+// is not set.
+func fieldString(d *framework.FieldData, name string) string {
+	s, _ := d.Get(name).(string)
+	return s
 }

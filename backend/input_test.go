@@ -106,7 +106,7 @@ func TestParseDurationSpellings(t *testing.T) {
 		"list":            {raw: []any{"5m"}, bad: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d, set, msg := parseDuration("ttl", tc.raw)
+			d, set, msg := parseDuration("ttl", tc.raw, time.Hour, "must be from 0 to 1h")
 			if tc.bad {
 				if !strings.HasPrefix(msg, "ttl: ") {
 					t.Fatalf("message %q does not name ttl", msg)

@@ -52,7 +52,7 @@ func pathBounds(b *backend) []*framework.Path {
 			HelpSynopsis:    pathBoundsHelpSyn,
 			HelpDescription: pathBoundsHelpDesc,
 		},
-		{
+		b.parsedBy(boundParser, &framework.Path{
 			Pattern: boundPrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -114,12 +114,12 @@ func pathBounds(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathBoundsHelpSyn,
 			HelpDescription: pathBoundsHelpDesc,
-		},
+		}),
 	}
 }
 
 func (b *backend) boundExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if checkBoundName("name", name) != "" {
 		return false, nil
 	}
@@ -136,9 +136,9 @@ func (b *backend) pathBoundsList(ctx context.Context, req *logical.Request, _ *f
 }
 
 func (b *backend) pathBoundRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkBoundName("name", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkBoundName("name", name)); err != nil {
+		return nil, err
 	}
 	bd, err := b.getBound(ctx, req.Storage, name)
 	if err != nil || bd == nil {
@@ -148,10 +148,17 @@ func (b *backend) pathBoundRead(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkBoundName("name", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkBoundName("name", name)); err != nil {
+		return nil, err
 	}
+	q, err := requestOf[*boundRequest](ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Against the App as it is stored: no App change meanwhile.
+	b.identity.RLock()
+	defer b.identity.RUnlock()
 	old, err := b.getBound(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -161,16 +168,16 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 		copied := *old
 		bd = &copied
 	}
-	if msg := applyBoundFields(bd, d); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(applyBoundFields(bd, q)); err != nil {
+		return nil, err
 	}
-	if _, sent := d.Raw["app"]; sent || bd.appName() != defaultApp {
+	if q.appSent || bd.appName() != defaultApp {
 		ok, err := appExists(ctx, req.Storage, bd.appName())
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return logical.ErrorResponse("app: the engine has no App %q; write apps/%s first", bd.appName(), bd.appName()), nil
+			return nil, badRequest("app: the engine has no App %q; write apps/%s first", bd.appName(), bd.appName())
 		}
 	}
 	c, err := b.ceiling(ctx, req.Storage, bd.appName())
@@ -191,54 +198,29 @@ func (b *backend) pathBoundWrite(ctx context.Context, req *logical.Request, d *f
 	return nil, nil
 }
 
-// applyBoundFields merges the request into bd and validates the result.
-func applyBoundFields(bd *bound, d *framework.FieldData) string {
-	if _, ok := d.Raw["app"]; ok {
-		name := strings.TrimSpace(d.Get("app").(string))
-		if name == "" {
-			name = defaultApp
-		}
-		if msg := checkAppName("app", name); msg != "" {
-			return msg
-		}
-		bd.App = name
-		if name == defaultApp {
+// applyBoundFields merges the parsed request into bd and validates the
+// result.
+func applyBoundFields(bd *bound, q *boundRequest) string {
+	if q.appSent {
+		bd.App = q.app
+		if q.app == defaultApp {
 			bd.App = ""
 		}
 	}
-	_, hasID := d.Raw["installation_id"]
-	_, hasOwner := d.Raw["owner"]
-	switch {
-	case hasID && hasOwner:
-		return "installation_id, owner: give exactly one installation selector, got 2"
-	case hasID:
-		id, msg := parseID("installation_id", d.Raw["installation_id"])
-		if msg != "" {
-			return msg
-		}
-		bd.InstallationID, bd.Owner = id, ""
-	case hasOwner:
-		owner, ok := d.Raw["owner"].(string)
-		if !ok {
-			return fmt.Sprintf("owner: want a login, got %s", jsonKind(d.Raw["owner"]))
-		}
-		if msg := checkOwner("owner", owner); msg != "" {
-			return msg
-		}
-		bd.Owner, bd.InstallationID = owner, 0
+	switch q.selector {
+	case "installation_id":
+		bd.InstallationID, bd.Owner = q.installationID, ""
+	case "owner":
+		bd.Owner, bd.InstallationID = q.owner, 0
 	}
 	if bd.InstallationID == 0 && bd.Owner == "" {
 		return "installation_id, owner: one is required to say which installation the bound's roles use"
 	}
 
-	if raw, ok := d.Raw["repositories"]; ok {
-		list, msg := rawStrings("repositories", raw)
-		if msg != "" {
-			return msg
-		}
+	if q.reposSent {
 		var repos []string
 		seen := map[string]bool{}
-		for _, e := range list {
+		for _, e := range q.repositories {
 			if o, n, found := strings.Cut(e, "/"); found {
 				if bd.Owner == "" || !strings.EqualFold(o, bd.Owner) {
 					return fmt.Sprintf("repositories: %s: give bare names (or owner/name with the bound's owner)", quoted(e))
@@ -265,38 +247,29 @@ func applyBoundFields(bd *bound, d *framework.FieldData) string {
 		return `repositories: required: names or patterns ("*" for every repository of the installation)`
 	}
 
-	if raw, ok := d.Raw["max_permissions"]; ok {
-		perms, msg := parsePermissions("max_permissions", raw)
-		if msg != "" {
-			return msg
-		}
-		bd.MaxPermissions = perms
+	if q.permsSent {
+		bd.MaxPermissions = q.maxPermissions
 	}
 	if len(bd.MaxPermissions) == 0 {
 		return "max_permissions: required: name=level pairs, e.g. contents=write,metadata=read"
 	}
-
-	if raw, ok := d.Raw["max_ttl"]; ok {
-		ttl, msg := parseTTL("max_ttl", raw)
-		if msg != "" {
-			return msg
-		}
-		bd.MaxTTL = ttl
+	if q.ttlSent {
+		bd.MaxTTL = q.maxTTL
 	}
 	return ""
 }
 
 func (b *backend) pathBoundDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkBoundName("name", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkBoundName("name", name)); err != nil {
+		return nil, err
 	}
 	users, err := b.rolesUsingBound(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if len(users) > 0 {
-		return logical.ErrorResponse("bound %q is named by roles %s: delete them or move them to another bound first", name, strings.Join(users, ", ")), nil
+		return nil, badRequest("bound %q is named by roles %s: delete them or move them to another bound first", name, strings.Join(users, ", "))
 	}
 	if err := req.Storage.Delete(ctx, boundPrefix+name); err != nil {
 		return nil, fmt.Errorf("deleting bound %q: %w", name, err)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -71,8 +70,8 @@ func (b *backend) appOperations(name func(*framework.FieldData) string, suffix s
 	with := func(f func(context.Context, *logical.Request, string, *framework.FieldData) (*logical.Response, error)) framework.OperationFunc {
 		return func(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 			n := name(d)
-			if msg := checkAppName("name", n); msg != "" {
-				return logical.ErrorResponse(msg), nil
+			if err := invalid(checkAppName("name", n)); err != nil {
+				return nil, err
 			}
 			return f(ctx, req, n, d)
 		}
@@ -103,7 +102,7 @@ func (b *backend) appOperations(name func(*framework.FieldData) string, suffix s
 
 func pathConfig(b *backend) []*framework.Path {
 	defaultName := func(*framework.FieldData) string { return defaultApp }
-	return []*framework.Path{{
+	return []*framework.Path{b.parsedBy(appParser, &framework.Path{
 		Pattern: configPath,
 		DisplayAttrs: &framework.DisplayAttributes{
 			OperationPrefix: operationPrefix,
@@ -115,7 +114,7 @@ func pathConfig(b *backend) []*framework.Path {
 		Operations:      b.appOperations(defaultName, "configuration"),
 		HelpSynopsis:    pathConfigHelpSyn,
 		HelpDescription: pathConfigHelpDesc,
-	}}
+	})}
 }
 
 const (
@@ -138,7 +137,7 @@ func pathApps(b *backend) []*framework.Path {
 		Description: "App name: letters, digits, '-' and '_', starting and ending with a letter, digit or '_', at most 128 characters. \"default\" is config.",
 		Required:    true,
 	}
-	named := func(d *framework.FieldData) string { return d.Get("name").(string) }
+	named := func(d *framework.FieldData) string { return fieldString(d, "name") }
 	return []*framework.Path{
 		{
 			Pattern: appPrefix + "?$",
@@ -156,7 +155,7 @@ func pathApps(b *backend) []*framework.Path {
 			HelpSynopsis:    pathAppsHelpSyn,
 			HelpDescription: pathAppsHelpDesc,
 		},
-		{
+		b.parsedBy(appParser, &framework.Path{
 			Pattern: appPrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -172,7 +171,7 @@ func pathApps(b *backend) []*framework.Path {
 			Operations:      b.appOperations(named, "app"),
 			HelpSynopsis:    pathAppsHelpSyn,
 			HelpDescription: pathAppsHelpDesc,
-		},
+		}),
 	}
 }
 
@@ -207,7 +206,15 @@ func (b *backend) pathAppRead(ctx context.Context, req *logical.Request, name st
 	return &logical.Response{Data: data}, nil
 }
 
-func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name string, d *framework.FieldData) (*logical.Response, error) {
+func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {
+	q, err := requestOf[*appRequest](ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Role and bound writes wait (and this write waits for them) from the
+	// read of the stored App to the store: see backend.identity.
+	b.identity.Lock()
+	defer b.identity.Unlock()
 	cfg, err := loadAppConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -215,18 +222,18 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	var stored *appConfig
 	if cfg == nil {
 		cfg = &appConfig{BaseURL: github.DefaultBaseURL, ExpiryBuffer: defaultExpiryBuffer}
-	} else if msg := needsKey(cfg, d); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	} else if err := invalid(needsKey(cfg, q)); err != nil {
+		return nil, err
 	} else {
 		copied := *cfg
 		stored = &copied
 	}
-	if msg := mergeConfig(cfg, d); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(mergeConfig(cfg, q)); err != nil {
+		return nil, err
 	}
 	if stored != nil {
-		if msg, err := b.identityInUse(ctx, req.Storage, name, stored, cfg); msg != "" || err != nil {
-			return errorOrMessage(msg, err)
+		if err := b.identityInUse(ctx, req.Storage, name, stored, cfg); err != nil {
+			return nil, err
 		}
 	}
 
@@ -234,21 +241,23 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 	a := b.app(name)
 	client, err := a.newClient(cfg)
 	if err != nil {
-		return logical.ErrorResponse(err.Error()), nil
+		return nil, badRequest("%s", err)
 	}
 	if cfg.CACertificate != "" {
-		defer client.CloseIdleConnections() // a transport of its own
+		// This client's transport is its own (backend.newClient): close
+		// its connections. Without a CA it shares the mount's pool.
+		defer client.CloseIdleConnections()
 	}
 	app, err := client.App(ctx)
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnauthorized {
-			return logical.ErrorResponse("GitHub rejected the App credentials (%s): %s", cfg.identity(), apiErr.Message), nil
+			return nil, badRequest("GitHub rejected the App credentials (%s): %s", cfg.identity(), apiErr.Message)
 		}
-		return a.githubFailure(fmt.Sprintf("to check the App credentials (%s)", cfg.identity()), err)
+		return nil, a.githubFailure(fmt.Sprintf("to check the App credentials (%s)", cfg.identity()), err)
 	}
 	if cfg.AppID != 0 && app.ID != 0 && app.ID != cfg.AppID {
-		return logical.ErrorResponse("app_id: %d does not match the App GitHub knows for these credentials (id %d)", cfg.AppID, app.ID), nil
+		return nil, badRequest("app_id: %d does not match the App GitHub knows for these credentials (id %d)", cfg.AppID, app.ID)
 	}
 	if cfg.AppID == 0 {
 		cfg.AppID = app.ID
@@ -269,39 +278,27 @@ func (b *backend) pathAppWrite(ctx context.Context, req *logical.Request, name s
 
 // needsKey refuses a write that would send an App JWT signed with the
 // stored key somewhere new: a change of base_url, app_id, client_id or
-// ca_certificate must
-// bring private_key in the same write. Whoever holds the key gains nothing
-// from this; whoever does not cannot have Vault sign a credential for a host
-// of their choosing (the check with GET /app would hand it over).
-func needsKey(stored *appConfig, d *framework.FieldData) string {
-	if _, ok := d.Raw["private_key"]; ok {
+// ca_certificate must bring private_key in the same write. Whoever holds
+// the key gains nothing from this; whoever does not cannot have Vault sign
+// a credential for a host of their choosing (the check with GET /app would
+// hand it over).
+func needsKey(stored *appConfig, q *appRequest) string {
+	if q.keySent {
 		return ""
 	}
 	var changed []string
-	if raw, ok := d.Raw["base_url"]; ok {
-		if s, isString := raw.(string); !isString || !sameBaseURL(s, stored.BaseURL) {
-			changed = append(changed, "base_url")
-		}
+	if q.baseURLSent && !sameBaseURL(q.baseURL, stored.BaseURL) {
+		changed = append(changed, "base_url")
 	}
-	if raw, ok := d.Raw["app_id"]; ok {
-		id, msg := parseID("app_id", raw)
-		if msg != "" {
-			return msg // a malformed app_id is named as such, not as a missing key
-		}
-		if id != stored.AppID {
-			changed = append(changed, "app_id")
-		}
+	if q.appIDSent && q.appID != stored.AppID {
+		changed = append(changed, "app_id")
 	}
-	if raw, ok := d.Raw["client_id"]; ok {
-		if s, isString := raw.(string); !isString || s != stored.ClientID {
-			changed = append(changed, "client_id")
-		}
+	if q.clientIDSent && q.clientID != stored.ClientID {
+		changed = append(changed, "client_id")
 	}
-	if raw, ok := d.Raw["ca_certificate"]; ok {
+	if q.caSent && q.caCertificate != stored.CACertificate {
 		// A new CA decides which server the JWT is sent to just as much.
-		if s, isString := raw.(string); !isString || strings.TrimSpace(s) != stored.CACertificate {
-			changed = append(changed, "ca_certificate")
-		}
+		changed = append(changed, "ca_certificate")
 	}
 	if len(changed) == 0 {
 		return ""
@@ -309,68 +306,49 @@ func needsKey(stored *appConfig, d *framework.FieldData) string {
 	return fmt.Sprintf("private_key: changing %s needs private_key in the same write; the stored key is never used to sign for new credentials or a new host", strings.Join(changed, ", "))
 }
 
-func sameBaseURL(sent, stored string) bool {
-	u, err := github.NormalizeBaseURL(sent)
-	return err == nil && u == stored
+// sameBaseURL compares a normalised base URL with a stored one.
+func sameBaseURL(normalised, stored string) bool {
+	u, err := github.NormalizeBaseURL(stored)
+	return err == nil && u == normalised
 }
 
-// mergeConfig applies the request's fields to cfg and validates the result.
+// mergeConfig applies the parsed request to cfg and validates the result.
 // It returns a message naming the bad field, or "".
-func mergeConfig(cfg *appConfig, d *framework.FieldData) string {
-	if raw, ok := d.Raw["app_id"]; ok {
-		id, msg := parseID("app_id", raw)
-		if msg != "" {
-			return msg
-		}
-		cfg.AppID = id
+func mergeConfig(cfg *appConfig, q *appRequest) string {
+	if q.appIDSent {
+		cfg.AppID = q.appID
 	}
-	if raw, ok := d.GetOk("client_id"); ok {
-		id := raw.(string)
-		if !validClientID(id) {
-			return "client_id: must be the App's client id: letters, digits and '.', at most 64 characters"
-		}
-		cfg.ClientID = id
+	if q.clientIDSent {
+		cfg.ClientID = q.clientID
 	}
 	if cfg.AppID == 0 && cfg.ClientID == "" {
 		return "app_id: one of app_id or client_id is required"
 	}
-	if raw, ok := d.GetOk("private_key"); ok {
-		key, err := github.ParsePrivateKey([]byte(raw.(string)))
-		if err != nil {
-			return "private_key: " + err.Error()
-		}
-		cfg.PrivateKey, cfg.key = raw.(string), key
+	if q.keySent {
+		cfg.PrivateKey, cfg.key = q.privateKey, q.key
 	}
 	if cfg.key == nil {
 		return "private_key: is required"
 	}
-	if raw, ok := d.GetOk("base_url"); ok {
-		u, err := github.NormalizeBaseURL(raw.(string))
-		if err != nil {
-			return "base_url: " + err.Error()
-		}
-		cfg.BaseURL = u
+	if q.baseURLSent {
+		cfg.BaseURL = q.baseURL
 	}
-	if raw, ok := d.Raw["ca_certificate"]; ok {
-		pemText := strings.TrimSpace(raw.(string))
-		if pemText != "" {
-			if _, err := github.CertPoolFromPEM([]byte(pemText)); err != nil {
-				return "ca_certificate: " + err.Error()
-			}
-		}
-		cfg.CACertificate = pemText
+	if q.caSent {
+		cfg.CACertificate = q.caCertificate
 	}
-	if raw, ok := d.Raw["expiry_buffer"]; ok {
-		buf, set, msg := parseBuffer(raw)
-		if msg != "" {
-			return msg
-		}
-		cfg.ExpiryBuffer = defaultExpiryBuffer
-		if set {
-			cfg.ExpiryBuffer = buf
-		}
+	if q.bufferSent {
+		cfg.ExpiryBuffer = q.expiryBuffer
 	}
-	return mergeCeiling(cfg, d)
+	if q.maxSent {
+		cfg.MaxPermissions = q.maxPermissions
+	}
+	if q.defaultsSent {
+		cfg.DefaultPermissions = q.defaultPermissions
+	}
+	if err := within(cfg.DefaultPermissions, cfg.MaxPermissions, "max_permissions"); err != nil {
+		return "default_permissions: " + strings.TrimPrefix(err.Error(), logical.ErrPermissionDenied.Error()+": ")
+	}
+	return ""
 }
 
 func validClientID(s string) bool {
@@ -385,22 +363,15 @@ func validClientID(s string) bool {
 	return true
 }
 
-// parseBuffer reads an expiry_buffer; set is false for "" (the default).
-func parseBuffer(raw any) (buf time.Duration, set bool, msg string) {
-	buf, set, msg = parseDuration("expiry_buffer", raw)
-	if msg == "" && (buf < 0 || buf >= maxTokenLife) {
-		msg = fmt.Sprintf("expiry_buffer: must be at least 0 and less than %s (a token's life), got %s", maxTokenLife, buf)
-	}
-	return buf, set, msg
-}
-
 func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name string, _ *framework.FieldData) (*logical.Response, error) {
+	b.identity.Lock()
+	defer b.identity.Unlock()
 	users, err := b.appUsers(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if len(users) > 0 {
-		return logical.ErrorResponse("app: App %q is still used by %s; delete them or move them to another App first", name, strings.Join(users, ", ")), nil
+		return nil, badRequest("app: App %q is still used by %s; delete them or move them to another App first", name, strings.Join(users, ", "))
 	}
 	if err := req.Storage.Delete(ctx, appStorageKey(name)); err != nil {
 		return nil, fmt.Errorf("deleting App %q: %w", name, err)
@@ -417,7 +388,7 @@ func (b *backend) pathAppDelete(ctx context.Context, req *logical.Request, name 
 // one App only, and on another they may be another account's. A new key
 // for the same App (rotation), a new ca_certificate or expiry_buffer is
 // fine. It is checked before GitHub is called.
-func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name string, stored, cfg *appConfig) (string, error) {
+func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name string, stored, cfg *appConfig) error {
 	var changed []string
 	if u, err := github.NormalizeBaseURL(stored.BaseURL); err != nil || u != cfg.BaseURL {
 		changed = append(changed, "base_url")
@@ -429,13 +400,13 @@ func (b *backend) identityInUse(ctx context.Context, s logical.Storage, name str
 		changed = append(changed, "client_id") // no app_id known: the client id is the App
 	}
 	if len(changed) == 0 {
-		return "", nil
+		return nil
 	}
 	users, err := b.appUsers(ctx, s, name)
 	if err != nil || len(users) == 0 {
-		return "", err
+		return err
 	}
-	return fmt.Sprintf("%s: App %q is still used by %s; its host and app_id cannot change while roles or bounds use it (their installations are this App's on this host), but its private_key can; write the other App as apps/<new name> and move them, or delete them first", strings.Join(changed, ", "), name, strings.Join(users, ", ")), nil
+	return badRequest("%s: App %q is still used by %s; its host and app_id cannot change while roles or bounds use it (their installations are this App's on this host), but its private_key can; write the other App as apps/<new name> and move them, or delete them first", strings.Join(changed, ", "), name, strings.Join(users, ", "))
 }
 
 // appUsers names what still uses the App: "role <name>" for each role and

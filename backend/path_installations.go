@@ -36,12 +36,12 @@ func pathInstallations(b *backend) []*framework.Path {
 }
 
 func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := strings.TrimSpace(d.Get("app").(string))
+	name := strings.TrimSpace(fieldString(d, "app"))
 	if name == "" {
 		name = defaultApp
 	}
-	if msg := checkAppName("app", name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	if err := invalid(checkAppName("app", name)); err != nil {
+		return nil, err
 	}
 	// An App that does not exist leaves no trace (no App record, no
 	// metrics): a stream of made-up names must not grow the mount's state.
@@ -49,18 +49,15 @@ func (b *backend) pathInstallationsRead(ctx context.Context, req *logical.Reques
 		if err != nil {
 			return nil, err
 		}
-		return logical.ErrorResponse((&appNotConfigured{name: name}).Error()), nil
+		return nil, appNotConfigured(name)
 	}
 	a, client, _, err := b.clientFor(ctx, req.Storage, name)
-	if isNotConfigured(err) {
-		return logical.ErrorResponse(err.Error()), nil
-	}
 	if err != nil {
 		return nil, err
 	}
 	list, err := client.Installations(ctx)
 	if err != nil {
-		return a.githubFailure(fmt.Sprintf("to list the installations of App %q", name), err)
+		return nil, a.githubFailure(fmt.Sprintf("to list the installations of App %q", name), err)
 	}
 	byLogin := make(map[string]any, len(list))
 	details := make([]map[string]any, 0, len(list))

@@ -44,7 +44,7 @@ func pathMetrics(b *backend) []*framework.Path {
 
 func (b *backend) pathMetricsRead(_ context.Context, _ *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	snap := b.metrics.snapshot()
-	switch format := d.Get("format").(string); format {
+	switch format := fieldString(d, "format"); format {
 	case "", "json":
 		return &logical.Response{Data: snap}, nil
 	case "prometheus":
@@ -54,7 +54,7 @@ func (b *backend) pathMetricsRead(_ context.Context, _ *logical.Request, d *fram
 			logical.HTTPStatusCode:  http.StatusOK,
 		}}, nil
 	default:
-		return logical.ErrorResponse("format: %q is not json or prometheus", format), nil
+		return nil, badRequest("format: %q is not json or prometheus", format)
 	}
 }
 

@@ -111,7 +111,7 @@ func pathRoles(b *backend) []*framework.Path {
 			HelpSynopsis:    pathRolesHelpSyn,
 			HelpDescription: pathRolesHelpDesc,
 		},
-		{
+		b.parsedBy(roleParser, &framework.Path{
 			Pattern: rolePrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -143,12 +143,12 @@ func pathRoles(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathRolesHelpSyn,
 			HelpDescription: pathRolesHelpDesc,
-		},
+		}),
 	}
 }
 
 func (b *backend) roleExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
-	name := d.Get("name").(string)
+	name := fieldString(d, "name")
 	if checkRoleName(name) != "" {
 		return false, nil
 	}
@@ -181,9 +181,9 @@ func (b *backend) pathRolesList(ctx context.Context, req *logical.Request, _ *fr
 }
 
 func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkRoleName(name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkRoleName(name)); err != nil {
+		return nil, err
 	}
 	r, err := b.getRole(ctx, req.Storage, name)
 	if err != nil || r == nil {
@@ -200,41 +200,43 @@ func (b *backend) pathRoleRead(ctx context.Context, req *logical.Request, d *fra
 }
 
 func (b *backend) pathRoleCheck(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkRoleName(name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkRoleName(name)); err != nil {
+		return nil, err
 	}
 	r, err := b.getRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	if r == nil {
-		return logical.ErrorResponse("role %q does not exist", name), nil
+		return nil, badRequest("role %q does not exist", name)
 	}
-	if app := strings.TrimSpace(d.Get("app").(string)); app != "" && app != r.appName() {
-		return logical.ErrorResponse("app: role %q uses App %q, not %q", name, r.appName(), app), nil
+	if app := strings.TrimSpace(fieldString(d, "app")); app != "" && app != r.appName() {
+		return nil, badRequest("app: role %q uses App %q, not %q", name, r.appName(), app)
 	}
-	if bd, ok := d.GetOk("bound"); ok && bd.(string) != r.Bound {
-		return logical.ErrorResponse("bound: role %q lies inside bound %q, not %q", name, r.Bound, bd.(string)), nil
+	if _, sent := d.GetOk("bound"); sent && fieldString(d, "bound") != r.Bound {
+		return nil, badRequest("bound: role %q lies inside bound %q, not %q", name, r.Bound, fieldString(d, "bound"))
 	}
-	data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
+	data, err := b.checkRole(ctx, req.Storage, name, r)
 	if err != nil {
 		return nil, err
 	}
-	return roleCheckResponse(data, refusal), nil
+	return &logical.Response{Data: data}, nil
 }
 
 func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkRoleName(name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkRoleName(name)); err != nil {
+		return nil, err
 	}
-	old, err := b.getRole(ctx, req.Storage, name)
+	q, err := requestOf[*scopeRequest](ctx)
 	if err != nil {
 		return nil, err
 	}
-	var msg string
-	q, err := requestOf(ctx)
+	// Against the App as it is stored: no App change meanwhile.
+	b.identity.RLock()
+	defer b.identity.RUnlock()
+	old, err := b.getRole(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
@@ -243,22 +245,27 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		copied := *old
 		r = &copied
 	}
-	if msg, err := b.mergeRequest(ctx, req.Storage, r, q); msg != "" || err != nil {
-		return errorOrMessage(msg, err)
+	if err := b.mergeRequest(ctx, req.Storage, r, q); err != nil {
+		return nil, err
 	}
-	if r, msg, err = b.scopeForWrite(ctx, req.Storage, name, r, q.repoOwners); msg != "" || err != nil {
-		return errorOrMessage(msg, err)
+	if r, err = b.scopeForWrite(ctx, req.Storage, name, r, q.repoOwners); err != nil {
+		return nil, err
 	}
 	var checked map[string]any
-	if d.Get("check").(bool) {
-		data, refusal, err := b.checkRole(ctx, req.Storage, name, r)
+	var warnings []string
+	if check, _ := d.Get("check").(bool); check {
+		data, err := b.checkRole(ctx, req.Storage, name, r)
+		if isBadRequest(err) {
+			return nil, badRequest("check: the role was not stored: %s", err)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if refusal != "" {
-			return logical.ErrorResponse("check: the role was not stored: %s", refusal), nil
-		}
 		checked = data
+		ws, _ := data["warnings"].([]string)
+		for _, w := range ws {
+			warnings = append(warnings, "check: "+w)
+		}
 	}
 	entry, err := logical.StorageEntryJSON(rolePrefix+name, r)
 	if err != nil {
@@ -268,11 +275,8 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 		return nil, fmt.Errorf("storing role %q: %w", name, err)
 	}
 	b.forgetRole(name)
-	warnings := permissionWarnings(r.Permissions)
+	warnings = append(permissionWarnings(r.Permissions), warnings...)
 	if checked != nil {
-		for _, w := range checked["warnings"].([]string) {
-			warnings = append(warnings, "check: "+w)
-		}
 		return &logical.Response{Data: map[string]any{"check": checked}, Warnings: warnings}, nil
 	}
 	if len(warnings) > 0 {
@@ -282,9 +286,9 @@ func (b *backend) pathRoleWrite(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkRoleName(name); msg != "" {
-		return logical.ErrorResponse(msg), nil
+	name := fieldString(d, "name")
+	if err := invalid(checkRoleName(name)); err != nil {
+		return nil, err
 	}
 	// Load it so forgetRole can drop its installation lookup too.
 	if _, err := b.getRole(ctx, req.Storage, name); err != nil {
@@ -302,45 +306,30 @@ func (b *backend) pathRoleDelete(ctx context.Context, req *logical.Request, d *f
 // the App it names (or the role's, when not "default") must be stored. An
 // App that does not exist is a 400 naming app, and leaves no trace: no App
 // record, no metrics.
-func (b *backend) mergeRequest(ctx context.Context, s logical.Storage, r *role, q *scopeRequest) (string, error) {
+func (b *backend) mergeRequest(ctx context.Context, s logical.Storage, r *role, q *scopeRequest) error {
 	var bd *bound
 	if q.boundSent {
 		var err error
 		if bd, err = b.getBound(ctx, s, q.bound); err != nil {
-			return "", err
+			return err
 		}
 		if bd == nil {
-			return fmt.Sprintf("bound: no bound named %q", q.bound), nil
+			return badRequest("bound: no bound named %q", q.bound)
 		}
 	}
-	if msg := q.applyTo(r, bd); msg != "" {
-		return msg, nil
+	if err := invalid(q.applyTo(r, bd)); err != nil {
+		return err
 	}
 	if q.appSent || r.appName() != defaultApp {
 		// An implicit "default" stays allowed before config is written,
 		// as in v0.1.x.
 		ok, err := appExists(ctx, s, r.appName())
 		if err != nil {
-			return "", err
+			return err
 		}
 		if !ok {
-			return fmt.Sprintf("app: the engine has no App %q; write apps/%s first", r.appName(), r.appName()), nil
+			return badRequest("app: the engine has no App %q; write apps/%s first", r.appName(), r.appName())
 		}
 	}
-	return "", nil
-}
-
-// installationAccount looks up the account login of an installation.
-func (b *backend) installationAccount(s logical.Storage) ownerLookup {
-	return func(ctx context.Context, app string, id int64) (string, error) {
-		_, client, _, err := b.clientFor(ctx, s, app)
-		if err != nil {
-			return "", err
-		}
-		inst, err := client.Installation(ctx, id)
-		if err != nil {
-			return "", err
-		}
-		return inst.Account.Login, nil
-	}
+	return nil
 }

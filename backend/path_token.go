@@ -36,14 +36,13 @@ workloads, which read token/<role> instead.
 	// minLeaseTTL is the shortest lease handed out.
 	minLeaseTTL = time.Second
 
-	tokenPrefix  = "token/"
-	adHocPattern = "token$"
+	tokenPrefix = "token/"
 )
 
 func pathToken(b *backend) []*framework.Path {
 	adhoc := roleFields()
 	return []*framework.Path{
-		{
+		b.parsedBy(narrowParser, &framework.Path{
 			Pattern: tokenPrefix + namePattern,
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
@@ -79,9 +78,9 @@ func pathToken(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathTokenHelpSyn,
 			HelpDescription: pathTokenHelpDesc,
-		},
-		{
-			Pattern: adHocPattern,
+		}),
+		b.parsedBy(roleParser, &framework.Path{
+			Pattern: "token$",
 			DisplayAttrs: &framework.DisplayAttributes{
 				OperationPrefix: operationPrefix,
 			},
@@ -96,7 +95,7 @@ func pathToken(b *backend) []*framework.Path {
 			},
 			HelpSynopsis:    pathAdHocHelpSyn,
 			HelpDescription: pathAdHocHelpDesc,
-		},
+		}),
 	}
 }
 
@@ -107,19 +106,19 @@ func asQuery(f *framework.FieldSchema) *framework.FieldSchema {
 	return &q
 }
 
-func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (string, *role, *logical.Response, error) {
-	name := d.Get("name").(string)
-	if msg := checkRoleName(name); msg != "" {
-		return "", nil, logical.ErrorResponse(msg), nil
+func (b *backend) roleForToken(ctx context.Context, req *logical.Request, d *framework.FieldData) (string, *role, error) {
+	name := fieldString(d, "name")
+	if err := invalid(checkRoleName(name)); err != nil {
+		return "", nil, err
 	}
 	r, err := b.getRole(ctx, req.Storage, name)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	if r == nil {
-		return "", nil, logical.ErrorResponse("role %q does not exist", name), nil
+		return "", nil, badRequest("role %q does not exist", name)
 	}
-	return name, r, nil, nil
+	return name, r, nil
 }
 
 // pathTokenRead and pathTokenNarrow mint for the role: a read with
@@ -130,82 +129,54 @@ func (b *backend) pathTokenRead(ctx context.Context, req *logical.Request, d *fr
 }
 
 func (b *backend) pathTokenNarrow(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	q, err := requestOf(ctx)
+	q, err := requestOf[*scopeRequest](ctx)
 	if err != nil {
 		return nil, err
 	}
-	name, r, resp, err := b.roleForToken(ctx, req, d)
-	if r == nil {
-		return resp, err
+	name, r, err := b.roleForToken(ctx, req, d)
+	if err != nil {
+		return nil, err
 	}
 	return b.scopedMint(ctx, req, name, r, nil, q)
 }
 
 func (b *backend) pathTokenAdHoc(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
-	q, err := requestOf(ctx)
+	q, err := requestOf[*scopeRequest](ctx)
 	if err != nil {
 		return nil, err
 	}
 	r := &role{}
-	if msg, err := b.mergeRequest(ctx, req.Storage, r, q); msg != "" || err != nil {
-		return errorOrMessage(msg, err)
+	if err := b.mergeRequest(ctx, req.Storage, r, q); err != nil {
+		return nil, err
 	}
 	return b.scopedMint(ctx, req, "", r, q.repoOwners, nil)
 }
 
-// mint mints a token for r and wraps it in a lease whose TTL follows the
-// token's expires_at minus the expiry buffer.
-func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, r *role) (*logical.Response, error) {
-	a, client, cfg, err := b.clientFor(ctx, req.Storage, r.appName())
-	if isNotConfigured(err) {
-		a.metrics.failed("not_configured")
-		return logical.ErrorResponse(err.Error()), nil
-	}
-	if err != nil {
-		a.metrics.failed("internal")
-		return nil, err
-	}
+// errStaleInstallation is a mint GitHub answered 404 for an installation
+// id the decision took from the cache: scopedMint decides again.
+var errStaleInstallation = errors.New("the cached installation is gone")
 
-	id, hit, err := a.installationID(ctx, client, r)
-	if err != nil {
-		return a.githubFailure("to find the installation for "+r.selector(), err)
-	}
-	tok, err := client.CreateToken(ctx, id, r.tokenRequest())
-	if err != nil && hit && github.IsNotFound(err) {
-		// The cached installation is gone (the App was reinstalled): look
-		// it up again, through the same decision as the first lookup, so
-		// that the new installation is checked against the role's bound
-		// (its installation, its owner) before anything is minted for
-		// it. A 404 minted nothing, so this mints at most once.
-		a.lookups(client).drop(r.installKey())
-		again, msg, serr := b.scope(ctx, req.Storage, roleName, r, nil, nil)
-		if serr != nil {
-			if errors.Is(serr, logical.ErrPermissionDenied) {
-				a.metrics.failed("denied")
-			}
-			return nil, serr
-		}
-		if msg != "" {
-			return logical.ErrorResponse(msg), nil
-		}
-		r = again
-		if id, _, err = a.installationID(ctx, client, r); err != nil {
-			return a.githubFailure("to find the installation for "+r.selector(), err)
-		}
-		tok, err = client.CreateToken(ctx, id, r.tokenRequest())
-	}
-	if err != nil && r.InstallationID > 0 && github.IsNotFound(err) {
+// mint mints exactly what the decision d says, for the installation it
+// names, and wraps the token in a lease whose TTL follows the token's
+// expires_at minus the expiry buffer.
+func (b *backend) mint(ctx context.Context, req *logical.Request, roleName string, d *decision) (*logical.Response, error) {
+	a, client, cfg, r, id := d.app, d.client, d.cfg, d.role, d.installationID
+	tok, err := a.createToken(ctx, client, id, d.request, "no_lease")
+	switch {
+	case err != nil && d.cached && github.IsNotFound(err):
+		return nil, errStaleInstallation
+	case err != nil && r.InstallationID > 0 && github.IsNotFound(err):
 		a.metrics.failed("github_404")
-		return logical.ErrorResponse("installation_id: App %q has no installation %d (GitHub answered the mint with 404 Not Found)", a.name, id), nil
+		return nil, badRequest("installation_id: App %q has no installation %d (GitHub answered the mint with 404 Not Found)", a.name, id)
 	}
 	if err != nil {
-		resp, ferr := a.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
-		if resp.IsError() && githubStatus(err) == http.StatusUnprocessableEntity {
+		ferr := a.githubFailure(fmt.Sprintf("to mint a token for installation %d", id), err)
+		if isBadRequest(ferr) && githubStatus(err) == http.StatusUnprocessableEntity {
 			// GitHub's 422 does not say which permission or repository it
 			// refused; say what was asked.
-			resp.Data["error"] = fmt.Sprintf("%s; the request asked for %s", resp.Data["error"], describeScope(r.tokenRequest()))
+			ferr = badRequest("%s; the request asked for %s", ferr, describeScope(d.request))
 		}
-		return resp, ferr
+		return nil, ferr
 	}
 
 	buffer := cfg.ExpiryBuffer
@@ -221,7 +192,7 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 		// Never hand out a token without a lease to revoke it.
 		a.revokeDetached(ctx, client, tok.Token, "no_lease", id)
 		a.metrics.failed("no_lease_time")
-		return logical.ErrorResponse("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the App %q or of the role", buffer, id, life.Round(time.Second), a.name), nil
+		return nil, badRequest("expiry_buffer: %s leaves no lease time: GitHub's token for installation %d expires in %s; lower the expiry_buffer of the App %q or of the role", buffer, id, life.Round(time.Second), a.name)
 	}
 
 	// The lease's end as Vault stores it (its expire_time): Vault caps the
@@ -311,22 +282,30 @@ func lookupInstallation(ctx context.Context, client *github.Client, r *role) (*g
 	return inst, nil
 }
 
-// githubFailure turns a GitHub error into Vault's answer: GitHub's refusals
-// (4xx) are the caller's to fix (400 with GitHub's message), rate limits
-// are 502 "upstream rate limited", anything else is a 502.
-func (a *app) githubFailure(what string, err error) (*logical.Response, error) {
+// githubFailure turns a GitHub error into the engine's answer, counted
+// under the App, one status per cause (README.md, Monitoring): GitHub's
+// refusals (4xx) are the caller's to fix (400 with GitHub's message), a
+// mint whose outcome is unknown, the App refused, a rate limit or any other
+// failure of GitHub's is a 502, and no answer in time (GitHub's timeout or
+// the request's deadline, or the caller gone) a 504.
+func (a *app) githubFailure(what string, err error) error {
 	b := a.b
 	var moved *movedError
 	if errors.As(err, &moved) {
 		a.metrics.failed("installation_moved")
-		return logical.ErrorResponse(moved.Error()), nil
+		return badRequest("%s", moved.Error())
+	}
+	if github.UnusableToken(err) != "" {
+		// createToken revokes it: no lease could follow it.
+		a.metrics.failed("mint_unusable")
+		return badGateway("GitHub failed %s: %v; the token is being revoked", what, err)
 	}
 	if github.IsAmbiguousMint(err) {
 		// GitHub may have created a token we never received: no lease can
 		// revoke it, and it expires at GitHub within the hour.
 		a.metrics.failed("mint_ambiguous")
 		b.Logger().Warn("GitHub's answer to a mint was lost or a server error; a token may exist at GitHub without a lease until it expires", "what", what)
-		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
+		return badGateway("GitHub failed %s: %v", what, err)
 	}
 	if github.IsAppRefused(err) {
 		// GitHub refused the App itself: nothing the caller can fix.
@@ -335,23 +314,27 @@ func (a *app) githubFailure(what string, err error) (*logical.Response, error) {
 		if github.IsSuspended(err) {
 			hint = "the installation is suspended: its owner must unsuspend the App in the account's settings"
 		}
-		return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub refused the App's own credentials %s (HTTP %d): %s; %s", what, githubStatus(err), apiMessage(err), hint))
+		return badGateway("GitHub refused the App's own credentials %s (HTTP %d): %s; %s", what, githubStatus(err), apiMessage(err), hint)
 	}
 	if wait, ok := github.IsRateLimited(err); ok {
 		a.metrics.failed("rate_limited")
-		return nil, upstreamRateLimited(what, wait)
+		return upstreamRateLimited(what, wait)
 	}
 	var apiErr *github.APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
 		a.metrics.failed(fmt.Sprintf("github_%d", apiErr.StatusCode))
-		return logical.ErrorResponse("GitHub refused %s (HTTP %d): %s", what, apiErr.StatusCode, apiErr.Message), nil
+		return badRequest("GitHub refused %s (HTTP %d): %s", what, apiErr.StatusCode, apiErr.Message)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if github.IsTimeout(err) {
+		a.metrics.failed("timeout")
+		return gatewayTimeout("GitHub did not answer in time %s: %v", what, err)
+	}
+	if errors.Is(err, context.Canceled) {
 		a.metrics.failed("canceled")
-		return nil, fmt.Errorf("GitHub did not answer in time %s: %w", what, err)
+		return gatewayTimeout("the request ended before GitHub answered %s: %v", what, err)
 	}
 	a.metrics.failed("upstream")
-	return nil, logical.CodedError(http.StatusBadGateway, fmt.Sprintf("GitHub failed %s: %v", what, err))
+	return badGateway("GitHub failed %s: %v", what, err)
 }
 
 // movedError is an installation lookup that answered with another account's

@@ -99,6 +99,7 @@ func TestTokenBufferLeavingNoLeaseIsRefusedAndRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatalf("want a 400 response, got error %v", err)
 	}
+	e.b.revocations.wait() // revoked in the background
 	tokens := e.gh.Tokens()
 	if len(tokens) != 1 || tokens[0].RevokedAt.IsZero() {
 		t.Fatalf("the unleased token was not revoked: %+v", tokens)
@@ -144,7 +145,9 @@ func TestTokenNarrowing(t *testing.T) {
 			if err != nil && !errors.Is(err, logical.ErrPermissionDenied) {
 				t.Fatalf("want permission denied, got %v", err)
 			}
-			// Only the probe resolving ids to names may mint (scope.go).
+			// Only the probe resolving ids to names may mint (scope.go);
+			// it is revoked in the background.
+			e.b.revocations.wait()
 			for _, tk := range e.gh.Tokens()[before:] {
 				if !reflect.DeepEqual(tk.Permissions, map[string]string{"metadata": "read"}) || tk.RevokedAt.IsZero() {
 					t.Fatalf("a refused narrowing minted a token: %v", tk.Permissions)

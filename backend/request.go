@@ -1,13 +1,18 @@
 package backend
 
-// Every request that decides a scope (a role write, a narrowing, an ad-hoc
-// mint) is parsed here, once, at the path handler, into one scopeRequest:
-// every spelling normalised (permission names and levels lower-cased,
-// owner/name split with the owner kept for the decision, ids read from JSON
-// numbers, json.Number, strings and comma lists). scope.go then decides on
-// typed values only.
+// Every request that writes an App, a role or a bound, narrows a token or
+// mints one ad hoc is parsed here, once, at the edge (HandleRequest, input.go),
+// into one typed value: every spelling normalised (permission names and
+// levels lower-cased, owner/name split with the owner kept for the decision,
+// ids read from JSON numbers, json.Number, strings and comma lists, keys and
+// URLs parsed), every JSON type checked before it is read. The handlers and
+// scope.go then decide on typed values only; none of them reads raw request
+// data.
 
 import (
+	"context"
+	"crypto/rsa"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -17,6 +22,52 @@ import (
 
 	"github.com/ambient-code/vault-plugin-github-app/github"
 )
+
+// requestParser parses the fields a path's writes (or reads) take into a
+// typed request; it returns a message naming the first bad field. The
+// fields are taken off the request before the framework sees it, so no
+// handler can read them raw.
+type requestParser struct {
+	ops    []logical.Operation
+	fields []string
+	parse  func(raw map[string]any) (any, string)
+}
+
+var writeOps = []logical.Operation{logical.CreateOperation, logical.UpdateOperation}
+
+// The parsers, by kind of request.
+var (
+	roleParser = requestParser{ops: writeOps, fields: roleRequestFields, parse: func(raw map[string]any) (any, string) {
+		return parseScopeRequest(raw, roleRequestFields)
+	}}
+	narrowParser = requestParser{ops: append([]logical.Operation{logical.ReadOperation}, writeOps...), fields: narrowRequestFields, parse: func(raw map[string]any) (any, string) {
+		return parseScopeRequest(raw, narrowRequestFields)
+	}}
+	appParser = requestParser{ops: writeOps, fields: appRequestFields, parse: func(raw map[string]any) (any, string) {
+		return parseAppRequest(raw)
+	}}
+	boundParser = requestParser{ops: writeOps, fields: boundRequestFields, parse: func(raw map[string]any) (any, string) {
+		return parseBoundRequest(raw)
+	}}
+)
+
+// parsedBy marks p's requests as parsed by rp (HandleRequest routes by the
+// path itself, never by its pattern) and returns p.
+func (b *backend) parsedBy(rp requestParser, p *framework.Path) *framework.Path {
+	b.parsers[p] = rp
+	return p
+}
+
+type requestKey struct{}
+
+// requestOf is the typed request HandleRequest parsed for this request.
+func requestOf[T any](ctx context.Context) (T, error) {
+	q, ok := ctx.Value(requestKey{}).(T)
+	if !ok {
+		return q, errors.New("the request's fields were not parsed")
+	}
+	return q, nil
+}
 
 // scopeRequest is a request's role fields, parsed. The *Sent flags say a
 // field was in the request (sent empty resets it).
@@ -216,12 +267,9 @@ func parseBoundName(raw any) (string, string) {
 // or a whole number of seconds from 1s to a token's life. A TTL under a
 // second leaves no lease: a lease is at least minLeaseTTL.
 func parseTTL(field string, raw any) (time.Duration, string) {
-	ttl, _, msg := parseDuration(field, raw)
+	ttl, _, msg := parseDuration(field, raw, maxTokenLife, fmt.Sprintf("must be from 0 to %s (a token's life), in whole seconds", maxTokenLife))
 	if msg != "" {
 		return 0, msg
-	}
-	if ttl < 0 || ttl > maxTokenLife {
-		return 0, fmt.Sprintf("%s: must be between 0 and %s (a token's life), got %s", field, maxTokenLife, ttl)
 	}
 	if ttl > 0 && ttl < minLeaseTTL {
 		return 0, fmt.Sprintf("%s: %s leaves no lease: a lease lasts at least %s (0 means the token's life)", field, ttl, minLeaseTTL)
@@ -230,6 +278,12 @@ func parseTTL(field string, raw any) (time.Duration, string) {
 		return 0, fmt.Sprintf("%s: %s is not a whole number of seconds", field, ttl)
 	}
 	return ttl, ""
+}
+
+// parseBuffer reads an expiry_buffer: at least 0, less than a token's
+// life; set is false for "" (the default).
+func parseBuffer(raw any) (buf time.Duration, set bool, msg string) {
+	return parseDuration("expiry_buffer", raw, maxTokenLife-time.Nanosecond, fmt.Sprintf("must be at least 0 and less than %s (a token's life)", maxTokenLife))
 }
 
 // ceilingFields are an App's fields for its ceiling (config and apps/<name>).
@@ -246,25 +300,170 @@ func ceilingFields() map[string]*framework.FieldSchema {
 	}
 }
 
-// mergeCeiling applies the request's ceiling fields to cfg; an empty value
-// resets a field. It returns a message naming the bad field, or "".
-func mergeCeiling(cfg *appConfig, d *framework.FieldData) string {
-	for _, f := range []struct {
-		name string
-		dst  *map[string]string
-	}{{"max_permissions", &cfg.MaxPermissions}, {"default_permissions", &cfg.DefaultPermissions}} {
-		raw, ok := d.Raw[f.name]
+// appRequest is an App write's fields (config, apps/<name>), parsed. The
+// *Sent flags say a field was in the request.
+type appRequest struct {
+	appID     int64
+	appIDSent bool
+
+	clientID     string
+	clientIDSent bool
+
+	privateKey string // the PEM as sent, and parsed
+	key        *rsa.PrivateKey
+	keySent    bool
+
+	baseURL     string // normalised
+	baseURLSent bool
+
+	caCertificate string // trimmed PEM, checked; "" resets
+	caSent        bool
+
+	expiryBuffer time.Duration // the default when sent empty
+	bufferSent   bool
+
+	maxPermissions, defaultPermissions map[string]string
+	maxSent, defaultsSent              bool
+}
+
+var appRequestFields = []string{"app_id", "client_id", "private_key", "base_url", "ca_certificate", "expiry_buffer", "max_permissions", "default_permissions"}
+
+// parseAppRequest parses an App write; it returns a message naming the
+// first bad field.
+func parseAppRequest(raw map[string]any) (*appRequest, string) {
+	q := &appRequest{}
+	for _, f := range appRequestFields {
+		v, ok := raw[f]
 		if !ok {
 			continue
 		}
-		perms, msg := parsePermissions(f.name, raw)
-		if msg != "" {
-			return msg
+		var msg string
+		switch f {
+		case "app_id":
+			q.appIDSent = true
+			q.appID, msg = parseID(f, v)
+		case "client_id":
+			q.clientIDSent = true
+			if q.clientID, msg = parseString(f, "the App's client id", v); msg == "" && !validClientID(q.clientID) {
+				msg = "client_id: must be the App's client id: letters, digits and '.', at most 64 characters"
+			}
+		case "private_key":
+			q.keySent = true
+			s, isString := v.(string)
+			if !isString {
+				msg = fmt.Sprintf("private_key: must be a PEM private key (a string), got %s", jsonKind(v))
+				break
+			}
+			key, err := github.ParsePrivateKey([]byte(s))
+			if err != nil {
+				msg = "private_key: " + err.Error()
+				break
+			}
+			q.privateKey, q.key = s, key
+		case "base_url":
+			q.baseURLSent = true
+			var s string
+			if s, msg = parseString(f, "a URL", v); msg == "" {
+				u, err := github.NormalizeBaseURL(s)
+				if err != nil {
+					msg = "base_url: " + err.Error()
+				}
+				q.baseURL = u
+			}
+		case "ca_certificate":
+			q.caSent = true
+			if q.caCertificate, msg = parseString(f, "PEM certificates", v); msg == "" && q.caCertificate != "" {
+				if _, err := github.CertPoolFromPEM([]byte(q.caCertificate)); err != nil {
+					msg = "ca_certificate: " + err.Error()
+				}
+			}
+		case "expiry_buffer":
+			q.bufferSent = true
+			var set bool
+			q.expiryBuffer, set, msg = parseBuffer(v)
+			if !set {
+				q.expiryBuffer = defaultExpiryBuffer
+			}
+		case "max_permissions":
+			q.maxSent = true
+			q.maxPermissions, msg = parsePermissions(f, v)
+		case "default_permissions":
+			q.defaultsSent = true
+			q.defaultPermissions, msg = parsePermissions(f, v)
 		}
-		*f.dst = perms
+		if msg != "" {
+			return nil, msg
+		}
 	}
-	if err := within(cfg.DefaultPermissions, cfg.MaxPermissions, "max_permissions"); err != nil {
-		return "default_permissions: " + strings.TrimPrefix(err.Error(), logical.ErrPermissionDenied.Error()+": ")
+	return q, ""
+}
+
+// boundRequest is a bound write's fields, parsed. Repository entries are
+// checked against the bound's owner when merged (path_bounds.go), since an
+// owner/name entry needs the owner the bound ends up with.
+type boundRequest struct {
+	app     string // "" is "default"
+	appSent bool
+
+	selector       string // "installation_id", "owner" or ""
+	installationID int64
+	owner          string
+
+	repositories []string
+	reposSent    bool
+
+	maxPermissions map[string]string
+	permsSent      bool
+
+	maxTTL  time.Duration
+	ttlSent bool
+}
+
+var boundRequestFields = []string{"app", "installation_id", "owner", "repositories", "max_permissions", "max_ttl"}
+
+// parseBoundRequest parses a bound write; it returns a message naming the
+// first bad field.
+func parseBoundRequest(raw map[string]any) (*boundRequest, string) {
+	q := &boundRequest{}
+	var selectors []string
+	for _, f := range boundRequestFields {
+		v, ok := raw[f]
+		if !ok {
+			continue
+		}
+		var msg string
+		switch f {
+		case "app":
+			q.appSent = true
+			q.app, msg = parseAppName(v)
+		case "installation_id":
+			selectors = append(selectors, f)
+			q.installationID, msg = parseID(f, v)
+		case "owner":
+			selectors = append(selectors, f)
+			if q.owner, msg = parseString(f, "a login", v); msg == "" {
+				msg = checkOwner(f, q.owner)
+			}
+		case "repositories":
+			q.reposSent = true
+			q.repositories, msg = rawStrings(f, v)
+		case "max_permissions":
+			q.permsSent = true
+			q.maxPermissions, msg = parsePermissions(f, v)
+		case "max_ttl":
+			q.ttlSent = true
+			q.maxTTL, msg = parseTTL(f, v)
+		}
+		if msg != "" {
+			return nil, msg
+		}
 	}
-	return ""
+	switch len(selectors) {
+	case 0:
+	case 1:
+		q.selector = selectors[0]
+	default:
+		return nil, fmt.Sprintf("%s: give exactly one installation selector, got %d", strings.Join(selectors, ", "), len(selectors))
+	}
+	return q, ""
 }

@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -156,7 +155,3 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
-
-// ownerLookup tells the account login of an installation, for checking
-// owner/name repositories of an installation_id role.
-type ownerLookup func(ctx context.Context, app string, installationID int64) (string, error)

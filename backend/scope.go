@@ -17,9 +17,16 @@ package backend
 //     default_permissions (or max_permissions), and only when neither is
 //     set everything the App was granted.
 //
-// Role writes, role reads (mint), narrowing writes and the ad-hoc token path
-// all call scope, and a mint re-checks the stored role every time, so a
-// bound or ceiling tightened later applies to the next mint.
+// Role writes, role reads (mint), narrowing writes, the ad-hoc token path and
+// role checks all call scope, and a mint re-checks the stored role every
+// time, so a bound or ceiling tightened later applies to the next mint.
+//
+// Decide once: scope returns its decision (the effective role, the App and
+// client, the installation id, the token request), and a mint or a check
+// acts on that value only. Nothing is looked up again after the decision,
+// so a cache entry that ends or is dropped meanwhile, or an account
+// reinstalled meanwhile, cannot put another installation under a decision
+// taken for the first one.
 
 import (
 	"context"
@@ -77,10 +84,80 @@ func label(roleName string) string {
 	return fmt.Sprintf("role %q", roleName)
 }
 
-// scope decides what r may mint, and returns the role to mint with
+// scopeFor says what a decision is for.
+type scopeFor int
+
+const (
+	// forWrite: a role write. GitHub is asked only what the decision
+	// needs (an installation pin, repository ids, an account), and a role
+	// of an App not yet configured may be written (as in v0.1.x).
+	forWrite scopeFor = iota
+	// forMint: a mint. The installation is resolved, through the App's
+	// cache.
+	forMint
+	// forCheck: a role check. The installation is looked up at GitHub
+	// anew (and cached for the mints after it), and GitHub's refusals of
+	// that lookup are named by the role's field, as the check's are.
+	forCheck
+)
+
+// decision is what scope decided: the one value a mint or a check acts on.
+type decision struct {
+	// role is the effective role: repositories, ids and permissions
+	// resolved and narrowed, ttl and expiry_buffer as they apply.
+	role *role
+	// The App, its client and config the decision was taken with (nil for
+	// a role write that did not need them).
+	app    *app
+	client *github.Client
+	cfg    *appConfig
+	// installationID is the installation the decision is for (0 for a
+	// role write that did not need it); cached tells it came from the
+	// App's cache, so GitHub's 404 for it may mean the cache is stale.
+	installationID int64
+	cached         bool
+	// request is exactly what is asked of GitHub.
+	request github.TokenRequest
+}
+
+// fail answers a GitHub error met while deciding: as a mint's failure, or
+// for a check as the check names its refusals (field first).
+func (d *decision) fail(p scopeFor, field, what string, err error) error {
+	if p == forCheck {
+		return d.app.checkRefusal(field, what, err, nil)
+	}
+	return d.app.githubFailure(what, err)
+}
+
+// resolve fills in the installation the role r is for: its own id, or the
+// installation of its owner or repository through the App's cache (looked
+// up anew for a check). It is resolved once per decision.
+func (d *decision) resolve(ctx context.Context, p scopeFor, r *role) error {
+	switch {
+	case d.installationID != 0:
+		return nil
+	case r.InstallationID > 0:
+		d.installationID = r.InstallationID
+		return nil
+	case d.client == nil:
+		return appNotConfigured(r.appName())
+	}
+	if p == forCheck {
+		d.app.lookups(d.client).drop(r.installKey())
+	}
+	id, hit, err := d.app.installationID(ctx, d.client, r)
+	if err != nil {
+		return d.fail(p, selectorField(r), "to find the installation for "+r.selector(), err)
+	}
+	d.installationID, d.cached = id, hit
+	return nil
+}
+
+// scope decides what r may mint, for p, and returns the decision
 // (repositories and permissions resolved as the package comment says), or
-// a message for a 400, or an error: permissionDenied (403) naming the field,
-// repository or permission that is out of bounds, or an internal error.
+// a coded error: a 400 naming the field, permissionDenied (403) naming the
+// field, repository or permission that is out of bounds, or an internal
+// error.
 //
 // owners are the accounts the request's owner/name repository entries named
 // (a role write or an ad-hoc mint; a stored role keeps bare names). narrow,
@@ -91,10 +168,10 @@ func label(roleName string) string {
 // the owners, repositories by name and by listed id, permissions, ttl, the
 // App's ceiling, the narrowing), then what only GitHub can tell (an
 // installation to resolve for the pin, an installation's account,
-// repository ids to resolve to names). So a request outside its bound makes
-// no call to GitHub, and a refusal of a repository id names the id, never
-// the name GitHub resolved it to.
-func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string, narrow *scopeRequest) (*role, string, error) {
+// repository ids to resolve to names, the installation a mint is for). So
+// a request outside its bound makes no call to GitHub, and a refusal of a
+// repository id names the id, never the name GitHub resolved it to.
+func (b *backend) scope(ctx context.Context, s logical.Storage, p scopeFor, roleName string, r *role, owners []string, narrow *scopeRequest) (*decision, error) {
 	eff := *r
 	eff.Permissions = maps.Clone(r.Permissions)
 	eff.Repositories = slices.Clone(r.Repositories)
@@ -106,22 +183,22 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	if r.Bound != "" {
 		var err error
 		if bd, err = b.getBound(ctx, s, r.Bound); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if bd == nil {
-			return nil, "", permissionDenied("bound: %s names bound %q, which does not exist", label(roleName), r.Bound)
+			return nil, permissionDenied("bound: %s names bound %q, which does not exist", label(roleName), r.Bound)
 		}
 		if r.appName() != bd.appName() {
-			return nil, "", permissionDenied("app: %s uses App %q, outside bound %q (App %q)", label(roleName), r.appName(), r.Bound, bd.appName())
+			return nil, permissionDenied("app: %s uses App %q, outside bound %q (App %q)", label(roleName), r.appName(), r.Bound, bd.appName())
 		}
 		switch {
 		case bd.Owner != "" && r.owner() != "":
 			if !strings.EqualFold(r.owner(), bd.Owner) {
-				return nil, "", outsideBound(roleName, r, bd)
+				return nil, outsideBound(roleName, r, bd)
 			}
 		case bd.InstallationID != 0 && r.InstallationID != 0:
 			if r.InstallationID != bd.InstallationID {
-				return nil, "", outsideBound(roleName, r, bd)
+				return nil, outsideBound(roleName, r, bd)
 			}
 		default:
 			pinned = false
@@ -141,12 +218,12 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	if account != "" {
 		for _, o := range owners {
 			if !strings.EqualFold(o, account) {
-				return nil, fmt.Sprintf("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account), nil
+				return nil, badRequest("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account)
 			}
 		}
 		for _, o := range narrowOwners {
 			if !strings.EqualFold(o, account) {
-				return nil, fmt.Sprintf("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account), nil
+				return nil, permissionDenied("repositories: owner %s is not %s's owner %q", quoted(o), label(roleName), account)
 			}
 		}
 	}
@@ -154,15 +231,32 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 	// Inside the bound: repositories by name (ids are resolved below),
 	// permissions, ttl.
 	if bd != nil {
-		if msg, err := fitBound(roleName, &eff, bd); msg != "" || err != nil {
-			return nil, msg, err
+		if err := fitBound(roleName, &eff, bd); err != nil {
+			return nil, err
 		}
 	}
 
-	// The App's ceiling.
-	c, err := b.ceiling(ctx, s, r.appName())
-	if err != nil {
-		return nil, "", err
+	// The App (its client is kept for all that follows) and its ceiling.
+	d := &decision{}
+	a, client, cfg, err := b.clientFor(ctx, s, r.appName())
+	switch {
+	case err == nil:
+		d.app, d.client, d.cfg = a, client, cfg
+	case isNotConfigured(err) && p == forWrite:
+		// No ceiling; GitHub cannot be asked (resolve says so if needed).
+	default:
+		if p == forMint {
+			reason := "internal"
+			if isNotConfigured(err) {
+				reason = "not_configured"
+			}
+			a.metrics.failed(reason)
+		}
+		return nil, err
+	}
+	var c ceiling
+	if cfg != nil {
+		c = ceiling{max: cfg.MaxPermissions, defaults: cfg.DefaultPermissions}
 	}
 	if len(eff.Permissions) == 0 {
 		switch {
@@ -173,52 +267,53 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if err := within(eff.Permissions, c.max, fmt.Sprintf("the max_permissions of App %q", r.appName())); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 
 	// The narrowing, as far as the role's own lists decide it.
 	out := eff
 	var resolveNarrow []int64 // ids only GitHub can place among the role's names
 	if narrow.narrows() {
-		var msg string
-		var err error
-		if resolveNarrow, msg, err = narrowLocally(roleName, &eff, &out, narrow); msg != "" || err != nil {
-			return nil, msg, err
+		if resolveNarrow, err = narrowLocally(roleName, &eff, &out, narrow); err != nil {
+			return nil, err
 		}
 	}
 
 	// Only now GitHub: the pin, the account, repository ids.
 	if !pinned {
-		if msg, err := b.sameInstallation(ctx, s, roleName, r, bd); msg != "" || err != nil {
-			return nil, msg, err
+		if err := b.sameInstallation(ctx, p, d, roleName, r, bd); err != nil {
+			return nil, err
 		}
 	}
 	if account == "" && r.InstallationID != 0 && len(owners)+len(narrowOwners) > 0 {
-		login, err := b.installationAccount(s)(ctx, r.appName(), r.InstallationID)
-		if err != nil {
-			msg, err := b.installationFailure(r.appName(), r.InstallationID, err)
-			return nil, msg, err
+		if d.client == nil {
+			return nil, appNotConfigured(r.appName())
 		}
+		inst, err := d.client.Installation(ctx, r.InstallationID)
+		if err != nil {
+			return nil, d.app.installationFailure(r.InstallationID, err)
+		}
+		login := inst.Account.Login
 		for _, o := range owners {
 			if !strings.EqualFold(o, login) {
-				return nil, fmt.Sprintf("repositories: owner %s is not the account of installation %d (%q)", quoted(o), r.InstallationID, login), nil
+				return nil, badRequest("repositories: owner %s is not the account of installation %d (%q)", quoted(o), r.InstallationID, login)
 			}
 		}
 		for _, o := range narrowOwners {
 			if !strings.EqualFold(o, login) {
-				return nil, "", permissionDenied("repositories: owner %s is not the account of installation %d that %s is for", quoted(o), r.InstallationID, label(roleName))
+				return nil, permissionDenied("repositories: owner %s is not the account of installation %d that %s is for", quoted(o), r.InstallationID, label(roleName))
 			}
 		}
 	}
 	if bd != nil && len(eff.RepositoryIDs) > 0 {
-		byID, msg, err := b.resolveIDs(ctx, s, &eff, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
-		if msg != "" || err != nil {
-			return nil, msg, err
+		byID, err := b.resolveIDs(ctx, p, d, r, eff.RepositoryIDs, fmt.Sprintf("outside bound %q", r.Bound))
+		if err != nil {
+			return nil, err
 		}
 		for _, id := range eff.RepositoryIDs {
 			spelled, ok := bd.allows(byID[id])
 			if !ok {
-				return nil, "", permissionDenied("repository id %d is outside bound %q", id, r.Bound)
+				return nil, permissionDenied("repository id %d is outside bound %q", id, r.Bound)
 			}
 			if !slices.ContainsFunc(eff.Repositories, func(n string) bool { return strings.EqualFold(n, spelled) }) {
 				eff.Repositories = append(eff.Repositories, spelled)
@@ -230,18 +325,25 @@ func (b *backend) scope(ctx context.Context, s logical.Storage, roleName string,
 		}
 	}
 	if len(resolveNarrow) > 0 {
-		byID, msg, err := b.resolveIDs(ctx, s, &eff, resolveNarrow, "not in "+label(roleName))
-		if msg != "" || err != nil {
-			return nil, msg, err
+		byID, err := b.resolveIDs(ctx, p, d, r, resolveNarrow, "not in "+label(roleName))
+		if err != nil {
+			return nil, err
 		}
 		for _, id := range resolveNarrow {
 			if !slices.ContainsFunc(eff.repositories(), func(a string) bool { return strings.EqualFold(a, byID[id]) }) {
-				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
+				return nil, permissionDenied("repository id %d is not in %s", id, label(roleName))
 			}
 			out.Repositories = append(out.Repositories, byID[id])
 		}
 	}
-	return &out, "", nil
+	// What a mint or a check is for: the installation, once.
+	if p != forWrite {
+		if err := d.resolve(ctx, p, r); err != nil {
+			return nil, err
+		}
+	}
+	d.role, d.request = &out, out.tokenRequest()
+	return d, nil
 }
 
 func outsideBound(roleName string, r *role, bd *bound) error {
@@ -252,7 +354,7 @@ func outsideBound(roleName string, r *role, bd *bound) error {
 // among the bound's (empty: the bound's own; ids are left to scope, which
 // resolves them), permissions at or under max_permissions (empty:
 // max_permissions), ttl at or under max_ttl (0: max_ttl).
-func fitBound(roleName string, eff *role, bd *bound) (string, error) {
+func fitBound(roleName string, eff *role, bd *bound) error {
 	names := eff.repositories()
 	var repos []string
 	switch {
@@ -261,7 +363,7 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 		for _, n := range names {
 			spelled, ok := bd.allows(n)
 			if !ok {
-				return "", permissionDenied("repository %s is outside bound %q", quoted(n), eff.Bound)
+				return permissionDenied("repository %s is outside bound %q", quoted(n), eff.Bound)
 			}
 			if key := strings.ToLower(spelled); !seen[key] {
 				seen[key] = true
@@ -273,7 +375,7 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 	case slices.Contains(bd.Repositories, "*"):
 		repos = nil // every repository of the installation
 	case bd.globs():
-		return fmt.Sprintf("repositories: bound %q lists patterns (%s), so %s must name its repositories", eff.Bound, strings.Join(bd.Repositories, ","), label(roleName)), nil
+		return badRequest("repositories: bound %q lists patterns (%s), so %s must name its repositories", eff.Bound, strings.Join(bd.Repositories, ","), label(roleName))
 	default:
 		repos = slices.Clone(bd.Repositories)
 	}
@@ -282,7 +384,7 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 	if len(eff.Permissions) == 0 {
 		eff.Permissions = maps.Clone(bd.MaxPermissions)
 	} else if err := within(eff.Permissions, bd.MaxPermissions, fmt.Sprintf("bound %q", eff.Bound)); err != nil {
-		return "", err
+		return err
 	}
 
 	if bd.MaxTTL > 0 {
@@ -290,10 +392,10 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 		case eff.TTL == 0:
 			eff.TTL = bd.MaxTTL
 		case eff.TTL > bd.MaxTTL:
-			return "", permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), eff.Bound, bd.MaxTTL)
+			return permissionDenied("ttl: %s of %s exceeds bound %q's max_ttl %s", eff.TTL, label(roleName), eff.Bound, bd.MaxTTL)
 		}
 	}
-	return "", nil
+	return nil
 }
 
 // narrowLocally cuts eff (inside its bound and the ceiling) down to what the
@@ -301,14 +403,14 @@ func fitBound(roleName string, eff *role, bd *bound) (string, error) {
 // asked. Empty values ask for nothing less: the role's scope. Ids the role
 // lists are decided here; ids of a role that lists names can only be placed
 // by resolving them with GitHub: they are returned for scope to resolve.
-func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, string, error) {
+func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, error) {
 	var resolve []int64
 	if q.reposSent || q.idsSent {
 		allowed := eff.repositories()
 		limited := len(allowed) > 0 || len(eff.RepositoryIDs) > 0
 		for _, n := range q.repositories {
 			if limited && !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, n) }) {
-				return nil, "", permissionDenied("repository %s is not in %s", quoted(n), label(roleName))
+				return nil, permissionDenied("repository %s is not in %s", quoted(n), label(roleName))
 			}
 		}
 		var ids []int64
@@ -317,7 +419,7 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, s
 			case !limited || slices.Contains(eff.RepositoryIDs, id):
 				ids = append(ids, id)
 			case len(allowed) == 0:
-				return nil, "", permissionDenied("repository id %d is not in %s", id, label(roleName))
+				return nil, permissionDenied("repository id %d is not in %s", id, label(roleName))
 			default:
 				resolve = append(resolve, id)
 			}
@@ -328,92 +430,83 @@ func narrowLocally(roleName string, eff, out *role, q *scopeRequest) ([]int64, s
 	}
 	if q.permsSent {
 		if err := within(q.permissions, eff.Permissions, label(roleName)); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if len(q.permissions) > 0 {
 			out.Permissions = q.permissions
 		}
 	}
-	return resolve, "", nil
+	return resolve, nil
 }
 
 // sameInstallation is the installation pin that storage alone cannot
 // decide. A role given by owner or repository inside an installation_id
-// bound resolves its installation; a role given by installation_id inside
-// an owner bound resolves the bound's owner. Both go through the App's
-// installation cache, so a mint makes no extra call while it is warm.
-func (b *backend) sameInstallation(ctx context.Context, s logical.Storage, roleName string, r *role, bd *bound) (string, error) {
-	a, client, _, err := b.clientFor(ctx, s, r.appName())
-	if err != nil {
-		return notConfigured(err)
+// bound resolves its installation (the decision's: it is not resolved
+// again); a role given by installation_id inside an owner bound resolves
+// the bound's owner. Both go through the App's installation cache, so a
+// mint makes no extra call while it is warm.
+func (b *backend) sameInstallation(ctx context.Context, p scopeFor, d *decision, roleName string, r *role, bd *bound) error {
+	if d.client == nil {
+		return appNotConfigured(r.appName())
 	}
 	var id, want int64
 	if bd.Owner != "" {
 		owner := &role{Owner: bd.Owner, App: bd.App}
-		if want, _, err = a.installationID(ctx, client, owner); err != nil {
-			return lookupFailure(a.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err))
+		var err error
+		if want, _, err = d.app.installationID(ctx, d.client, owner); err != nil {
+			return d.app.githubFailure(fmt.Sprintf("to find the installation of bound %q's owner %q", r.Bound, bd.Owner), err)
 		}
 		id = r.InstallationID
 	} else {
-		if id, _, err = a.installationID(ctx, client, r); err != nil {
-			return lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
+		if err := d.resolve(ctx, p, r); err != nil {
+			return err
 		}
-		want = bd.InstallationID
+		id, want = d.installationID, bd.InstallationID
 	}
 	if id != want {
-		return "", outsideBound(roleName, r, bd)
+		return outsideBound(roleName, r, bd)
 	}
-	return "", nil
+	return nil
 }
 
-// installationFailure answers a failed read of installation id of App
-// appName: GitHub's 404 names the field and the App.
-func (b *backend) installationFailure(appName string, id int64, err error) (string, error) {
+// installationFailure answers a failed read of installation id: GitHub's
+// 404 names the field and the App.
+func (a *app) installationFailure(id int64, err error) error {
 	if github.IsNotFound(err) {
-		return fmt.Sprintf("installation_id: App %q has no installation %d", appName, id), nil
+		return badRequest("installation_id: App %q has no installation %d", a.name, id)
 	}
-	if isNotConfigured(err) {
-		return err.Error(), nil
-	}
-	return lookupFailure(b.githubFailure(appName, fmt.Sprintf("to read installation %d", id), err))
+	return a.githubFailure(fmt.Sprintf("to read installation %d", id), err)
 }
 
 // resolveIDs turns repository ids into names by asking GitHub, the only
 // one that knows them: an App's JWT can find the installation of a
 // repository id, but only an installation token can read its name. So it
 // mints a metadata=read token for exactly those ids, reads the names GitHub
-// answers with and revokes the token at once (detached from the caller).
+// answers with and revokes the token in the background (revokeDetached).
 // The names are for the decision only and never reach a message: ids GitHub
 // does not resolve in the role's installation are refused by id, in the
 // same words as ids it resolves outside the role or bound (where says
 // which), so a refusal does not even tell whether an id exists.
-func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, ids []int64, where string) (map[int64]string, string, error) {
-	a, client, _, err := b.clientFor(ctx, s, r.appName())
-	if err != nil {
-		msg, err := notConfigured(err)
-		return nil, msg, err
+func (b *backend) resolveIDs(ctx context.Context, p scopeFor, d *decision, r *role, ids []int64, where string) (map[int64]string, error) {
+	if err := d.resolve(ctx, p, r); err != nil {
+		return nil, err
 	}
-	id, _, err := a.installationID(ctx, client, r)
-	if err != nil {
-		msg, err := lookupFailure(a.githubFailure("to find the installation for "+r.selector(), err))
-		return nil, msg, err
-	}
+	id := d.installationID
 	refused := func() error {
 		if len(ids) == 1 {
 			return permissionDenied("repository id %d is %s", ids[0], where)
 		}
 		return permissionDenied("repository ids %s: at least one is %s", joinIDs(ids), where)
 	}
-	tok, err := client.CreateToken(ctx, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}})
+	tok, err := d.app.createToken(ctx, d.client, id, github.TokenRequest{RepositoryIDs: ids, Permissions: map[string]string{"metadata": "read"}}, "resolve_ids")
 	if err != nil {
 		var apiErr *github.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode < 500 {
-			return nil, "", refused()
+			return nil, refused()
 		}
-		msg, err := lookupFailure(a.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err))
-		return nil, msg, err
+		return nil, d.app.githubFailure(fmt.Sprintf("to resolve repository ids in installation %d", id), err)
 	}
-	a.revokeDetached(ctx, client, tok.Token, "resolve_ids", id)
+	d.app.revokeDetached(ctx, d.client, tok.Token, "resolve_ids", id)
 	byID := make(map[int64]string, len(tok.Repositories))
 	for i, name := range tok.Repositories {
 		if i < len(tok.RepositoryIDs) {
@@ -422,10 +515,10 @@ func (b *backend) resolveIDs(ctx context.Context, s logical.Storage, r *role, id
 	}
 	for _, want := range ids {
 		if _, ok := byID[want]; !ok {
-			return nil, "", refused()
+			return nil, refused()
 		}
 	}
-	return byID, "", nil
+	return byID, nil
 }
 
 func joinIDs(ids []int64) string {
@@ -439,37 +532,16 @@ func joinIDs(ids []int64) string {
 // scopeForWrite checks a role about to be stored (the same decision a mint
 // makes) and returns what to store: inside a bound, repository ids resolved
 // to the names they were checked as.
-func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string) (*role, string, error) {
-	eff, msg, err := b.scope(ctx, s, roleName, r, owners, nil)
-	if msg != "" || err != nil {
-		return nil, msg, err
+func (b *backend) scopeForWrite(ctx context.Context, s logical.Storage, roleName string, r *role, owners []string) (*role, error) {
+	d, err := b.scope(ctx, s, forWrite, roleName, r, owners, nil)
+	if err != nil {
+		return nil, err
 	}
 	out := *r
 	if r.Bound != "" && len(r.RepositoryIDs) > 0 {
-		out.Repositories, out.RepositoryIDs = eff.Repositories, nil
+		out.Repositories, out.RepositoryIDs = d.role.Repositories, nil
 	}
-	return &out, "", nil
-}
-
-// githubFailure answers a GitHub error met on behalf of the App called
-// appName, counted under that App.
-func (b *backend) githubFailure(appName, what string, err error) (*logical.Response, error) {
-	return (&app{name: appName, b: b, metrics: b.metrics.forApp(appName)}).githubFailure(what, err)
-}
-
-// lookupFailure turns githubFailure's answer into scope's (msg, err).
-func lookupFailure(resp *logical.Response, err error) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	return resp.Error().Error(), nil
-}
-
-func notConfigured(err error) (string, error) {
-	if isNotConfigured(err) {
-		return err.Error(), nil
-	}
-	return "", err
+	return &out, nil
 }
 
 // ceilingData adds the ceiling to a config read.
@@ -486,24 +558,30 @@ func nonNilMap(m map[string]string) map[string]string {
 }
 
 // scopedMint is every mint: scope decides what r (narrowed by narrow, if
-// not nil) may get, then that is minted.
+// not nil) may get, then exactly that is minted. When GitHub answers 404
+// for an installation id the decision took from the cache (the App was
+// reinstalled), the lookup is dropped and the whole decision taken again,
+// so that the new installation is checked against the role's bound (its
+// installation, its owner) before anything is minted for it. A 404 minted
+// nothing, and the second decision's installation is looked up anew, so
+// this mints at most once.
 func (b *backend) scopedMint(ctx context.Context, req *logical.Request, roleName string, r *role, owners []string, narrow *scopeRequest) (*logical.Response, error) {
-	eff, msg, err := b.scope(ctx, req.Storage, roleName, r, owners, narrow)
-	if err != nil {
-		if errors.Is(err, logical.ErrPermissionDenied) {
-			b.metrics.forApp(r.appName()).failed("denied")
+	for again := false; ; again = true {
+		d, err := b.scope(ctx, req.Storage, forMint, roleName, r, owners, narrow)
+		if err != nil {
+			if errors.Is(err, logical.ErrPermissionDenied) {
+				b.metrics.forApp(r.appName()).failed("denied")
+			}
+			return nil, err
 		}
-		return nil, err
+		if again {
+			d.cached = false // looked up after the drop: a 404 is GitHub's answer
+		}
+		resp, err := b.mint(ctx, req, roleName, d)
+		if errors.Is(err, errStaleInstallation) {
+			d.app.lookups(d.client).drop(r.installKey())
+			continue
+		}
+		return resp, err
 	}
-	if msg != "" {
-		return logical.ErrorResponse(msg), nil
-	}
-	return b.mint(ctx, req, roleName, eff)
-}
-
-func errorOrMessage(msg string, err error) (*logical.Response, error) {
-	if err != nil {
-		return nil, err
-	}
-	return logical.ErrorResponse(msg), nil
 }

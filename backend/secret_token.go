@@ -88,18 +88,67 @@ func (b *backend) revocationClient(ctx context.Context, s logical.Storage, appNa
 // detachedRevokeTimeout bounds the revocation of a token that has no lease.
 const detachedRevokeTimeout = 30 * time.Second
 
-// revokeDetached revokes a token that has no lease (a probe that resolved
-// repository ids, a role check's token, a token minted too short for a
-// lease) on a context of its own: the caller may have gone, and the token
-// must not live on at GitHub because of it. A failure is counted under
-// reason and logged with the token's hash only; it reports success.
-func (a *app) revokeDetached(ctx context.Context, client *github.Client, token, reason string, installationID int64) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedRevokeTimeout)
-	defer cancel()
-	if err := client.RevokeToken(ctx, token); err != nil {
-		a.metrics.unleasedRevokeFailed(reason)
-		a.b.Logger().Warn("revoking a token that has no lease failed; it lives at GitHub until it expires", "reason", reason, "app", a.name, "installation_id", installationID, "hashed_token", github.HashToken(token), "error", err)
-		return false
+// maxDetachedRevocations bounds how many revocations of tokens without a
+// lease run at once, per mount.
+const maxDetachedRevocations = 16
+
+// revocations runs the revocations of tokens without a lease in the
+// background, at most cap(slots) at once: each holds a slot until it ends.
+// Clean waits for them.
+type revocations struct {
+	slots chan struct{}
+}
+
+func newRevocations(n int) *revocations {
+	return &revocations{slots: make(chan struct{}, n)}
+}
+
+// wait returns when every revocation started before it has ended (each
+// within detachedRevokeTimeout): it takes every slot, then gives them back.
+func (r *revocations) wait() {
+	for range cap(r.slots) {
+		r.slots <- struct{}{}
 	}
-	return true
+	for range cap(r.slots) {
+		<-r.slots
+	}
+}
+
+// createToken mints through client. A 2xx answer that carried a token the
+// client cannot use (github.UnusableToken: no expires_at) is an error, and
+// its token is revoked (in the background, counted under reason) rather
+// than left alive at GitHub.
+func (a *app) createToken(ctx context.Context, client *github.Client, installationID int64, tr github.TokenRequest, reason string) (*github.Token, error) {
+	tok, err := client.CreateToken(ctx, installationID, tr)
+	if unusable := github.UnusableToken(err); unusable != "" {
+		a.revokeDetached(ctx, client, unusable, reason, installationID)
+	}
+	return tok, err
+}
+
+// revokeDetached revokes a token that has no lease (a probe that resolved
+// repository ids, a role check's tokens, a token minted too short for a
+// lease or in an answer it cannot be used from) in the background, on a context of its own: the caller neither
+// waits for GitHub nor can, by going away, leave the token alive. It
+// returns at once, unless maxDetachedRevocations are running already: then
+// it waits for one to end. A failure is counted under reason and logged
+// with the token's hash only. The channel reports whether GitHub confirmed
+// the revocation, for a caller that reports it (the check).
+func (a *app) revokeDetached(ctx context.Context, client *github.Client, token, reason string, installationID int64) <-chan bool {
+	r := a.b.revocations
+	done := make(chan bool, 1)
+	r.slots <- struct{}{}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer func() { <-r.slots }()
+		ctx, cancel := context.WithTimeout(ctx, detachedRevokeTimeout)
+		defer cancel()
+		err := client.RevokeToken(ctx, token)
+		if err != nil {
+			a.metrics.unleasedRevokeFailed(reason)
+			a.b.Logger().Warn("revoking a token that has no lease failed; it lives at GitHub until it expires", "reason", reason, "app", a.name, "installation_id", installationID, "hashed_token", github.HashToken(token), "error", err)
+		}
+		done <- err == nil
+	}()
+	return done
 }

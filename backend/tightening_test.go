@@ -57,6 +57,7 @@ func TestRepositoryIDsRevealNoNames(t *testing.T) {
 			}
 		}
 	}
+	e.b.revocations.wait() // probes are revoked in the background
 	if live := e.gh.LiveTokens(); len(live) != 0 {
 		t.Fatalf("%d probe tokens left alive", len(live))
 	}
@@ -219,6 +220,7 @@ func TestDetachedRevocation(t *testing.T) {
 	if n := len(e.gh.Tokens()); n < 3 {
 		t.Fatalf("%d tokens minted, want the check's, the probe's and the no-lease one", n)
 	}
+	e.b.revocations.wait() // they run in the background
 	if live := e.gh.LiveTokens(); len(live) != 0 {
 		t.Fatalf("%d tokens live at GitHub after their callers went away", len(live))
 	}
@@ -369,6 +371,7 @@ func TestCheckNamesUnreachableRepositories(t *testing.T) {
 	if e.gh.CallCount(http.MethodGet, "/installation/repositories") < 2 {
 		t.Errorf("the check did not page through the installation's repositories")
 	}
+	e.b.revocations.wait() // the check's probe is revoked in the background
 	if live := e.gh.LiveTokens(); len(live) != 0 {
 		t.Fatalf("%d check tokens left alive", len(live))
 	}

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -335,8 +336,13 @@ func permissionWarnings(perms map[string]string) []string {
 
 // formatNumber writes a JSON number as Vault's HTTP API delivers it (a
 // float64) in plain decimal, so that 123456789 is "123456789", not
-// "1.23456789e+08", and 1.5 stays "1.5" to be refused as a non-integer.
+// "1.23456789e+08", and 1.5 stays "1.5" to be refused as a non-integer;
+// from 1e21 on (where JavaScript switches too) with an exponent, so that
+// 1e300 is not 301 digits long.
 func formatNumber(f float64) string {
+	if math.Abs(f) >= 1e21 {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
@@ -383,37 +389,78 @@ func parseID(field string, raw any) (int64, string) {
 	return 0, fmt.Sprintf("%s: must be a positive integer, got %s", field, jsonKind(raw))
 }
 
+// durationShape is the shape of a Go duration ("90s", "1h30m", "1.5h"):
+// a string of this shape that time.ParseDuration refuses is beyond what a
+// duration holds.
+var durationShape = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
 // parseDuration reads a duration field: a string Vault understands ("5m",
 // "90s", "1h", "300"), or a whole number of seconds as a JSON number. ""
-// and nil mean "not set" (reset to the default), reported as ok=false.
-func parseDuration(field string, raw any) (d time.Duration, set bool, msg string) {
+// and nil mean "not set" (reset to the default), reported as set=false.
+// The value must lie from 0 to limit; one outside is refused before it is
+// converted (a count of seconds multiplied into a duration could wrap
+// around: 18446744074 seconds would come out as 290 ms), with a message
+// that quotes it as it was sent and says the range, in words.
+func parseDuration(field string, raw any, limit time.Duration, rangeWords string) (d time.Duration, set bool, msg string) {
+	outOfRange := func(sent string) (time.Duration, bool, string) {
+		return 0, false, fmt.Sprintf("%s: %s is out of range: %s", field, sent, rangeWords)
+	}
+	maxSeconds := int64(limit / time.Second)
+	seconds := func(secs int64, sent string) (time.Duration, bool, string) {
+		if secs < 0 || secs > maxSeconds {
+			return outOfRange(sent)
+		}
+		return time.Duration(secs) * time.Second, true, ""
+	}
+	number := func(f float64, sent string) (time.Duration, bool, string) {
+		switch {
+		case f != math.Trunc(f):
+			return 0, false, fmt.Sprintf("%s: %s is not a whole number of seconds", field, sent)
+		case f < 0 || f > float64(maxSeconds):
+			return outOfRange(sent)
+		}
+		return seconds(int64(f), sent)
+	}
 	switch v := raw.(type) {
 	case nil:
 		return 0, false, ""
 	case string:
-		if strings.TrimSpace(v) == "" {
+		s := strings.TrimSpace(v)
+		if s == "" {
 			return 0, false, ""
 		}
-		v = strings.TrimSpace(v)
-		d, err := time.ParseDuration(v)
-		if secs, perr := strconv.ParseInt(v, 10, 64); perr == nil && secs <= maxID && secs >= -maxID {
-			d, err = time.Duration(secs)*time.Second, nil
+		secs, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err == nil:
+			return seconds(secs, quoted(s))
+		case errors.Is(err, strconv.ErrRange):
+			return outOfRange(quoted(s))
 		}
-		if err != nil {
-			return 0, false, fmt.Sprintf("%s: %s is not a duration such as 5m, 90s or a number of seconds", field, quoted(v))
+		d, err := time.ParseDuration(s)
+		switch {
+		case err == nil && (d < 0 || d > limit):
+			return outOfRange(quoted(s))
+		case err == nil:
+			return d, true, ""
+		case durationShape.MatchString(s):
+			return outOfRange(quoted(s))
 		}
-		return d, true, ""
+		return 0, false, fmt.Sprintf("%s: %s is not a duration such as 5m, 90s or a number of seconds", field, quoted(s))
 	case float64:
-		if v != math.Trunc(v) || math.Abs(v) > maxID {
-			return 0, false, fmt.Sprintf("%s: %s is not a whole number of seconds", field, formatNumber(v))
-		}
-		return time.Duration(v) * time.Second, true, ""
+		return number(v, formatNumber(v))
 	case json.Number:
-		return parseDuration(field, v.String())
+		if secs, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+			return seconds(secs, v.String())
+		}
+		f, err := v.Float64()
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0, false, fmt.Sprintf("%s: %s is not a number of seconds", field, quoted(v.String()))
+		}
+		return number(f, v.String())
 	case int:
-		return time.Duration(v) * time.Second, true, ""
+		return seconds(int64(v), strconv.Itoa(v))
 	case int64:
-		return time.Duration(v) * time.Second, true, ""
+		return seconds(v, strconv.FormatInt(v, 10))
 	}
 	return 0, false, fmt.Sprintf("%s: must be a duration such as 5m or a number of seconds, got %s", field, jsonKind(raw))
 }

@@ -9,11 +9,16 @@
 //   - IsAppRefused, IsSuspended: GitHub refusing the App itself (401/403 on
 //     an App-JWT call, not a rate limit): a key deleted at GitHub, a skewed
 //     clock, a suspended installation. An operator's matter.
-//   - IsRateLimited, IsNotFound: as named.
+//   - UnusableToken: a mint GitHub answered 2xx with a token the client
+//     cannot use (no expires_at): the caller revokes it.
+//   - IsRateLimited, IsNotFound, IsTimeout: as named.
 //
-// Each Client has its own transport: Config.CACertificatePEM makes it trust
-// one private CA (GitHub Enterprise Server) without touching any other
-// client in the process, and CloseIdleConnections releases it. Paginated
+// A Client sends through the HTTP client it is given, sharing that client's
+// transport (its connection pool) with whoever else uses it; with
+// Config.CACertificatePEM it builds a transport of its own that trusts one
+// private CA (GitHub Enterprise Server) and touches no other client in the
+// process. CloseIdleConnections closes the idle connections of whichever
+// transport it uses. Paginated
 // lists follow Link rel="next" on the configured host only (a GHES behind
 // an internal name sends its public one), so the App JWT goes nowhere else.
 package github
@@ -119,9 +124,8 @@ type Client struct {
 	observe func(CallInfo)
 	now     func() time.Time
 
-	jwtMu      sync.Mutex
-	jwt        atomic.Pointer[signedJWT]
-	signatures atomic.Int64
+	jwtMu sync.Mutex
+	jwt   atomic.Pointer[signedJWT]
 }
 
 type signedJWT struct {
@@ -285,9 +289,6 @@ func (c *Client) BaseURL() string { return strings.TrimSuffix(c.base, "/") }
 // replaced) so its connections do not outlive it.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
-// JWTSignatures is how many App JWTs this client has signed.
-func (c *Client) JWTSignatures() int64 { return c.signatures.Load() }
-
 // appJWT returns an App JWT, reusing the cached one until shortly before it
 // expires so that a client signs at most one JWT every few minutes.
 func (c *Client) appJWT() (string, error) {
@@ -314,7 +315,6 @@ func (c *Client) appJWT() (string, error) {
 	if err != nil {
 		return "", errors.New("signing the App JWT failed")
 	}
-	c.signatures.Add(1)
 	c.jwt.Store(&signedJWT{value: signed, refreshAt: exp.Add(-jwtRefreshBefore)})
 	return signed, nil
 }
@@ -344,9 +344,6 @@ type request struct {
 type answer struct {
 	header http.Header
 	status int
-	// redirected: GitHub redirected a GET (a renamed or transferred
-	// repository) and the answer is from where it pointed.
-	redirected bool
 }
 
 // do sends req with retries and decodes a 2xx JSON body into out (if not nil).
@@ -421,9 +418,7 @@ func (c *Client) attempt(ctx context.Context, req request, out any) (answer, err
 			return ans, fmt.Errorf("%s: GitHub's redirect %w", req.endpoint, err)
 		}
 		req.path, req.redirects = next, req.redirects+1
-		ans, err = c.attempt(ctx, req, out)
-		ans.redirected = true
-		return ans, err
+		return c.attempt(ctx, req, out)
 	}
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -504,12 +499,6 @@ type Installation struct {
 	// Permissions the App was granted on the installation, e.g.
 	// {"contents":"write","metadata":"read"}: the most a token can get.
 	Permissions map[string]string `json:"permissions"`
-	// Redirected is set when GitHub redirected the lookup, as it does for
-	// a renamed or transferred repository (301 to
-	// /repositories/{id}/installation): the installation is where the
-	// repository lives now, maybe on another account. Compare
-	// Account.Login with the owner asked for.
-	Redirected bool `json:"-"`
 }
 
 // Installations lists every installation of the App, following GitHub's
@@ -652,12 +641,14 @@ func (c *Client) RepositoryInstallation(ctx context.Context, owner, repo string)
 }
 
 func (c *Client) installation(ctx context.Context, path, endpoint string) (*Installation, error) {
+	// GitHub follows a renamed or transferred repository (301 to
+	// /repositories/{id}/installation): the answer is the installation
+	// where it lives now, maybe another account's. Callers compare
+	// Account.Login with the owner they asked for.
 	var inst Installation
-	ans, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst)
-	if err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, endpoint: endpoint}, &inst); err != nil {
 		return nil, err
 	}
-	inst.Redirected = ans.redirected
 	if inst.ID <= 0 {
 		return nil, fmt.Errorf("%s: GitHub's answer had no installation id", endpoint)
 	}
@@ -704,14 +695,20 @@ func (c *Client) CreateToken(ctx context.Context, installationID int64, tr Token
 		body:     body,
 		mint:     true,
 	}
-	if _, err := c.do(ctx, req, &tok); err != nil {
-		return nil, err
+	_, err = c.do(ctx, req, &tok)
+	if err == nil {
+		var t *Token
+		if t, err = tok.token(req.endpoint); err == nil {
+			return t, nil
+		}
+		err = &ambiguousMintError{err} // 2xx: something was created
 	}
-	t, err := tok.token(req.endpoint)
-	if err != nil {
-		return nil, &ambiguousMintError{err} // 2xx: something was created
+	if tok.Token != "" && IsAmbiguousMint(err) {
+		// A 2xx answer that carried a token the client cannot use (no
+		// expires_at, or a field that does not decode): the token exists.
+		return nil, &unusableTokenError{err: err, token: tok.Token}
 	}
-	return t, nil
+	return nil, err
 }
 
 // tokenJSON is GitHub's access token answer, decoding repositories to

@@ -473,7 +473,7 @@ func TestAppJWTCachedAcrossCalls(t *testing.T) {
 	if n := s.CallCount(http.MethodGet, "/app"); n != calls {
 		t.Fatalf("%d calls reached the double, want %d", n, calls)
 	}
-	if n := c.JWTSignatures(); n != 1 {
+	if n := len(s.JWTsSeen()); n != 1 {
 		t.Errorf("%d calls signed %d JWTs, want 1", calls, n)
 	}
 	if n := len(s.JWTsSeen()); n != 1 {
@@ -493,7 +493,7 @@ func TestAppJWTRefreshedBeforeExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _ := c.appJWT()
-	if n := c.JWTSignatures(); n != 1 {
+	if n := len(s.JWTsSeen()); n != 1 {
 		t.Fatalf("signatures %d, want 1", n)
 	}
 	claims := parseJWT(t, c, first, clock.Now())
@@ -505,7 +505,7 @@ func TestAppJWTRefreshedBeforeExpiry(t *testing.T) {
 	if _, err := c.App(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.JWTSignatures(); n != 1 {
+	if n := len(s.JWTsSeen()); n != 1 {
 		t.Fatalf("signatures %d a second before refresh time, want 1", n)
 	}
 
@@ -514,7 +514,7 @@ func TestAppJWTRefreshedBeforeExpiry(t *testing.T) {
 	if _, err := c.App(t.Context()); err != nil {
 		t.Fatalf("App with the refreshed JWT: %v", err)
 	}
-	if n := c.JWTSignatures(); n != 2 {
+	if n := len(s.JWTsSeen()); n != 2 {
 		t.Fatalf("signatures %d after refresh time, want 2", n)
 	}
 	second, _ := c.appJWT()
@@ -542,7 +542,7 @@ func TestAppJWTDroppedAfter401(t *testing.T) {
 	if _, err := c.App(t.Context()); !IsNotFound(err) {
 		t.Fatalf("App = %v, want 404", err)
 	}
-	if n := c.JWTSignatures(); n != 1 {
+	if n := len(s.JWTsSeen()); n != 1 {
 		t.Fatalf("a 404 re-signed the JWT (%d signatures)", n)
 	}
 
@@ -560,7 +560,7 @@ func TestAppJWTDroppedAfter401(t *testing.T) {
 	if _, err := c.App(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.JWTSignatures(); n != 2 {
+	if n := len(s.JWTsSeen()); n != 2 {
 		t.Fatalf("signatures after a 401: %d, want 2", n)
 	}
 	if n := len(s.JWTsSeen()); n != 2 {
@@ -575,7 +575,7 @@ func TestAppJWTDroppedAfter401(t *testing.T) {
 	if _, err := c.App(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.JWTSignatures(); n != 2 {
+	if n := len(s.JWTsSeen()); n != 2 {
 		t.Fatalf("a 401 on a token request dropped the App JWT (%d signatures)", n)
 	}
 }
@@ -672,7 +672,7 @@ func TestInstallationsFollowsPages(t *testing.T) {
 	if !slices.Equal(queries, want) {
 		t.Fatalf("pages fetched %q, want %q", queries, want)
 	}
-	if n := c.JWTSignatures(); n != 1 {
+	if n := len(s.JWTsSeen()); n != 1 {
 		t.Errorf("%d JWTs signed for 3 pages", n)
 	}
 }
@@ -1409,7 +1409,7 @@ func TestTokenRepositoriesFollowsPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ResetCalls()
-	signed := c.JWTSignatures()
+	signed := len(s.JWTsSeen())
 	all, err := c.TokenRepositories(t.Context(), tok.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -1427,7 +1427,7 @@ func TestTokenRepositoriesFollowsPages(t *testing.T) {
 	if want := []string{"per_page=100", "per_page=100&page=2", "per_page=100&page=3"}; !slices.Equal(queries, want) {
 		t.Fatalf("pages fetched %q, want %q", queries, want)
 	}
-	if c.JWTSignatures() != signed {
+	if len(s.JWTsSeen()) != signed {
 		t.Errorf("listing a token's repositories signed an App JWT")
 	}
 

@@ -180,10 +180,11 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Timeout tells whether the attempt timed out.
-func (e *TransportError) Timeout() bool {
+// IsTimeout tells whether err is GitHub not answering in time: the
+// client's own timeout, or the caller's deadline.
+func IsTimeout(err error) bool {
 	var ne net.Error
-	return errors.Is(e.Err, context.DeadlineExceeded) || (errors.As(e.Err, &ne) && ne.Timeout())
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // notSent tells whether err happened before the request could reach the
@@ -210,6 +211,30 @@ type ambiguousMintError struct{ err error }
 func (e *ambiguousMintError) Error() string { return e.err.Error() + ambiguousMintNote }
 func (e *ambiguousMintError) Unwrap() error { return e.err }
 
+// unusableTokenError is a mint GitHub answered 2xx with a token that
+// cannot be used: no expires_at (a lease could not follow it), or an
+// answer that did not decode. The token exists at GitHub.
+type unusableTokenError struct {
+	err   error
+	token string
+}
+
+func (e *unusableTokenError) Error() string {
+	return strings.TrimSuffix(e.err.Error(), ambiguousMintNote) + " (it carried a token, which must be revoked)"
+}
+func (e *unusableTokenError) Unwrap() error { return e.err }
+
+// UnusableToken returns the token a mint answer carried that the client
+// could not use (see CreateToken), for the caller to revoke; "" if err is
+// not such an answer. The error's text never holds the token.
+func UnusableToken(err error) string {
+	var e *unusableTokenError
+	if errors.As(err, &e) {
+		return e.token
+	}
+	return ""
+}
+
 // IsAmbiguousMint tells whether err is a token mint whose outcome is
 // unknown: GitHub answered 500, 502, 504 (or another server error but 503),
 // gave no answer after the request may have reached it, or answered 2xx
@@ -218,6 +243,9 @@ func (e *ambiguousMintError) Unwrap() error { return e.err }
 // client does not send such a mint again, so one call never creates two
 // tokens.
 func IsAmbiguousMint(err error) bool {
+	if UnusableToken(err) != "" {
+		return false // the token is known: its outcome is not in doubt
+	}
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.MintOutcomeUnknown

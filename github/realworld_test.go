@@ -154,7 +154,7 @@ func TestRepositoryInstallationAfterMove(t *testing.T) {
 	c := newClient(t, s)
 
 	got, err := c.RepositoryInstallation(t.Context(), "acme", "widgets")
-	if err != nil || got.ID != acme.ID || got.Redirected {
+	if err != nil || got.ID != acme.ID {
 		t.Fatalf("before the move: %+v, %v", got, err)
 	}
 	widgets := acme.Repositories[0].ID
@@ -165,8 +165,8 @@ func TestRepositoryInstallationAfterMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != evil.ID || got.Account.Login != "evil" || !got.Redirected {
-		t.Errorf("after the move: %+v, want evil's installation, redirected", got)
+	if got.ID != evil.ID || got.Account.Login != "evil" {
+		t.Errorf("after the move: %+v, want evil's installation", got)
 	}
 	var paths []string
 	for _, call := range s.Calls() {
@@ -223,7 +223,7 @@ func TestRedirectsStayOnTheConfiguredAPI(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got.ID != 41000002 || !got.Redirected {
+			if err != nil || got.ID != 41000002 {
 				t.Fatalf("RepositoryInstallation = %+v, %v", got, err)
 			}
 		})

@@ -387,8 +387,8 @@ func TestMintTimeoutNotResent(t *testing.T) {
 	if !errors.As(err, &te) {
 		t.Fatalf("CreateToken = %v, want a TransportError", err)
 	}
-	if !te.Timeout() {
-		t.Errorf("Timeout() = false for %v", te)
+	if !IsTimeout(err) {
+		t.Errorf("IsTimeout = false for %v", te)
 	}
 	if !te.Sent {
 		t.Errorf("Sent = false for a request that reached the server")
@@ -409,7 +409,7 @@ func TestMintTimeoutNotResent(t *testing.T) {
 	// A read times out the same way but may be sent again.
 	s.ResetCalls()
 	_, err = c.App(t.Context())
-	if !errors.As(err, &te) || !te.Timeout() {
+	if !errors.As(err, &te) || !IsTimeout(err) {
 		t.Fatalf("App = %v, want a timeout", err)
 	}
 	if n := s.CallCount(http.MethodGet, "/app"); n != fastRetry.MaxAttempts {
@@ -468,8 +468,8 @@ func TestMintDialFailureRetried(t *testing.T) {
 	if te.Sent {
 		t.Error("Sent = true for a failed dial")
 	}
-	if te.Timeout() {
-		t.Error("Timeout() = true for a refused connection")
+	if IsTimeout(err) {
+		t.Error("IsTimeout = true for a refused connection")
 	}
 	if IsAmbiguousMint(err) {
 		t.Error("a mint that never left is reported as ambiguous")
@@ -704,5 +704,52 @@ func TestRetryPolicyDefaults(t *testing.T) {
 	}
 	if DefaultRetryPolicy.MaxAttempts != 4 || DefaultRetryPolicy.MaxRateLimitWait != 10*time.Second {
 		t.Errorf("DefaultRetryPolicy = %+v", DefaultRetryPolicy)
+	}
+}
+
+// Issue 22, item 6: a mint answered 2xx with a token but no expires_at
+// (or an expires_at that does not decode) made a token nobody can lease:
+// the error hands it to the caller to revoke (UnusableToken), never in its
+// text, and the mint is not sent again.
+func TestMintAnswerWithoutExpiryCarriesTheToken(t *testing.T) {
+	const token = "ghs_unusable0123456789abcdefghijklmnopq"
+	for name, body := range map[string]string{
+		"no expires_at":      `{"token":"` + token + `","permissions":{"contents":"read"}}`,
+		"expires_at garbage": `{"token":"` + token + `","expires_at":"soon"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var hits atomic.Int64
+			api := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprint(w, body)
+			})
+			c := newClientAt(t, api.URL)
+			tok, err := c.CreateToken(t.Context(), 1, TokenRequest{})
+			if tok != nil || err == nil {
+				t.Fatalf("CreateToken = %v, %v; want an error", tok, err)
+			}
+			if got := UnusableToken(err); got != token {
+				t.Fatalf("UnusableToken = %q, want the answer's token", got)
+			}
+			if IsAmbiguousMint(err) {
+				t.Error("the token is known: the outcome is not ambiguous")
+			}
+			if strings.Contains(err.Error(), token) {
+				t.Errorf("the error's text holds the token: %v", err)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Fatalf("mint sent %d times, want 1", n)
+			}
+		})
+	}
+	// Without a token there is nothing to revoke: the outcome stays unknown.
+	api := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"expires_at":"2030-01-01T00:00:00Z"}`)
+	})
+	_, err := newClientAt(t, api.URL).CreateToken(t.Context(), 1, TokenRequest{})
+	if UnusableToken(err) != "" || !IsAmbiguousMint(err) {
+		t.Fatalf("an answer without a token: %v", err)
 	}
 }

@@ -26,6 +26,14 @@ type record struct {
 	hash    string
 	retried bool
 	refused string // the refusal's reason label
+	ref     string // the ref a write-scope refusal is about
+}
+
+// refuse notes a write-scope refusal: its rule and ref.
+func (r *record) refuse(rule, ref string) {
+	r.mu.Lock()
+	r.refused, r.ref = rule, ref
+	r.mu.Unlock()
 }
 
 func (r *record) injected(hash string) {
@@ -72,6 +80,9 @@ func (p *Proxy) audit(l auditLine) {
 		}
 		if l.rec.refused != "" {
 			attrs = append(attrs, slog.String("refused", l.rec.refused))
+		}
+		if l.rec.ref != "" {
+			attrs = append(attrs, slog.String("ref", l.rec.ref))
 		}
 	}
 	p.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
@@ -192,7 +203,7 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "github_token_proxy_requests_total{host=%q,status=%q} %d\n", k[0], k[1], m.requests[k])
 	}
 	b.WriteString("# HELP github_token_proxy_refused_total Requests refused, by reason.\n# TYPE github_token_proxy_refused_total counter\n")
-	for _, reason := range []string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream, reasonMethod, reasonRevoke, reasonAddress, reasonLimit} {
+	for _, reason := range append([]string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream, reasonMethod, reasonRevoke, reasonAddress, reasonLimit}, scopeRules...) {
 		fmt.Fprintf(&b, "github_token_proxy_refused_total{reason=%q} %d\n", reason, m.refused[reason])
 	}
 	m.mu.Unlock()

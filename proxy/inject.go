@@ -49,9 +49,12 @@ type injector struct {
 
 func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := recordOf(req.Context())
-	cred, err := t.tokens.get(req.Context(), "")
-	if err != nil {
-		return nil, err
+	cred, decided := credentialOf(req.Context()) // the credential whose scope was checked
+	if !decided {
+		var err error
+		if cred, err = t.tokens.get(req.Context(), ""); err != nil {
+			return nil, err
+		}
 	}
 	replayable, release, err := makeReplayable(req, t.replay)
 	if err != nil {
@@ -66,7 +69,9 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	fresh, ok := t.afterUnauthorized(req.Context(), cred, resp)
 	if !ok {
-		// GitHub's own 401 stands: the client sees what GitHub said.
+		// GitHub's own 401 stands: the client sees what GitHub said. A
+		// fresh token with another write scope is not used for a request
+		// decided under the old one.
 		return resp, nil
 	}
 	retry := withToken(req, fresh)
@@ -84,8 +89,9 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // afterUnauthorized decides what follows GitHub's 401 to a request sent
-// with refused: a different token to send it again with, at once if the
-// file already holds one; or, only when Agent's next render is due, the
+// with refused: a different token with the same write scope (a request
+// decided under one scope is not sent under another) to send it again
+// with, at once if the file already holds one; or, only when Agent's next render is due, the
 // one it renders within the wait. A token with time left and no other in
 // the file means GitHub's answer is about the request (an endpoint that
 // takes only an App JWT, such as GET /app), not the token: the 401 goes
@@ -95,7 +101,7 @@ func (t *injector) RoundTrip(req *http.Request) (*http.Response, error) {
 // to the pool, and the body is kept for the client in case none comes.
 func (t *injector) afterUnauthorized(ctx context.Context, refused credential, resp *http.Response) (credential, bool) {
 	cur, err := t.tokens.read()
-	if err == nil && cur.token != refused.token && time.Until(cur.validUntil) >= t.tokens.margin {
+	if err == nil && cur.token != refused.token && time.Until(cur.validUntil) >= t.tokens.margin && sameScope(cur, refused) {
 		_, _ = io.CopyN(io.Discard, resp.Body, replayLimit) // lets the connection be reused; errors only cost that
 		resp.Body.Close()
 		return cur, true
@@ -111,7 +117,7 @@ func (t *injector) afterUnauthorized(ctx context.Context, refused credential, re
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	fresh, err := t.tokens.get(ctx, refused.token)
-	if err != nil {
+	if err != nil || !sameScope(fresh, refused) {
 		return credential{}, false
 	}
 	return fresh, true

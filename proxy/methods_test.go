@@ -3,9 +3,11 @@ package proxy
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -35,8 +37,8 @@ func rawRequest(t *testing.T, e *env, host, request string) (int, string) {
 // TestOnlyClientMethods: the proxy sends GitHub the methods its clients
 // use and refuses the rest with a reason (TRACE, which an upstream may
 // echo with the token in it; CONNECT inside a terminated connection; any
-// other), and refuses a header asking the server to read the request as
-// another method. None of them reaches GitHub.
+// other), in GitHub's JSON error shape for the API and as text for git.
+// None of them reaches GitHub.
 func TestOnlyClientMethods(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	for _, m := range []string{"TRACE", "CONNECT", "PROPFIND", "TRACK", "DEBUG", "get"} {
@@ -45,22 +47,21 @@ func TestOnlyClientMethods(t *testing.T) {
 			target = "api.github.com:443"
 		}
 		status, body := rawRequest(t, e, "api.github.com", fmt.Sprintf("%s %s HTTP/1.1\r\nHost: api.github.com\r\nConnection: close\r\n\r\n", m, target))
-		want := fmt.Sprintf("github-token-proxy: refused: the method %q; the proxy sends only GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS to GitHub\n", m)
-		if status != http.StatusMethodNotAllowed || body != want {
-			t.Errorf("%s: %d %q, want 405 %q", m, status, body, want)
+		want := fmt.Sprintf("github-token-proxy: refused: the method %q; the proxy sends only GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS to GitHub", m)
+		if got := githubMessage(t, body); status != http.StatusMethodNotAllowed || got != want {
+			t.Errorf("%s: %d %q, want 405 %q", m, status, got, want)
 		}
 	}
-	for _, h := range methodOverrideHeaders {
-		status, body := rawRequest(t, e, "api.github.com", "POST /repos/o/r/pulls/1 HTTP/1.1\r\nHost: api.github.com\r\n"+h+": DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-		if status != http.StatusBadRequest || !strings.Contains(body, "refused: the "+h+" header") {
-			t.Errorf("%s: %d %q", h, status, body)
-		}
+	// On git's paths, text (git prints it).
+	status, body := rawRequest(t, e, "github.com", "TRACE /o/r.git/info/refs HTTP/1.1\r\nHost: github.com\r\nConnection: close\r\n\r\n")
+	if status != http.StatusMethodNotAllowed || !strings.HasPrefix(body, "github-token-proxy: refused: the method \"TRACE\"") {
+		t.Errorf("TRACE on a git path: %d %q", status, body)
 	}
 	if n := len(e.github.requests()); n != 0 {
 		t.Errorf("%d refused requests reached GitHub", n)
 	}
-	if got := e.p.metrics.refusedCount(reasonMethod); got != 9 {
-		t.Errorf("refused{method} = %d, want 9", got)
+	if got := e.p.metrics.refusedCount(reasonMethod); got != 7 {
+		t.Errorf("refused{method} = %d, want 7", got)
 	}
 	c := e.client()
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
@@ -96,7 +97,7 @@ func TestRevokeRefused(t *testing.T) {
 	} {
 		for _, m := range []string{"DELETE", "POST"} {
 			status, body := rawRequest(t, e, "api.github.com", fmt.Sprintf("%s %s HTTP/1.1\r\nHost: api.github.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", m, target))
-			if status != http.StatusForbidden || !strings.Contains(body, "would revoke the session's token") {
+			if status != http.StatusForbidden || !strings.Contains(githubMessage(t, body), "would revoke the session's token") {
 				t.Errorf("%s %s: %d %q", m, target, status, body)
 			}
 		}
@@ -106,9 +107,15 @@ func TestRevokeRefused(t *testing.T) {
 	}
 	// With curl's spelling, through a client: the reason reaches it.
 	status, body := e.do(e.client(), "DELETE", "https://api.github.com/installation/token", nil)
-	want := "github-token-proxy: refused: DELETE /installation/token would revoke the session's token; the proxy holds it for the whole session, and Vault revokes it when the session ends\n"
-	if status != http.StatusForbidden || body != want {
-		t.Errorf("DELETE /installation/token: %d %q, want 403 %q", status, body, want)
+	want := "github-token-proxy: refused: DELETE /installation/token would revoke the session's token; the proxy holds it for the whole session, and Vault revokes it when the session ends"
+	if got := githubMessage(t, body); status != http.StatusForbidden || got != want {
+		t.Errorf("DELETE /installation/token: %d %q, want 403 %q", status, got, want)
+	}
+	// gh prints the message.
+	out, err := runClient(t, t.TempDir(), []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "HTTPS_PROXY=http://" + e.addr,
+		"SSL_CERT_FILE=" + e.caFile, "GH_TOKEN=placeholder", "GH_NO_UPDATE_NOTIFIER=1"}, "gh", "api", "-X", "DELETE", "/installation/token")
+	if err == nil || !strings.Contains(out, "gh: "+want+" (HTTP 403)") {
+		t.Errorf("gh api -X DELETE /installation/token: %v\n%s", err, out)
 	}
 	// Its neighbours pass.
 	for _, target := range []string{"/installation/repositories", "/repos/o/installation/token"} {
@@ -116,4 +123,18 @@ func TestRevokeRefused(t *testing.T) {
 			t.Errorf("GET %s: %d", target, status)
 		}
 	}
+}
+
+// githubMessage is the message of GitHub's JSON error shape, with its
+// documentation_url checked.
+func githubMessage(t *testing.T, body string) string {
+	t.Helper()
+	var m struct {
+		Message string `json:"message"`
+		Doc     string `json:"documentation_url"`
+	}
+	if err := json.Unmarshal([]byte(body), &m); err != nil || m.Doc != isoDocs {
+		t.Errorf("not GitHub's JSON error shape pointing at the docs: %q", body)
+	}
+	return m.Message
 }

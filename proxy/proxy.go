@@ -59,6 +59,7 @@ type Proxy struct {
 	ca      *authority
 	tokens  *tokenSource
 	metrics *metrics
+	scope   scopeState // write-scope enforcement (scope.go)
 
 	upstream *http.Transport // TLS to configured hosts
 	plain    *http.Transport // plain HTTP to other hosts, no token

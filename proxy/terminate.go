@@ -95,10 +95,7 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 		host, port = r.Host, "443"
 	}
 	if f := checkRequest(r); f != nil {
-		if f.status == http.StatusMethodNotAllowed {
-			sw.Header().Set("Allow", allowHeader)
-		}
-		p.deny(sw, rec, f.status, f.reason, f.msg)
+		p.refuseRequest(sw, r, rec, f) // methods.go
 		return
 	}
 	switch {
@@ -109,7 +106,7 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 		p.deny(sw, rec, http.StatusMisdirectedRequest, reasonMisdirected,
 			fmt.Sprintf("github-token-proxy: refused: the request's Host %q is not the CONNECT target %s; the token goes only where the connection goes", r.Host, c.target))
 	default:
-		p.inject.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
+		p.serveGitHub(sw, r, c.target, rec) // scope.go
 	}
 }
 

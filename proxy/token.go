@@ -13,11 +13,14 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ambient-code/vault-plugin-github-app/github/branches"
 )
 
 // The token source: the file Vault Agent renders from
-// examples/runner/credentials.json.ctmpl. Only "token" and "validUntil"
-// (unix seconds: when Vault revokes the token) matter here. The file is
+// examples/runner/credentials.json.ctmpl. Only "token", "validUntil"
+// (unix seconds: when Vault revokes the token) and "branches" (the write
+// scope, scope.go) matter here. The file is
 // stat'ed on every use and parsed again when its inode, size or mtime
 // changed (Agent renders by rename). A token with less than the margin
 // left is never used: the source waits a bounded time for Agent to render
@@ -30,6 +33,7 @@ type credential struct {
 	token      string
 	hash       string // hashed_token, as the engine reports it
 	validUntil time.Time
+	scope      *branches.Scope // the branches it may write; nil: unscoped
 }
 
 // hashToken is base64(SHA-256(token)), the engine's hashed_token
@@ -132,8 +136,9 @@ func parseCredentials(path string) (credential, error) {
 		return credential{}, err
 	}
 	var f struct {
-		Token      string `json:"token"`
-		ValidUntil int64  `json:"validUntil"`
+		Token      string          `json:"token"`
+		ValidUntil int64           `json:"validUntil"`
+		Branches   json.RawMessage `json:"branches"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return credential{}, &notValidJSON{path: path, attrs: jsonProblem(err)}
@@ -154,7 +159,11 @@ func parseCredentials(path string) (credential, error) {
 	if f.ValidUntil > time.Now().Add(maxValidAhead).Unix() {
 		return credential{}, fmt.Errorf("%s has a \"validUntil\" more than a day ahead: %s", path, want)
 	}
-	return credential{token: f.Token, hash: hashToken(f.Token), validUntil: time.Unix(f.ValidUntil, 0)}, nil
+	scope, err := parseScope(f.Branches)
+	if err != nil {
+		return credential{}, fmt.Errorf("%s has %w", path, err)
+	}
+	return credential{token: f.Token, hash: hashToken(f.Token), validUntil: time.Unix(f.ValidUntil, 0), scope: scope}, nil
 }
 
 // get returns a token with at least the margin left and different from

@@ -207,7 +207,7 @@ Use it from another shell:
   export PATH="$(dirname "$vault_bin"):\$PATH"
   (or: source .dev/env, which sets the same)
   vault read $mount/token/demo
-  vault write $mount/roles/team-a owner=$owner repositories=$example_repo permissions=contents=read
+  vault write $mount/roles/team-a_$example_repo owner=$owner repositories=$example_repo permissions=contents=read
   vault list $mount/roles
   vault read $mount/roles/demo/check
 EOF
@@ -217,7 +217,7 @@ if [ -z "$real_app" ]; then
   vault read $mount/apps/ghes
   vault read $mount/token/demo-ghes
   vault read $mount/roles/demo-ghes/check
-  vault write $mount/roles/corp-web app=ghes owner=corp repositories=platform permissions=contents=read check=true
+  vault write $mount/roles/corp_platform app=ghes owner=corp repositories=platform permissions=contents=read check=true
   vault read $mount/installations app=ghes
 EOF
 fi

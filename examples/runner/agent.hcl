@@ -1,5 +1,6 @@
 # Vault Agent for one agentic session pod, Kubernetes auth.
-# Used by k8s/sidecar-pod.yaml (mounted from a ConfigMap at /etc/vault-agent).
+# Used by k8s/sidecar-pod.yaml and k8s/proxy-pod.yaml (mounted from the
+# github-vault-agent ConfigMap at /etc/vault-agent).
 #
 # Placeholders and what the pod provides:
 #   VAULT_ADDR     environment: Vault's address, e.g. https://vault.vault.svc:8200
@@ -10,7 +11,11 @@
 #                  (metadata.namespace, spec.serviceAccountName).
 #   ambient-session  the Kubernetes auth role (vault-k8s-auth.sh creates it).
 #   /etc/vault-agent/*.ctmpl   the templates (same ConfigMap).
-#   /var/run/github/           emptyDir shared with the runner container.
+#   /var/run/github/           emptyDir for the rendered files. sidecar-pod.yaml
+#                              mounts it into the runner container too (the
+#                              runner reads the token); proxy-pod.yaml only into
+#                              Agent and github-token-proxy, never into the
+#                              runner, which never sees the token.
 #   /vault/agent/              emptyDir private to Agent (its Vault token).
 #   /var/run/secrets/vault.hashicorp.com/serviceaccount/token
 #                  projected service account token with audience "vault",
@@ -30,7 +35,7 @@ auto_auth {
   }
 
   # Agent's own Vault token, for debugging (VAULT_TOKEN=$(cat ...) vault token
-  # lookup). Keep it out of the volume the runner sees.
+  # lookup). Keep it out of /var/run/github/, which other containers mount.
   sink "file" {
     config = {
       path = "/vault/agent/token"

@@ -30,6 +30,10 @@ const adminPrefix = "/_double/"
 //	POST /_double/installations/{id}/suspend    SuspendInstallation(id, true)
 //	POST /_double/installations/{id}/unsuspend  SuspendInstallation(id, false)
 //	POST /_double/repositories/move  MoveRepository: {"from":"owner/name","to":"owner/name"}
+//	GET  /_double/refs?repo=owner/name  Refs: {"refs/heads/main": "<sha>", ...}
+//	GET  /_double/ref-changes  RefChanges: [{repo, ref, old, new, by, at}]
+//	POST /_double/repositories/default-branch  SetDefaultBranch: {"repo":"owner/name","branch":"b"}
+//	POST /_double/repositories/required-checks  RequireChecks: {"repo":"owner/name","checks":["ci"]}
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 func (s *Server) newAdminHandler() http.Handler {
@@ -103,6 +107,55 @@ func (s *Server) newAdminHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /_double/refs", func(w http.ResponseWriter, r *http.Request) {
+		refs, err := s.Refs(r.URL.Query().Get("repo"))
+		if err != nil {
+			writeError(w, http.StatusNotFound, err.Error(), "")
+			return
+		}
+		writeJSON(w, http.StatusOK, refs)
+	})
+	mux.HandleFunc("GET /_double/ref-changes", func(w http.ResponseWriter, _ *http.Request) {
+		out := s.RefChanges()
+		if out == nil {
+			out = []RefChange{}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST /_double/repositories/default-branch", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Repo   string `json:"repo"`
+			Branch string `json:"branch"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid request: "+err.Error(), "")
+			return
+		}
+		if err := s.SetDefaultBranch(req.Repo, req.Branch); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_double/repositories/required-checks", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Repo   string   `json:"repo"`
+			Checks []string `json:"checks"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid request: "+err.Error(), "")
+			return
+		}
+		if err := s.RequireChecks(req.Repo, req.Checks...); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error(), "")
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /_double/reset", func(w http.ResponseWriter, _ *http.Request) {
 		s.ResetFaults()
 		s.ResetCalls()
@@ -151,8 +204,13 @@ type FaultSettings struct {
 	FailureStatus *int     `json:"failure_status"`
 	FailNext      *int     `json:"fail_next"` // FailNext
 	// FailNextAfterEffect answers FailureStatus if given, else 502, after
-	// the request took effect (FailNextAfterEffect).
-	FailNextAfterEffect *int `json:"fail_next_after_effect"`
+	// the request took effect (FailNextAfterEffect), for the next requests
+	// with FailAfterEffectMethod (any if empty) whose path ends with
+	// FailAfterEffectPath (FailNextAfterEffectOn), e.g. "POST" and
+	// "/git-receive-pack" for a push.
+	FailNextAfterEffect   *int   `json:"fail_next_after_effect"`
+	FailAfterEffectMethod string `json:"fail_after_effect_method"`
+	FailAfterEffectPath   string `json:"fail_after_effect_path"`
 	// RateLimitRate and RateLimitNext send a Retry-After of RetryAfterS
 	// (default none); RateLimitNext answers RateLimitStatus (default 429).
 	RateLimitRate   *float64 `json:"rate_limit_rate"` // SetRateLimitRate
@@ -209,7 +267,11 @@ func (s *Server) ApplyFaults(fs FaultSettings) error {
 		if fs.FailureStatus != nil {
 			st = *fs.FailureStatus
 		}
-		s.FailNextAfterEffect(*fs.FailNextAfterEffect, st)
+		var match func(*http.Request) bool
+		if fs.FailAfterEffectMethod != "" || fs.FailAfterEffectPath != "" {
+			match = RequestIs(fs.FailAfterEffectMethod, fs.FailAfterEffectPath)
+		}
+		s.FailNextAfterEffectOn(*fs.FailNextAfterEffect, st, match)
 	}
 	if fs.RateLimitRate != nil {
 		s.SetRateLimitRate(*fs.RateLimitRate, retryAfter)

@@ -1,6 +1,7 @@
 package githubtest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,45 +45,157 @@ var permissionLevels = map[string]int{"read": 1, "write": 2, "admin": 3}
 // route is one GitHub API endpoint the double serves.
 type route struct {
 	method string
-	// pattern is the path split on "/"; "*" matches any one non-empty
-	// segment, which is passed to handle in args.
-	pattern []string
+	// path is the endpoint as GitHub's documentation writes it, e.g.
+	// "/repos/{owner}/{repo}/git/refs/{ref...}": a "{name}" segment
+	// matches any one non-empty segment, a "{name...}" one or more
+	// segments (all but the literal segments after it, which must match);
+	// each is passed to handle in args, in order.
+	path string
 	// appJWT endpoints require an App JWT.
 	appJWT bool
 	handle func(s *Server, w http.ResponseWriter, r *http.Request, args []string)
 }
 
 var routes = []route{
-	{http.MethodGet, []string{"app"}, true, (*Server).getApp},
-	{http.MethodGet, []string{"app", "installations"}, true, (*Server).listInstallations},
-	{http.MethodGet, []string{"app", "installations", "*"}, true, (*Server).getInstallation},
-	{http.MethodPost, []string{"app", "installations", "*", "access_tokens"}, true, (*Server).createToken},
-	{http.MethodGet, []string{"users", "*", "installation"}, true, (*Server).getUserInstallation},
-	{http.MethodGet, []string{"orgs", "*", "installation"}, true, (*Server).getOrgInstallation},
-	{http.MethodGet, []string{"repos", "*", "*", "installation"}, true, (*Server).getRepoInstallation},
-	{http.MethodGet, []string{"repositories", "*", "installation"}, true, (*Server).getRepoIDInstallation},
-	{http.MethodDelete, []string{"installation", "token"}, false, (*Server).revokeToken},
-	{http.MethodGet, []string{"installation", "repositories"}, false, (*Server).listTokenRepositories},
-	{http.MethodGet, []string{"repos", "*", "*"}, false, (*Server).getRepo},             // repos.go
-	{http.MethodGet, []string{"repos", "*", "*", "readme"}, false, (*Server).getReadme}, // repos.go
+	{http.MethodGet, "/app", true, (*Server).getApp},
+	{http.MethodGet, "/app/installations", true, (*Server).listInstallations},
+	{http.MethodGet, "/app/installations/{id}", true, (*Server).getInstallation},
+	{http.MethodPost, "/app/installations/{id}/access_tokens", true, (*Server).createToken},
+	{http.MethodGet, "/users/{username}/installation", true, (*Server).getUserInstallation},
+	{http.MethodGet, "/orgs/{org}/installation", true, (*Server).getOrgInstallation},
+	{http.MethodGet, "/repos/{owner}/{repo}/installation", true, (*Server).getRepoInstallation},
+	{http.MethodGet, "/repositories/{id}/installation", true, (*Server).getRepoIDInstallation},
+	{http.MethodDelete, "/installation/token", false, (*Server).revokeToken},
+	{http.MethodGet, "/installation/repositories", false, (*Server).listTokenRepositories},
+	{http.MethodGet, "/repos/{owner}/{repo}", false, (*Server).getRepo},          // repos.go
+	{http.MethodGet, "/repos/{owner}/{repo}/readme", false, (*Server).getReadme}, // repos.go
+	{http.MethodPatch, "/repos/{owner}/{repo}", false, (*Server).patchRepo},      // repos.go
+	{http.MethodGet, "/users/{username}", false, (*Server).getUser},              // rest.go
+
+	// gitdata.go
+	{http.MethodGet, "/repos/{owner}/{repo}/git/refs", false, (*Server).listRefs},
+	{http.MethodGet, "/repos/{owner}/{repo}/git/refs/{ref...}", false, (*Server).getRefs},
+	{http.MethodGet, "/repos/{owner}/{repo}/git/matching-refs/{ref...}", false, (*Server).listMatchingRefs},
+	{http.MethodGet, "/repos/{owner}/{repo}/git/ref/{ref...}", false, (*Server).getRef},
+	{http.MethodPost, "/repos/{owner}/{repo}/git/refs", false, (*Server).createRef},
+	{http.MethodPatch, "/repos/{owner}/{repo}/git/refs/{ref...}", false, (*Server).updateRef},
+	{http.MethodDelete, "/repos/{owner}/{repo}/git/refs/{ref...}", false, (*Server).deleteRef},
+	{http.MethodPost, "/repos/{owner}/{repo}/git/blobs", false, (*Server).createBlob},
+	{http.MethodGet, "/repos/{owner}/{repo}/git/blobs/{file_sha}", false, (*Server).getBlob},
+	{http.MethodPost, "/repos/{owner}/{repo}/git/trees", false, (*Server).createTree},
+	{http.MethodGet, "/repos/{owner}/{repo}/git/trees/{tree_sha}", false, (*Server).getTree},
+	{http.MethodPost, "/repos/{owner}/{repo}/git/commits", false, (*Server).createCommit},
+	{http.MethodGet, "/repos/{owner}/{repo}/git/commits/{commit_sha}", false, (*Server).getCommit},
+
+	// contents.go
+	{http.MethodGet, "/repos/{owner}/{repo}/contents/{path...}", false, (*Server).getContents},
+	{http.MethodPut, "/repos/{owner}/{repo}/contents/{path...}", false, (*Server).putContents},
+	{http.MethodDelete, "/repos/{owner}/{repo}/contents/{path...}", false, (*Server).deleteContents},
+
+	// pulls.go
+	{http.MethodGet, "/repos/{owner}/{repo}/pulls", false, (*Server).listPulls},
+	{http.MethodPost, "/repos/{owner}/{repo}/pulls", false, (*Server).createPull},
+	{http.MethodGet, "/repos/{owner}/{repo}/pulls/{pull_number}", false, (*Server).getPull},
+	{http.MethodPatch, "/repos/{owner}/{repo}/pulls/{pull_number}", false, (*Server).updatePull},
+	{http.MethodPut, "/repos/{owner}/{repo}/pulls/{pull_number}/merge", false, (*Server).mergePull},
+	{http.MethodPut, "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch", false, (*Server).updatePullBranch},
+
+	// merges.go
+	{http.MethodPost, "/repos/{owner}/{repo}/merges", false, (*Server).postMerge},
+	{http.MethodPost, "/repos/{owner}/{repo}/merge-upstream", false, (*Server).mergeUpstream},
+	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}/status", false, (*Server).combinedStatus},
+	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}/check-runs", false, (*Server).listCheckRuns},
+	{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref...}", false, (*Server).getCommitREST},
+	{http.MethodGet, "/repos/{owner}/{repo}/branches", false, (*Server).listBranches},
+	{http.MethodGet, "/repos/{owner}/{repo}/branches/{branch...}", false, (*Server).getBranch},
+	{http.MethodPost, "/repos/{owner}/{repo}/branches/{branch...}/rename", false, (*Server).renameBranch},
+
+	// releases.go
+	{http.MethodGet, "/repos/{owner}/{repo}/releases", false, (*Server).listReleases},
+	{http.MethodPost, "/repos/{owner}/{repo}/releases", false, (*Server).createRelease},
+	{http.MethodGet, "/repos/{owner}/{repo}/releases/latest", false, getRelease("latest")},
+	{http.MethodGet, "/repos/{owner}/{repo}/releases/tags/{tag...}", false, getRelease("tag")},
+	{http.MethodGet, "/repos/{owner}/{repo}/releases/{release_id}", false, getRelease("id")},
+	{http.MethodPatch, "/repos/{owner}/{repo}/releases/{release_id}", false, (*Server).updateRelease},
+	{http.MethodDelete, "/repos/{owner}/{repo}/releases/{release_id}", false, (*Server).deleteRelease},
+
+	// issues.go: writes that move no ref.
+	{http.MethodGet, "/repos/{owner}/{repo}/issues", false, (*Server).listIssues},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues", false, (*Server).createIssue},
+	{http.MethodPatch, "/repos/{owner}/{repo}/issues/comments/{comment_id}", false, (*Server).updateComment},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", false, react("comment")},
+	{http.MethodGet, "/repos/{owner}/{repo}/issues/{issue_number}", false, (*Server).getIssue},
+	{http.MethodPatch, "/repos/{owner}/{repo}/issues/{issue_number}", false, (*Server).updateIssue},
+	{http.MethodGet, "/repos/{owner}/{repo}/issues/{issue_number}/comments", false, (*Server).listComments},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/comments", false, (*Server).createComment},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/labels", false, (*Server).addLabels},
+	{http.MethodDelete, "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", false, (*Server).removeLabel},
+	{http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/reactions", false, react("issue")},
+	{http.MethodGet, "/repos/{owner}/{repo}/labels", false, (*Server).listLabels},
+	{http.MethodPost, "/repos/{owner}/{repo}/labels", false, (*Server).createLabel},
+
+	// checks.go
+	{http.MethodGet, "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", false, (*Server).listReviews},
+	{http.MethodPost, "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", false, (*Server).createReview},
+	{http.MethodGet, "/repos/{owner}/{repo}/pulls/{pull_number}/comments", false, (*Server).listReviewComments},
+	{http.MethodPost, "/repos/{owner}/{repo}/pulls/{pull_number}/comments", false, (*Server).createReviewComment},
+	{http.MethodPost, "/repos/{owner}/{repo}/statuses/{sha}", false, (*Server).createStatus},
+	{http.MethodPost, "/repos/{owner}/{repo}/check-runs", false, (*Server).createCheckRun},
+	{http.MethodPatch, "/repos/{owner}/{repo}/check-runs/{check_run_id}", false, (*Server).updateCheckRun},
 }
 
-// match reports whether path segments segs match pattern, and returns the
-// segments matched by "*".
-func match(pattern, segs []string) ([]string, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
+// callKey carries the request's recorded Call in its context.
+type callKey struct{}
+
+// recordGraphQL records the documents of a GraphQL request on its Call.
+func (s *Server) recordGraphQL(r *http.Request, docs []string) {
+	if call, ok := r.Context().Value(callKey{}).(*Call); ok {
+		s.mu.Lock()
+		call.GraphQL = docs
+		s.mu.Unlock()
 	}
+}
+
+// routeKey carries the matched route's path in a request's context.
+type routeKey struct{}
+
+// routeOf is the documented path of the route r was matched to, e.g.
+// "PATCH /repos/{owner}/{repo}/git/refs/{ref}".
+func routeOf(r *http.Request) string {
+	p, _ := r.Context().Value(routeKey{}).(string)
+	return r.Method + " " + strings.ReplaceAll(p, "...}", "}")
+}
+
+// match reports whether path segments segs match the route's path, and
+// returns the segments its wildcards matched.
+func match(path string, segs []string) ([]string, bool) {
+	pattern := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	var args []string
 	for i, p := range pattern {
+		wild := strings.HasPrefix(p, "{")
+		if wild && strings.HasSuffix(p, "...}") {
+			// The rest, less the literal segments that follow it.
+			tail := pattern[i+1:]
+			end := len(segs) - len(tail)
+			if end <= i || !slices.Equal(segs[end:], tail) {
+				return nil, false
+			}
+			rest := strings.Join(segs[i:end], "/")
+			if rest == "" {
+				return nil, false
+			}
+			return append(args, rest), true
+		}
 		switch {
-		case p == "*" && segs[i] != "":
+		case i >= len(segs):
+			return nil, false
+		case wild && segs[i] != "":
 			args = append(args, segs[i])
 		case p != segs[i]:
 			return nil, false
 		}
 	}
-	return args, true
+	return args, len(pattern) == len(segs)
 }
 
 // callRecorder sets the recorded call's status when the answer's status is
@@ -150,6 +263,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, call)
 	s.mu.Unlock()
 	rec := &callRecorder{ResponseWriter: w, s: s, call: call}
+	r = r.WithContext(context.WithValue(r.Context(), callKey{}, call))
 
 	if d := s.latency(); d > 0 {
 		t := time.NewTimer(d)
@@ -188,7 +302,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string, i
 		writeError(w, http.StatusForbidden, msgNoUserAgent, "")
 		return
 	}
-	if f, ok := s.takeFault(); ok {
+	if f, ok := s.takeFault(r); ok {
 		if f.afterEffect {
 			// Serve the request for its effect and drop its answer.
 			s.route(discardWriter{h: http.Header{}}, r, path, inPrefix)
@@ -223,10 +337,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, inPr
 	}
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for _, rt := range routes {
-		args, ok := match(rt.pattern, segs)
+		args, ok := match(rt.path, segs)
 		if !ok || rt.method != r.Method {
 			continue
 		}
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, rt.path))
 		if rt.appJWT {
 			if msg := s.checkAppJWT(r, time.Now()); msg != "" {
 				writeError(w, http.StatusUnauthorized, msg, docsRoot)
@@ -577,7 +692,7 @@ func (s *Server) mint(id int64, req tokenRequest, base string) (int, any) {
 		objs := make([]map[string]any, 0, len(repos))
 		for _, repo := range repos {
 			tok.Repositories = append(tok.Repositories, repo.Name)
-			objs = append(objs, repoJSON(in, repo, base))
+			objs = append(objs, s.repoJSON(in, repo, base))
 		}
 		answer["repositories"] = objs
 		answer["repository_selection"] = "selected"
@@ -709,7 +824,7 @@ func (s *Server) listTokenRepositories(w http.ResponseWriter, r *http.Request, _
 	}
 	items := []map[string]any{}
 	for _, repo := range all[start:min(start+perPage, len(all))] {
-		items = append(items, repoJSON(in, repo, base))
+		items = append(items, s.repoJSON(in, repo, base))
 	}
 	s.mu.Unlock()
 	last := max(1, (len(all)+perPage-1)/perPage)

@@ -45,6 +45,7 @@ type faults struct {
 
 	failAfterNext       int // FailNextAfterEffect
 	failAfterNextStatus int
+	failAfterMatch      func(*http.Request) bool
 	mintOutage          mintOutage // ArmMintOutage (outage.go)
 
 	gitChunkDelay time.Duration // SetGitChunkDelay
@@ -90,9 +91,25 @@ func (s *Server) FailNext(n int, status int) {
 // refused (bad JWT, unknown installation) has no effect, and answers status
 // all the same. FailNext's requests come first.
 func (s *Server) FailNextAfterEffect(n int, status int) {
+	s.FailNextAfterEffectOn(n, status, nil)
+}
+
+// FailNextAfterEffectOn is FailNextAfterEffect for the next n requests that
+// match (any if match is nil), e.g. a push's POST git-receive-pack (whose
+// refs then move, recorded, while git sees the failure) without its ref
+// advertisement. match sees the request before its body is read.
+func (s *Server) FailNextAfterEffectOn(n int, status int, match func(*http.Request) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults.failAfterNext, s.faults.failAfterNextStatus = n, status
+	s.faults.failAfterNext, s.faults.failAfterNextStatus, s.faults.failAfterMatch = n, status, match
+}
+
+// RequestIs matches requests with method (any if "") whose path ends with
+// suffix, for FailNextAfterEffectOn.
+func RequestIs(method, suffix string) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		return (method == "" || r.Method == method) && strings.HasSuffix(r.URL.Path, suffix)
+	}
 }
 
 // SetFailureRate makes each request fail with status with probability p,
@@ -234,7 +251,7 @@ func (s *Server) revokeStatus() int {
 // takeFault decides whether this request gets an injected answer and counts
 // it. Scripted faults (FailNext, FailNextAfterEffect, then RateLimitNext)
 // come before random ones.
-func (s *Server) takeFault() (fault, bool) {
+func (s *Server) takeFault(r *http.Request) (fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := &s.faults
@@ -243,7 +260,7 @@ func (s *Server) takeFault() (fault, bool) {
 		f.failNext--
 		f.counts.Injected5xx++
 		return fault{status: f.failNextStatus}, true
-	case f.failAfterNext > 0:
+	case f.failAfterNext > 0 && (f.failAfterMatch == nil || f.failAfterMatch(r)):
 		f.failAfterNext--
 		f.counts.InjectedAfterEffect++
 		return fault{status: f.failAfterNextStatus, afterEffect: true}, true

@@ -145,9 +145,16 @@ func CredentialSHA256(cred string) string {
 
 // serveGit answers a smart-HTTP request on github.com.
 func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
-	if f, ok := s.takeFault(); ok {
-		writeGitText(w, f.status, http.StatusText(f.status))
-		return
+	if f, ok := s.takeFault(r); ok {
+		if !f.afterEffect {
+			writeGitText(w, f.status, http.StatusText(f.status))
+			return
+		}
+		// Serve the request for its effect (a push moves refs), drop its
+		// answer, and answer the fault.
+		real := w
+		w = discardWriter{h: http.Header{}}
+		defer writeGitText(real, f.status, http.StatusText(f.status))
 	}
 	g, ok := parseGitPath(r.URL.Path)
 	if !ok {
@@ -229,7 +236,25 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 		},
 		Stderr: io.Discard,
 	}
+	if g.rest != "git-receive-pack" {
+		h.ServeHTTP(&slowWriter{ResponseWriter: w, s: s, r: r}, r2)
+		return
+	}
+	// A push holds the repository (refs.go) and records what it changed.
+	s.mu.Lock()
+	st := s.repoStateFor(repo.ID)
+	s.mu.Unlock()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	before, err := refsIn(dir)
+	if err != nil {
+		writeGitText(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	h.ServeHTTP(&slowWriter{ResponseWriter: w, s: s, r: r}, r2)
+	if after, err := refsIn(dir); err == nil {
+		s.recordPush(in.Account+"/"+repo.Name, before, after)
+	}
 }
 
 // tokenCovers reports whether tok covers repo: it names it, or it names

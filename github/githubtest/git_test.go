@@ -26,6 +26,7 @@ type gitDouble struct {
 	caFile string
 	hc     *http.Client // trusts the double's CA, dials every name to it
 	id     int64        // acme's installation
+	in     *githubtest.Installation
 }
 
 func newGitDouble(t *testing.T) *gitDouble {
@@ -43,7 +44,8 @@ func newGitDouble(t *testing.T) *gitDouble {
 	}
 	s := newServer(t, githubtest.WithTLS(cert))
 	g := &gitDouble{Server: s, caFile: filepath.Join(t.TempDir(), "ca.pem")}
-	g.id = s.AddInstallation("acme", "Organization", "widgets", "gadgets").ID
+	g.in = s.AddInstallation("acme", "Organization", "widgets", "gadgets")
+	g.id = g.in.ID
 	if err := os.WriteFile(g.caFile, ca.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -378,5 +380,91 @@ func TestAddRandomContent(t *testing.T) {
 	}
 	if err := g.AddRandomContent("acme/nope", 1); err == nil {
 		t.Error("AddRandomContent to an unknown repository succeeded")
+	}
+}
+
+// A push is recorded as ref changes, and pushes and API writes share one
+// repository.
+func TestPushRecordsRefChanges(t *testing.T) {
+	g := newGitDouble(t)
+	tok := g.mint(t, nil)
+	work := t.TempDir()
+	g.mustGit(t, work, tok, "clone", "--quiet", g.repoURL("widgets"), "w")
+	wd := filepath.Join(work, "w")
+	seed := strings.TrimSpace(g.mustGit(t, wd, "", "rev-parse", "HEAD"))
+	if err := os.WriteFile(filepath.Join(wd, "p.txt"), []byte("p\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.mustGit(t, wd, "", "add", "p.txt")
+	g.mustGit(t, wd, "", "commit", "--quiet", "-m", "p")
+	head := strings.TrimSpace(g.mustGit(t, wd, "", "rev-parse", "HEAD"))
+	g.mustGit(t, wd, tok, "push", "--quiet", "origin", "main", "HEAD:refs/heads/topic", "HEAD:refs/tags/v1")
+
+	refs, err := g.Refs("acme/widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs["refs/heads/main"] != head || refs["refs/heads/topic"] != head || refs["refs/tags/v1"] != head {
+		t.Fatalf("refs after push %v", refs)
+	}
+	got := map[string]githubtest.RefChange{}
+	for _, c := range g.RefChanges() {
+		got[c.Ref] = c
+	}
+	if c := got["refs/heads/main"]; c.Old != seed || c.New != head || c.By != "git push" || c.Repo != "acme/widgets" {
+		t.Errorf("main change %+v", c)
+	}
+	if c := got["refs/heads/topic"]; c.Old != "" || c.New != head || c.By != "git push" {
+		t.Errorf("topic change %+v", c)
+	}
+
+	// The API sees the push; git sees the API's write.
+	basic := "Bearer " + tok
+	g.request(t, http.MethodPost, g.url("api.github.com", "/repos/acme/widgets/git/refs"), basic, map[string]any{"ref": "refs/heads/api", "sha": seed}, http.StatusCreated)
+	if out := g.mustGit(t, wd, tok, "ls-remote", "origin", "refs/heads/api"); !strings.HasPrefix(out, seed) {
+		t.Errorf("ls-remote after the API created refs/heads/api: %q", out)
+	}
+	// As on GitHub, the default branch cannot be deleted.
+	before := g.RefChanges()
+	if out, err := g.git(t, wd, tok, "push", "origin", ":main"); err == nil || !strings.Contains(out, "refusing to delete the current branch: refs/heads/main") {
+		t.Errorf("deleting main by push: %v\n%s", err, out)
+	}
+	if len(g.RefChanges()) != len(before) {
+		t.Error("a refused push recorded a ref change")
+	}
+	g.mustGit(t, wd, tok, "push", "--quiet", "origin", ":refs/heads/api")
+	if all := g.RefChanges(); all[len(all)-1].Ref != "refs/heads/api" || all[len(all)-1].New != "" || all[len(all)-1].By != "git push" {
+		t.Errorf("delete by push recorded as %+v", all[len(all)-1])
+	}
+}
+
+// A push can take effect and then fail: the refs move and are recorded,
+// while git sees a 502.
+func TestGitPushFailsAfterEffect(t *testing.T) {
+	g := newGitDouble(t)
+	tok := g.mint(t, nil)
+	work := t.TempDir()
+	g.mustGit(t, work, tok, "clone", "--quiet", g.repoURL("widgets"), "w")
+	wd := filepath.Join(work, "w")
+	g.mustGit(t, wd, "", "commit", "--quiet", "--allow-empty", "-m", "late")
+	head := strings.TrimSpace(g.mustGit(t, wd, "", "rev-parse", "HEAD"))
+	n, method, path := 1, "POST", "/git-receive-pack"
+	if err := g.ApplyFaults(githubtest.FaultSettings{FailNextAfterEffect: &n, FailAfterEffectMethod: method, FailAfterEffectPath: path}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := g.git(t, wd, tok, "push", "origin", "HEAD:refs/heads/late")
+	if err == nil || !strings.Contains(out, "502") {
+		t.Fatalf("push with a 502 after effect: %v\n%s", err, out)
+	}
+	refs, _ := g.Refs("acme/widgets")
+	if refs["refs/heads/late"] != head {
+		t.Fatalf("the push did not take effect: %v", refs)
+	}
+	all := g.RefChanges()
+	if c := all[len(all)-1]; c.Ref != "refs/heads/late" || c.By != "git push" {
+		t.Fatalf("recorded %+v", c)
+	}
+	if f := g.Faults(); f.InjectedAfterEffect != 1 {
+		t.Errorf("faults %+v", f)
 	}
 }

@@ -20,6 +20,18 @@
 // other name (api.github.com); with a path prefix, git lives outside it on
 // every name, as on GitHub Enterprise Server.
 //
+// Repositories can be written as an installation token's clients write
+// them, through git push, REST (Git Data refs, blobs, trees and commits;
+// contents; merges; pull requests and their merges; branches; releases) and
+// GraphQL (validated against schema.graphql, a subset of GitHub's public
+// schema; mutations such as createRef, updateRefs, createCommitOnBranch,
+// mergePullRequest). All of them write the same bare repository, with the
+// token's rules (404 outside its repositories, 403 without the
+// permission), and every ref change is recorded with what made it (Refs,
+// RefChanges), so that a test can assert on the refs after each attempt.
+// The writes that move no ref (issues, comments, labels, reactions,
+// reviews, statuses, check runs) are served too.
+//
 // Besides the GitHub API (optionally under a path prefix such as "/api/v3",
 // as on GitHub Enterprise Server), the server answers a small admin API under
 // /_double/ (see AdminHandler) so that tests in other processes can inspect
@@ -239,6 +251,9 @@ type Call struct {
 	// Git is true for a git smart-HTTP request (see GitDir); Path is then
 	// the request's full path, e.g. "/acme/widgets.git/info/refs".
 	Git bool `json:"git"`
+	// GraphQL are the documents of a GraphQL request, one per request of
+	// a batch, as sent, so that tests can see what a client asks.
+	GraphQL []string `json:"graphql,omitempty"`
 }
 
 // Server is a running GitHub API double.
@@ -275,7 +290,10 @@ type Server struct {
 	jwtSeenSet    map[string]bool
 	budgets       map[string]*rateBudget // rate-limit budgets: "app", "installation:ID"
 	faults        faults
-	git           gitRepos // git.go
+	git           gitRepos             // git.go
+	repos         map[int64]*repoState // refs.go, by repository id
+	refChanges    []RefChange
+	nextObjectID  int64 // ids of pull requests, comments, releases...
 }
 
 // New starts a double and returns it running.
@@ -556,6 +574,7 @@ func (s *Server) Calls() []Call {
 	out := make([]Call, len(s.calls))
 	for i, c := range s.calls {
 		out[i] = *c
+		out[i].GraphQL = slices.Clone(c.GraphQL)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -91,7 +92,7 @@ func (s *Server) installationJSON(in *Installation, base string) map[string]any 
 
 // repoJSON is GitHub's full repository object, as listed in a token answer.
 // Its bulk is deliberate: a client must not keep it.
-func repoJSON(in *Installation, repo Repo, base string) map[string]any {
+func (s *Server) repoJSON(in *Installation, repo Repo, base string) map[string]any {
 	full := in.Account + "/" + repo.Name
 	u := base + "/repos/" + full
 	return map[string]any{
@@ -173,7 +174,7 @@ func repoJSON(in *Installation, repo Repo, base string) map[string]any {
 		"forks":                       0,
 		"open_issues":                 0,
 		"watchers":                    0,
-		"default_branch":              "main",
+		"default_branch":              s.defaultBranchLocked(repo.ID),
 	}
 }
 
@@ -201,4 +202,42 @@ func newTokenValue() string {
 		}
 	}
 	return string(out)
+}
+
+// Node ids of the objects the double keeps per repository: opaque and
+// stable, as GitHub's ("REF_kwDO..."), a kind prefix and base64 of the
+// repository id and the object's key. decodeNodeID reads them back.
+func opaqueID(kind string, repoID int64, key string) string {
+	return kind + "_" + base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(repoID, 10)+":"+key))
+}
+
+func refNodeID(repoID int64, ref string) string { return opaqueID("REF", repoID, ref) }
+
+func commitNodeID(repoID int64, sha string) string { return opaqueID("C", repoID, sha) }
+
+func pullNodeID(repoID int64, number int) string { return opaqueID("PR", repoID, strconv.Itoa(number)) }
+
+// decodeNodeID splits a node id into its kind, repository id and key. A
+// repository's own id (nodeID("010:Repository", id)) decodes as kind "R".
+func decodeNodeID(id string) (kind string, repoID int64, key string, ok bool) {
+	if raw, err := base64.StdEncoding.DecodeString(id); err == nil {
+		if n, found := strings.CutPrefix(string(raw), "010:Repository"); found {
+			rid, err := strconv.ParseInt(n, 10, 64)
+			return "R", rid, "", err == nil
+		}
+	}
+	kind, enc, found := strings.Cut(id, "_")
+	if !found {
+		return "", 0, "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", 0, "", false
+	}
+	rid, key, found := strings.Cut(string(raw), ":")
+	n, err := strconv.ParseInt(rid, 10, 64)
+	if !found || err != nil {
+		return "", 0, "", false
+	}
+	return kind, n, key, true
 }

@@ -76,6 +76,6 @@ func (s *Server) mintOutageNow(method, path string) bool {
 
 // isMintPath matches /app/installations/{id}/access_tokens.
 func isMintPath(path string) bool {
-	_, ok := match([]string{"app", "installations", "*", "access_tokens"}, strings.Split(strings.TrimPrefix(path, "/"), "/"))
+	_, ok := match("/app/installations/{id}/access_tokens", strings.Split(strings.TrimPrefix(path, "/"), "/"))
 	return ok
 }

@@ -3,17 +3,22 @@
 package acceptance
 
 // The docs cannot drift from the code: every shell block in README.md,
-// docs/*.md and examples/*/README.md is run against `make dev` (a real
-// Vault with the GitHub API double) in document order, or is marked with
-// why it cannot be; every policy the docs show is included from
-// examples/policies. Markers, on the line before a fence:
+// docs/*.md and examples/*/README.md is run, as printed, against one
+// `make dev` (a real Vault with the GitHub API double), file after file in
+// the reading order of the README's list of guides, as one reader would
+// in one shell, or is marked with why it cannot be; every policy the docs
+// show is included from examples/policies. Markers, on the line before a
+// fence:
 //
 //	<!-- not-run: REASON -->         a shell block this test does not run
 //	<!-- include: examples/policies/FILE.hcl -->
 //	                                 a block that must equal that file
 //
 // A command whose trailing comment starts with an HTTP status (`# 403:
-// outside bound`, `# Code: 403 ...`) must fail with that status.
+// outside bound`, `# Code: 403 ...`) must fail with that status. A
+// ```console block is a transcript: "$ " lines are commands, the lines
+// after one are its output ("…" or "..." for any text), and the output
+// must be what is printed.
 
 import (
 	"fmt"
@@ -22,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,48 +155,6 @@ func TestDocsPoliciesIncluded(t *testing.T) {
 	t.Logf("%d included policies match their files", n)
 }
 
-// docRun is how the test runs one file's shell blocks: the directory they
-// start in (relative to the repository copy) and the substitutions it
-// declares (addresses, names and files make dev has under other names),
-// applied to the block's text in order.
-type docRun struct {
-	dir   string
-	subst [][2]string
-}
-
-// docRuns: every file with runnable shell blocks. A file missing here
-// whose blocks are not all marked not-run fails TestDocsShellBlocks.
-var docRuns = map[string]docRun{
-	"README.md": {subst: [][2]string{
-		{"app_id=123456 private_key=@my-app.private-key.pem", `app_id="$(vault read -field=app_id github/config)" private_key=@.dev/app-key.pem`},
-	}},
-	"docs/policies.md":           {},
-	"docs/troubleshooting.md":    {},
-	"docs/runner-integration.md": {},
-	"docs/upgrading.md":          {},
-	"docs/migration.md":          {subst: [][2]string{{"app_id=123456 private_key=@app.private-key.pem", `app_id="$(vault read -field=app_id github/config)" private_key=@.dev/app-key.pem`}}},
-	"docs/multi-app.md": {subst: append([][2]string{
-		{"app_id=123456 private_key=@dotcom-app.pem", `app_id="$(vault read -field=app_id github/config)" private_key=@.dev/app-key.pem`},
-		{"DEV_DETACH=1 make dev", ": the test started make dev"},
-		{"make dev-stop", ": the test stops make dev"},
-	}, ghesSubst...)},
-	"docs/operations.md":               {},
-	"docs/github-enterprise-server.md": {subst: ghesSubst},
-	"examples/policies/README.md":      {dir: "examples/policies"},
-	"examples/runner/README.md":        {},
-}
-
-// ghesSubst: the docs' GitHub Enterprise Server (ghe.example.com, App 12,
-// its key and CA files) is make dev's GHES-like double.
-var ghesSubst = [][2]string{
-	{"https://ghe.example.com/api/v3", `"$(vault read -field=base_url github/apps/ghes)"`},
-	{"app_id=12 ", "app_id=2002 "},
-	{"app_id=12\n", "app_id=2002\n"},
-	{"@ghes-app.pem", "@.dev/ghes-key.pem"},
-	{"@ghe-app.private-key.pem", "@.dev/ghes-key.pem"},
-	{"@ghe-ca.pem", "@.dev/ghes-ca.pem"},
-}
-
 // expectRE finds a trailing comment that starts with an HTTP status: the
 // command must fail with it.
 var expectRE = regexp.MustCompile(`^(.*?)\s+#\s*(?:Code:\s*)?([45]\d\d)\b.*$`)
@@ -246,46 +210,109 @@ func copyRepo(t testing.TB, dir string) {
 	}
 }
 
-// TestDocsShellBlocks runs every shell block of the docs that is not
-// marked not-run: per file, a fresh `make dev` (detached, on a free port,
-// in a copy of the repository), then the file's blocks in document order
-// in one bash (set -euo pipefail), so later blocks see what earlier ones
-// did. It fails on an unmarked block of a file it does not run, on a
-// not-run marker without a reason, and on any command that fails (or, for
-// a command marked with a status, one that succeeds).
-func TestDocsShellBlocks(t *testing.T) {
-	t.Parallel() // its files run one after the other
-	for _, rel := range docFiles(t) {
-		var run []docBlock
-		for _, b := range docBlocks(t, rel) {
-			if !isShell(b.lang) {
-				continue
-			}
-			if b.marker == "not-run" {
-				if len(b.arg) < 10 {
-					t.Errorf("%s:%d: not-run marker without a reason", b.file, b.line)
-				}
-				continue
-			}
-			run = append(run, b)
-		}
-		if len(run) == 0 {
-			continue
-		}
-		spec, ok := docRuns[rel]
-		if !ok {
-			for _, b := range run {
-				t.Errorf("%s:%d: a shell block neither run by this test (docRuns) nor marked <!-- not-run: reason -->", b.file, b.line)
-			}
-			continue
-		}
-		t.Run(rel, func(t *testing.T) {
-			runDocBlocks(t, rel, spec, run)
-		})
+// guideOrder is the reading order: README.md, then the files its list of
+// guides links to, in order (between <!-- guides --> and <!-- /guides -->).
+// Every file docFiles covers must be in it, once.
+func guideOrder(t testing.TB) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	_, rest, ok := strings.Cut(string(data), "\n<!-- guides")
+	list, _, ok2 := strings.Cut(rest, "\n<!-- /guides -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md: no <!-- guides: ... --> ... <!-- /guides --> list (the reading order)")
+	}
+	order := []string{"README.md"}
+	for _, m := range regexp.MustCompile(`\]\(([^)#]+\.md)\)`).FindAllStringSubmatch(list, -1) {
+		if slices.Contains(order, m[1]) {
+			t.Errorf("README.md's list of guides names %s twice", m[1])
+			continue
+		}
+		order = append(order, m[1])
+	}
+	for _, f := range docFiles(t) {
+		if !slices.Contains(order, f) {
+			t.Errorf("%s is not in README.md's list of guides (the reading order the docs test runs)", f)
+		}
+	}
+	for _, f := range order {
+		if _, err := os.Stat(filepath.Join(repoRoot, f)); err != nil {
+			t.Errorf("README.md's list of guides: %v", err)
+		}
+	}
+	return order
 }
 
-func runDocBlocks(t *testing.T, rel string, spec docRun, blocks []docBlock) {
+// transcript is one command of a console block and the output the block
+// shows for it.
+type transcript struct {
+	where string // file:line of the command
+	cmd   string
+	want  string
+}
+
+// consoleTranscripts splits a console block: "$ " starts a command (with
+// its continuation lines), the lines up to the next command are its output.
+func consoleTranscripts(b docBlock) ([]transcript, error) {
+	var out []transcript
+	lines := strings.Split(strings.TrimSuffix(b.body, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		cmd, ok := strings.CutPrefix(l, "$ ")
+		if !ok {
+			if len(out) == 0 {
+				return nil, fmt.Errorf("%s:%d: a console block starts with a command, \"$ ...\"", b.file, b.line)
+			}
+			out[len(out)-1].want += l + "\n"
+			continue
+		}
+		tr := transcript{where: fmt.Sprintf("%s:%d", b.file, b.line+1+i), cmd: cmd}
+		for strings.HasSuffix(tr.cmd, "\\") && i+1 < len(lines) {
+			i++
+			tr.cmd += "\n" + lines[i]
+		}
+		out = append(out, tr)
+	}
+	return out, nil
+}
+
+// transcriptMatches: got is want, line for line (trailing spaces aside),
+// where "…" or "..." in want stands for any text, across lines too.
+func transcriptMatches(want, got string) bool {
+	norm := func(s string) string {
+		var ls []string
+		for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+			ls = append(ls, strings.TrimRight(l, " \t"))
+		}
+		return strings.Join(ls, "\n")
+	}
+	re := messagePattern(norm(want))
+	return regexp.MustCompile(`(?s)\A(?:` + re.String() + `)\z`).MatchString(norm(got))
+}
+
+var tokenRE = regexp.MustCompile(`gh[sp]_[A-Za-z0-9]{20,}`)
+
+// TestDocsShellBlocks runs the docs as a reader does: one `make dev`
+// (detached, on a free port, in a copy of the repository), the commands
+// it prints under "Use it from another shell", then every shell block of
+// README.md and of the guides in the README's reading order, all in one
+// bash (set -euo pipefail) from the repository root after `source
+// .dev/env`, so each guide sees what the ones before it did. Blocks run
+// as printed: nothing is substituted. Each guide must leave the shell
+// where it found it, at the root, with nothing it started still running.
+// A console block is a transcript: its "$ " commands run, and their
+// output must be what the block shows; any other block that starts with
+// a command is refused. The test fails on a not-run marker
+// without a reason, on any command that fails (or, for a command marked
+// with a status, one that succeeds), and on output that differs.
+func TestDocsShellBlocks(t *testing.T) {
+	t.Parallel()
+	order := guideOrder(t)
+	if t.Failed() {
+		return
+	}
 	repo := t.TempDir()
 	copyRepo(t, repo)
 	port := freePort(t)
@@ -298,28 +325,94 @@ func runDocBlocks(t *testing.T, rel string, spec docRun, blocks []docBlock) {
 			t.Errorf("dev-stop.sh: %v\n%s%s", err, out, errOut)
 		}
 	})
-	if out, errOut, err := runBounded(t, repo, env, "", 5*time.Minute, "bash", "scripts/dev.sh"); err != nil {
-		t.Fatalf("make dev: %v\n%s%s", err, out, errOut)
+	devOut, errOut, err := runBounded(t, repo, env, "", 5*time.Minute, "bash", "scripts/dev.sh")
+	if err != nil {
+		t.Fatalf("make dev: %v\n%s%s", err, devOut, errOut)
 	}
-	var script strings.Builder
-	script.WriteString("set -euo pipefail\nsource .dev/env\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
-	if spec.dir != "" {
-		fmt.Fprintf(&script, "cd %q\n", spec.dir)
-	}
-	for _, b := range blocks {
-		body := b.body
-		for _, s := range spec.subst {
-			body = strings.ReplaceAll(body, s[0], s[1])
+	// The commands make dev suggests.
+	_, hint, ok := strings.Cut(devOut, "\nUse it from another shell:\n")
+	hint, _, _ = strings.Cut(hint, "\n\n")
+	var hints []string
+	for _, l := range strings.Split(hint, "\n") {
+		if c, ok := strings.CutPrefix(l, "  vault "); ok {
+			hints = append(hints, "vault "+c)
 		}
-		fmt.Fprintf(&script, "echo '### %s:%d' >&2\n%s", b.file, b.line, shellScript(body))
 	}
+	if !ok || len(hints) < 3 {
+		t.Fatalf("make dev printed no \"Use it from another shell:\" commands:\n%s", devOut)
+	}
+
+	outDir := t.TempDir()
+	var script strings.Builder
+	fmt.Fprintf(&script, "set -euo pipefail\nroot=$PWD\nsource .dev/env\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n")
+	// between: the shell is back at the root and nothing a guide started
+	// in the background still runs (a few seconds for it to exit).
+	between := func(prev string) {
+		fmt.Fprintf(&script, "[ \"$PWD\" = \"$root\" ] || { echo %q \"$PWD\" >&2; exit 1; }\n", "### "+prev+" leaves the shell outside the repository root, in")
+		fmt.Fprintf(&script, "for __i in $(seq 50); do [ -z \"$(jobs -pr)\" ] && break; sleep 0.2; done\n")
+		fmt.Fprintf(&script, "[ -z \"$(jobs -pr)\" ] || { echo %q >&2; jobs -r >&2; exit 1; }\n", "### "+prev+" leaves a process it started running:")
+	}
+	script.WriteString("echo '### make dev: its suggested commands' >&2\n" + strings.Join(hints, "\n") + "\n")
+	prev := "make dev's suggested commands"
+	var transcripts []transcript
+	blocks, files := 0, 0
+	for _, rel := range order {
+		var run []docBlock
+		for _, b := range docBlocks(t, rel) {
+			if b.marker == "not-run" {
+				if !isShell(b.lang) {
+					continue // TestDocsPoliciesIncluded reports it
+				}
+				if len(b.arg) < 10 {
+					t.Errorf("%s:%d: not-run marker without a reason", b.file, b.line)
+				}
+				continue
+			}
+			if isShell(b.lang) {
+				run = append(run, b)
+				continue
+			}
+			// A command with its output is a transcript, run and compared.
+			if first, _, _ := strings.Cut(b.body, "\n"); strings.HasPrefix(first, "$ ") || strings.HasPrefix(first, "vault ") {
+				t.Errorf("%s:%d: a command and what it prints: make it a ```console block (\"$ \" before each command), which this test runs and compares", b.file, b.line)
+			}
+		}
+		if len(run) == 0 {
+			continue
+		}
+		between(prev)
+		prev = rel
+		files++
+		for _, b := range run {
+			blocks++
+			fmt.Fprintf(&script, "echo '### %s:%d' >&2\n", b.file, b.line)
+			if b.lang != "console" {
+				script.WriteString(shellScript(b.body))
+				continue
+			}
+			trs, err := consoleTranscripts(b)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			for _, tr := range trs {
+				f := filepath.Join(outDir, strconv.Itoa(len(transcripts)))
+				fmt.Fprintf(&script, "__out=$( { %s\n} 2>&1 ) || true\nprintf '%%s\\n' \"$__out\" > %q\n", tr.cmd, f)
+				transcripts = append(transcripts, tr)
+			}
+		}
+	}
+	between(prev)
 	done := filepath.Join(t.TempDir(), "done")
 	fmt.Fprintf(&script, "echo '### done' >&2\ntouch %q\n", done)
-	scriptPath := filepath.Join(t.TempDir(), "blocks.sh")
+	scriptPath := filepath.Join(t.TempDir(), "guides.sh")
 	if err := os.WriteFile(scriptPath, []byte(script.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err := runBounded(t, repo, exampleEnv(), "", 5*time.Minute, "bash", scriptPath)
+	if t.Failed() {
+		return
+	}
+	out, errOut, err := runBounded(t, repo, exampleEnv(), "", 10*time.Minute, "bash", scriptPath)
 	// Output is not logged whole: it holds tokens. The failing block and
 	// the end of its error output are enough.
 	if _, statErr := os.Stat(done); err != nil || statErr != nil {
@@ -327,9 +420,19 @@ func runDocBlocks(t *testing.T, rel string, spec docRun, blocks []docBlock) {
 		if i := strings.LastIndex(errOut, "### "); i >= 0 {
 			last = errOut[i:]
 		}
-		t.Fatalf("%s: %v; the block that failed and its error output:\n%s\n(stdout %d bytes; script %s)", rel, err, clipTail(last, 3000), len(out), scriptPath)
+		t.Fatalf("%v; the block that failed and its error output:\n%s\n(stdout %d bytes; script %s)", err, tokenRE.ReplaceAllString(clipTail(last, 3000), "gh?_REDACTED"), len(out), scriptPath)
 	}
-	t.Logf("%s: %d blocks ran against make dev", rel, len(blocks))
+	for i, tr := range transcripts {
+		got, err := os.ReadFile(filepath.Join(outDir, strconv.Itoa(i)))
+		if err != nil {
+			t.Errorf("%s: %v", tr.where, err)
+			continue
+		}
+		if !transcriptMatches(tr.want, string(got)) {
+			t.Errorf("%s: $ %s\nprints:\n%s\nthe block shows:\n%s", tr.where, tr.cmd, tokenRE.ReplaceAllString(string(got), "gh?_REDACTED"), tr.want)
+		}
+	}
+	t.Logf("%d commands make dev suggests, then %d blocks of %d files in reading order (%d transcripts) ran against one make dev", len(hints), blocks, files, len(transcripts))
 }
 
 func clipTail(s string, n int) string {

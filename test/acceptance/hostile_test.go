@@ -338,7 +338,7 @@ func TestHostileInputThroughVault(t *testing.T) {
 		{"narrow to a repository id not in the role", write(root, "token/ids", map[string]any{"repository_ids": []any{githubtest.FirstRepositoryID + 1}}), forbidden, []string{"permission denied", fmt.Sprintf("repository id %d", githubtest.FirstRepositoryID+1)}, false},
 		{"narrow to a permission not in the role", write(root, "token/web", map[string]any{"permissions": "issues=read"}), forbidden, []string{"permission denied", `permission "issues"`}, false},
 		{"narrow to a higher level", write(root, "token/web", map[string]any{"permissions": "contents=write"}), forbidden, []string{"permission denied", "contents=write"}, false},
-		{"narrow to another owner's repository", write(root, "token/web", map[string]any{"repositories": "evil/widgets"}), bad, []string{"repositories"}, false},
+		{"narrow to another owner's repository", write(root, "token/web", map[string]any{"repositories": "evil/widgets"}), forbidden, []string{"permission denied", "repositories", `owner "evil"`}, false},
 		{"narrow with a permission not in the role", write(root, "token/web", map[string]any{"permissions": "bogus=read"}), forbidden, []string{"permission denied", "bogus"}, false},
 		{"narrow to 10,000 repositories", write(root, "token/web", map[string]any{"repositories": list(vaultMaxJSONArray, "repo-%d")}), bad, []string{"repositories"}, false},
 

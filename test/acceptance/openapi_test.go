@@ -50,13 +50,7 @@ func requestSchema(t testing.TB, schemas map[string]oasSchema, op *oasOperation)
 	for _, media := range op.RequestBody.Content {
 		name := strings.TrimPrefix(media.Schema.Ref, "#/components/schemas/")
 		if name == "" {
-			var b strings.Builder
-			for _, w := range strings.Split(op.OperationID, "-") {
-				if w != "" {
-					b.WriteString(strings.ToUpper(w[:1]) + w[1:])
-				}
-			}
-			name = b.String() + "Request"
+			name = schemaName(op.OperationID)
 			t.Logf("%s: request body has no $ref (hashicorp/vault#30714); using components/schemas/%s", op.OperationID, name)
 		}
 		s, ok := schemas[name]
