@@ -66,6 +66,8 @@ read again whenever it changes):
   token       the installation token
   validUntil  when Vault revokes it: unix seconds, between 2020 and a day
               ahead; the proxy never sends a token with less than -margin left
+  branches    (when the role sets them) the session's write scope: the branch
+              patterns git, REST and GraphQL writes may touch; [] allows none
   Other fields are ignored.
 
 The proxy runs in two processes: one holds the listeners and the CA and

@@ -148,6 +148,7 @@ func TestHelpAndVersion(t *testing.T) {
 		"Example (examples/runner/k8s/proxy-pod.yaml):\n  github-token-proxy -listen 127.0.0.1:8118",
 		`{"token": "ghs_...", "validUntil": 1767225600, ...}`,
 		"  validUntil  when Vault revokes it",
+		"  branches    (when the role sets them) the session's write scope",
 		"  -max-tunnels int\n",
 		"  -ca-bundle-out string\n",
 		"Docs: docs/agent-isolation.md",
