@@ -141,6 +141,8 @@ type metrics struct {
 	refused  map[string]int64
 
 	injected, retries401, waits, bytesIn, bytesOut atomic.Int64
+
+	connsOpen, tunnelsOpen *atomic.Int64 // the proxy's gates (nil: not shown)
 }
 
 // Refusal reasons, the label of github_token_proxy_refused_total.
@@ -153,6 +155,10 @@ const (
 	reasonMisdirected      = "host_mismatch"
 	reasonTokenUnavailable = "token_unavailable"
 	reasonUpstream         = "upstream_error"
+	reasonMethod           = "method"
+	reasonRevoke           = "revoke_token"
+	reasonAddress          = "internal_address"
+	reasonLimit            = "limit"
 )
 
 func newMetrics() *metrics {
@@ -197,7 +203,7 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "github_token_proxy_requests_total{host=%q,status=%q} %d\n", k[0], k[1], m.requests[k])
 	}
 	b.WriteString("# HELP github_token_proxy_refused_total Requests refused, by reason.\n# TYPE github_token_proxy_refused_total counter\n")
-	for _, reason := range append([]string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream}, scopeRules...) {
+	for _, reason := range append([]string{reasonNotLoopback, reasonNotConnect, reasonPlainHTTP, reasonOtherHost, reasonPort, reasonMisdirected, reasonTokenUnavailable, reasonUpstream, reasonMethod, reasonRevoke, reasonAddress, reasonLimit}, scopeRules...) {
 		fmt.Fprintf(&b, "github_token_proxy_refused_total{reason=%q} %d\n", reason, m.refused[reason])
 	}
 	m.mu.Unlock()
@@ -212,6 +218,17 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		{"github_token_proxy_bytes_out_total", "Bytes sent to clients (response bodies; tunnels: server to client).", &m.bytesOut},
 	} {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v.Load())
+	}
+	for _, g := range []struct {
+		name, help string
+		v          *atomic.Int64
+	}{
+		{"github_token_proxy_connections_open", "Client connections open now (-max-conns bounds them).", m.connsOpen},
+		{"github_token_proxy_tunnels_open", "Tunnels open now (-max-tunnels bounds them).", m.tunnelsOpen},
+	} {
+		if g.v != nil {
+			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", g.name, g.help, g.name, g.name, g.v.Load())
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = io.WriteString(w, b.String())

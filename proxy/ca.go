@@ -8,10 +8,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
-	"os"
-	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +21,13 @@ import (
 // The certificate authority the proxy terminates TLS with. It is made at
 // start and lives in memory only: its key is never written, logged or
 // returned; its certificate (public) is what the agent's clients trust.
-// Name constraints limit it to the configured hosts, so even a client that
-// trusts it cannot be shown a certificate for any other name.
+// Name constraints limit it to the configured hosts; their subdomains are
+// excluded too, except under a host another configured host lies under (a
+// DNS name constraint admits every name under it, and an exclusion cannot
+// make exceptions: with api.github.com configured, evil.github.com stays
+// admitted). The proxy itself signs only the configured hosts, one
+// certificate each; proxy/ca_clients_test.go shows what git, curl,
+// Python, Node and Go accept.
 
 const (
 	caLifetime   = 365 * 24 * time.Hour
@@ -63,6 +69,7 @@ func newAuthority(hosts []string, now func() time.Time) (*authority, error) {
 		KeyUsage:                    x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		PermittedDNSDomainsCritical: true,
 		PermittedDNSDomains:         hosts,
+		ExcludedDNSDomains:          excludedSubdomains(hosts),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -79,6 +86,26 @@ func newAuthority(hosts []string, now func() time.Time) (*authority, error) {
 		now:     now,
 		leaves:  map[string]*tls.Certificate{},
 	}, nil
+}
+
+// excludedSubdomains are the name constraints that take a configured
+// host's subdomains out of what the CA may vouch for: ".h" (subdomains
+// only, as Go, OpenSSL and GnuTLS read a leading dot) for each host h no
+// other configured host lies under. github.com keeps its subdomains when
+// api.github.com is configured: an exclusion overrides every permission
+// and cannot make exceptions.
+func excludedSubdomains(hosts []string) []string {
+	var out []string
+	for _, h := range hosts {
+		under := false
+		for _, o := range hosts {
+			under = under || strings.HasSuffix(o, "."+h)
+		}
+		if !under {
+			out = append(out, "."+h)
+		}
+	}
+	return out
 }
 
 func randomSerial() (*big.Int, error) {
@@ -134,23 +161,81 @@ func (a *authority) leaf(host string) (*tls.Certificate, error) {
 }
 
 // writeCert writes the CA certificate (never the key) to path, 0644,
-// atomically: a temporary file in the same directory renamed over it.
-func (a *authority) writeCert(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ca-*.pem")
+// atomically.
+func (a *authority) writeCert(path string) error { return writeFileAtomic(path, a.certPEM) }
+
+// CA is the proxy's certificate authority as the supervising process
+// holds it: made once, handed to every serving process it starts (over a
+// pipe, never a file), so that a restart keeps the certificate the
+// agent's clients already trust.
+type CA struct{ a *authority }
+
+// NewCA makes a CA name-constrained to hosts.
+func NewCA(hosts []string) (*CA, error) {
+	a, err := newAuthority(hosts, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{a}, nil
+}
+
+// WriteFiles writes the CA certificate to certOut and, unless bundleOut
+// is empty, the system roots and the certificate to bundleOut. Errors name
+// the flag.
+func (c *CA) WriteFiles(certOut, bundleOut string) error {
+	if err := c.a.writeCert(certOut); err != nil {
+		return fmt.Errorf("-ca-cert-out: writing the CA certificate: %w", err)
+	}
+	if bundleOut == "" {
+		return nil
+	}
+	roots, err := systemRoots()
+	if err == nil {
+		err = writeBundle(bundleOut, roots, c.a.certPEM)
+	}
+	if err != nil {
+		return fmt.Errorf("-ca-bundle-out: %w", err)
+	}
+	return nil
+}
+
+// Send writes the CA's certificate and key, PEM, to w (a pipe to the
+// serving process).
+func (c *CA) Send(w io.Writer) error {
+	der, err := x509.MarshalECPrivateKey(c.a.key)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	if _, err := tmp.Write(a.certPEM); err != nil {
-		tmp.Close()
+	if _, err := w.Write(c.a.certPEM); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	return pem.Encode(w, &pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+}
+
+// ReceiveCA reads what Send wrote.
+func ReceiveCA(r io.Reader) (*CA, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA from the supervising process: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	certBlock, rest := pem.Decode(data)
+	keyBlock, _ := pem.Decode(rest)
+	if certBlock == nil || certBlock.Type != "CERTIFICATE" || keyBlock == nil || keyBlock.Type != "EC PRIVATE KEY" {
+		return nil, errors.New("the supervising process sent no CA")
 	}
-	return os.Rename(tmp.Name(), path)
+	cert, err := x509.ParseCertificate(certBlock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParseECPrivateKey(keyBlock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return &CA{&authority{
+		cert:    cert,
+		certPEM: pem.EncodeToMemory(certBlock),
+		key:     key,
+		now:     time.Now,
+		leaves:  map[string]*tls.Certificate{},
+	}}, nil
 }

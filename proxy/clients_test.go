@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/cgi"
+	"net/http/httputil"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -52,6 +54,11 @@ func gitHub(t *testing.T, root string, token func() string) http.HandlerFunc {
 	}
 }
 
+// pythonGet prints the body of a GET of sys.argv[1] with Python's
+// standard library.
+const pythonGet = `import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())`
+
 // run runs a client with env and returns its combined output.
 func runClient(t *testing.T, dir string, env []string, name string, args ...string) (string, error) {
 	t.Helper()
@@ -65,7 +72,36 @@ func runClient(t *testing.T, dir string, env []string, name string, args ...stri
 
 func TestRealClients(t *testing.T) {
 	root := t.TempDir()
-	e := newEnvWith(t, func(e *env) http.HandlerFunc { return gitHub(t, root, e.live) }, nil)
+	// The largest header block a real client's request arrives with (the
+	// token the proxy set in it included): what -max-header-bytes must
+	// leave room for.
+	var mu sync.Mutex
+	largest := 0
+	e := newEnvWith(t, func(e *env) http.HandlerFunc {
+		h := gitHub(t, root, e.live)
+		return func(w http.ResponseWriter, r *http.Request) {
+			dump, _ := httputil.DumpRequest(r, false)
+			mu.Lock()
+			largest = max(largest, len(dump))
+			mu.Unlock()
+			h(w, r)
+		}
+	}, func(c *Config) {
+		// The proxy writes the bundle of the system roots (here the CA of
+		// the servers standing in for the world: evil.example is
+		// tunnelled with its own certificate) and its CA.
+		t.Setenv("SSL_CERT_FILE", c.UpstreamCA)
+		t.Setenv("SSL_CERT_DIR", filepath.Dir(c.UpstreamCA))
+		c.CABundleOut = filepath.Join(t.TempDir(), "ca-bundle.pem")
+	})
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Logf("the largest header block from git, gh and curl: %d bytes (the proxy allows %d)", largest, maxHeaderBytes)
+		if largest == 0 || largest > maxHeaderBytes/4 {
+			t.Errorf("the largest header block is %d bytes; the bound of %d leaves less than four times that", largest, maxHeaderBytes)
+		}
+	}()
 	token := e.token
 	home := t.TempDir()
 	// What the agent container gets (examples/runner/k8s/proxy-pod.yaml).
@@ -76,13 +112,13 @@ func TestRealClients(t *testing.T) {
 		"HTTP_PROXY=http://" + e.addr,
 		"https_proxy=http://" + e.addr, // curl reads http_proxy in lower case only
 		"http_proxy=http://" + e.addr,
-		"SSL_CERT_FILE=" + e.caFile,
-		// The system roots stay for Go and OpenSSL clients: here the
-		// directory holding the CA of the servers standing in for the
-		// world (evil.example is tunnelled with its own certificate).
-		"SSL_CERT_DIR=" + filepath.Dir(e.cfg.UpstreamCA),
-		"GIT_SSL_CAINFO=" + e.caFile,
-		"CURL_CA_BUNDLE=" + e.caFile,
+		// Every client's CA setting names the bundle, and nothing else:
+		// it alone verifies GitHub through the proxy and the hosts the
+		// proxy tunnels.
+		"SSL_CERT_FILE=" + e.cfg.CABundleOut,
+		"SSL_CERT_DIR=" + t.TempDir(),
+		"GIT_SSL_CAINFO=" + e.cfg.CABundleOut,
+		"CURL_CA_BUNDLE=" + e.cfg.CABundleOut,
 		"GH_TOKEN=placeholder",
 		"GH_NO_UPDATE_NOTIFIER=1",
 		"GIT_CONFIG_NOSYSTEM=1",
@@ -112,8 +148,13 @@ func TestRealClients(t *testing.T) {
 		{"gh", []string{"api", "/user"}, `{"login":"octo","path":"/user"}`},
 		{"curl", []string{"-sS", "--fail-with-body", "https://api.github.com/user"}, `{"login":"octo","path":"/user"}`},
 		// A host the proxy tunnels: the client sees the real server's
-		// certificate and verifies it with the roots in SSL_CERT_DIR.
+		// certificate and verifies it with the roots in the bundle.
 		{"gh", []string{"api", "https://evil.example/elsewhere"}, "ok evil.example/elsewhere"},
+		{"curl", []string{"-sS", "--fail-with-body", "https://evil.example/elsewhere"}, "ok evil.example/elsewhere"},
+		// Python's standard library reads HTTPS_PROXY and, through
+		// OpenSSL, SSL_CERT_FILE.
+		{"python3", []string{"-c", pythonGet, "https://api.github.com/user"}, `{"login":"octo","path":"/user"}`},
+		{"python3", []string{"-c", pythonGet, "https://evil.example/elsewhere"}, "ok evil.example/elsewhere"},
 	}
 	for _, s := range steps {
 		out, err := runClient(t, work, env, s.name, s.args...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -16,12 +17,19 @@ import (
 type Config struct {
 	Credentials string            // -credentials: the file Vault Agent renders
 	CACertOut   string            // -ca-cert-out: where the CA certificate goes
+	CABundleOut string            // -ca-bundle-out: where the system roots and the CA certificate go (empty: nowhere)
+	CA          *CA               // the supervising process's CA (nil: New makes one)
 	Hosts       []string          // -hosts: where the token may go
 	UpstreamCA  string            // -upstream-ca: PEM file; empty: the system roots
 	Resolve     map[string]string // -resolve: host -> addr:port
 	OtherHosts  string            // -other-hosts: tunnel or refuse
 	Margin      time.Duration     // -margin
 	Wait        time.Duration     // -wait
+
+	MaxConns         int            // -max-conns: client connections at once (0: the default)
+	MaxTunnels       int            // -max-tunnels: tunnels at once (0: the default)
+	MaxUpstreamConns int            // -max-upstream-conns: connections to each configured host (0: the default)
+	AllowPrivate     []netip.Prefix // -allow-private: private ranges tunnels and plain HTTP may reach
 
 	Log *slog.Logger // nil: discard
 }
@@ -108,6 +116,12 @@ func CheckLoopback(flag, addr string) error {
 	return nil
 }
 
+// Check validates c; every error names the flag.
+func (c *Config) Check() error {
+	_, err := c.check()
+	return err
+}
+
 // check validates c and returns the pool that verifies upstream servers
 // (nil: the system roots).
 func (c *Config) check() (*x509.CertPool, error) {
@@ -141,8 +155,25 @@ func (c *Config) check() (*x509.CertPool, error) {
 	if c.Wait < 0 {
 		return nil, fmt.Errorf("-wait %s: must not be negative", c.Wait)
 	}
+	for _, a := range c.AllowPrivate {
+		if _, err := ParseAllowPrivate(a.String()); err != nil {
+			return nil, err
+		}
+	}
+	if c.MaxConns < 0 {
+		return nil, fmt.Errorf("-max-conns %d: must not be negative", c.MaxConns)
+	}
+	if c.MaxTunnels < 0 {
+		return nil, fmt.Errorf("-max-tunnels %d: must not be negative", c.MaxTunnels)
+	}
+	if c.MaxUpstreamConns < 0 {
+		return nil, fmt.Errorf("-max-upstream-conns %d: must not be negative", c.MaxUpstreamConns)
+	}
 	if fi, err := os.Stat(c.CACertOut); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("-ca-cert-out %s is a directory; name the file to write", c.CACertOut)
+	}
+	if err := checkBundleOut(c.CABundleOut, c.CACertOut); err != nil {
+		return nil, err
 	}
 	if c.UpstreamCA == "" {
 		return nil, nil
@@ -158,8 +189,12 @@ func (c *Config) check() (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Defaults of -margin and -wait.
+// Defaults of -margin, -wait and -max-upstream-conns. GitHub allows a
+// client 100 concurrent requests (secondary rate limit); an agent needs a
+// few, and each connection costs the proxy about 170 KiB (64 KiB buffers
+// each way, TLS).
 const (
-	DefaultMargin = 120 * time.Second
-	DefaultWait   = 30 * time.Second
+	DefaultMargin           = 120 * time.Second
+	DefaultWait             = 30 * time.Second
+	DefaultMaxUpstreamConns = 16
 )

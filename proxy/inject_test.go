@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,10 +59,13 @@ func TestInjectsTokenByEndpoint(t *testing.T) {
 
 // TestRetriesOnceAfter401: a 401 from GitHub on a request the proxy can
 // replay (no body, or a small body of known length) is sent once more with
-// the token Agent renders next; a body it cannot replay (unsized, or over
-// the limit) is never sent twice, and the client gets GitHub's 401.
+// another token: at once when the file already holds one, and after
+// waiting for Agent's render when one is due (the refused token has less
+// than the margin and the wait left). A body it cannot replay (unsized, or
+// over the limit) is never sent twice, and the client gets GitHub's 401.
 func TestRetriesOnceAfter401(t *testing.T) {
 	var rotated atomic.Int32
+	var renderFirst atomic.Bool // render the next token before answering 401
 	handler := func(e *env) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			live := e.live()
@@ -71,30 +75,39 @@ func TestRetriesOnceAfter401(t *testing.T) {
 				return
 			}
 			// The token under the proxy's feet is revoked; Agent renders
-			// the next one a moment later.
+			// the next one a moment later (or has just rendered it).
 			if rotated.Add(1) == 1 {
-				go func() {
-					time.Sleep(50 * time.Millisecond)
+				if renderFirst.Load() {
 					writeCredentials(t, e.credentials, live, time.Now().Add(time.Hour))
-				}()
+				} else {
+					go func() {
+						time.Sleep(50 * time.Millisecond)
+						writeCredentials(t, e.credentials, live, time.Now().Add(time.Hour))
+					}()
+				}
 			}
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = io.WriteString(w, `{"message":"Bad credentials"}`)
 		}
 	}
-	e := newEnvWith(t, handler, func(c *Config) { c.Wait = 2 * time.Second })
+	const wait = 2 * time.Second
+	e := newEnvWith(t, handler, func(c *Config) { c.Wait = wait })
 	c := e.client()
 	old := e.token
 
-	rotate := func() {
+	// rotate makes GitHub refuse the file's token from now on, which has
+	// left: a render is due when left < margin + wait.
+	rotate := func(left time.Duration) {
 		rotated.Store(0)
 		old = e.token
+		writeCredentials(t, e.credentials, old, time.Now().Add(left))
 		e.setLive(testToken(t))
 	}
+	due := DefaultMargin + wait/2 + time.Second
 
-	t.Run("GET", func(t *testing.T) {
-		rotate()
-		before := len(e.github.requests())
+	t.Run("GET, render due", func(t *testing.T) {
+		rotate(due)
+		before, waits := len(e.github.requests()), e.p.metrics.waits.Load()
 		status, body := e.do(c, "GET", "https://api.github.com/user/repos", nil)
 		reqs := e.github.requests()[before:]
 		if status != 200 || body != "fresh" || len(reqs) != 2 {
@@ -103,9 +116,26 @@ func TestRetriesOnceAfter401(t *testing.T) {
 		if reqs[0].Authorization != "Bearer "+old || reqs[1].Authorization != "Bearer "+e.token {
 			t.Errorf("want the old token, then the fresh one")
 		}
+		if got := e.p.metrics.waits.Load() - waits; got != 1 {
+			t.Errorf("waits = %d, want 1", got)
+		}
 	})
-	t.Run("small POST", func(t *testing.T) {
-		rotate()
+	t.Run("GET, fresh token already in the file", func(t *testing.T) {
+		renderFirst.Store(true)
+		defer renderFirst.Store(false)
+		rotate(time.Hour)
+		before, waits := len(e.github.requests()), e.p.metrics.waits.Load()
+		status, body := e.do(c, "GET", "https://api.github.com/user/repos", nil)
+		reqs := e.github.requests()[before:]
+		if status != 200 || body != "fresh" || len(reqs) != 2 || reqs[1].Authorization != "Bearer "+e.token {
+			t.Fatalf("got %d %q after %d requests, want 200 fresh after 2", status, body, len(reqs))
+		}
+		if got := e.p.metrics.waits.Load() - waits; got != 0 {
+			t.Errorf("waits = %d, want 0: the fresh token was there", got)
+		}
+	})
+	t.Run("small POST, render due", func(t *testing.T) {
+		rotate(due)
 		before := len(e.github.requests())
 		payload := bytes.Repeat([]byte("p"), 1000)
 		status, _ := e.do(c, "POST", "https://github.com/o/r.git/git-upload-pack", bytes.NewReader(payload))
@@ -125,7 +155,7 @@ func TestRetriesOnceAfter401(t *testing.T) {
 		"large POST":   func() io.Reader { return bytes.NewReader(make([]byte, replayLimit+1)) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			rotate()
+			rotate(due)
 			before := len(e.github.requests())
 			status, got := e.do(c, "POST", "https://api.github.com/graphql", body())
 			reqs := e.github.requests()[before:]
@@ -136,21 +166,101 @@ func TestRetriesOnceAfter401(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		})
 	}
-	t.Run("no fresh token", func(t *testing.T) {
+	t.Run("render due, none comes", func(t *testing.T) {
+		rotate(due)
 		rotated.Store(1) // nobody renders a new file
-		old = e.token
-		e.setLive(testToken(t))
-		before := len(e.github.requests())
+		before, waits := len(e.github.requests()), e.p.metrics.waits.Load()
 		status, got := e.do(c, "GET", "https://api.github.com/user", nil)
-		if n := len(e.github.requests()[before:]); status != http.StatusUnauthorized || !strings.Contains(got, "Bad credentials") || n != 1 {
+		if n := len(e.github.requests()[before:]); status != http.StatusUnauthorized || got != `{"message":"Bad credentials"}` || n != 1 {
 			t.Errorf("got %d %q after %d requests, want GitHub's 401 after 1", status, got, n)
 		}
+		if got := e.p.metrics.waits.Load() - waits; got != 1 {
+			t.Errorf("waits = %d, want 1", got)
+		}
 	})
-	if got := e.p.metrics.retries401.Load(); got != 2 {
-		t.Errorf("retries_on_401 = %d, want 2", got)
+	if got := e.p.metrics.retries401.Load(); got != 3 {
+		t.Errorf("retries_on_401 = %d, want 3", got)
 	}
 	if _, err := os.Stat(e.credentials); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnauthorizedPassesAtOnce: a 401 to a request sent with a token that
+// has time left, while the file holds no other, is GitHub's answer about
+// the request (an endpoint that takes only an App JWT answers an
+// installation token so): it goes back to the client as GitHub sent it,
+// once, without waiting for a token, however many arrive at once.
+func TestUnauthorizedPassesAtOnce(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"message":"A JSON web token could not be decoded"}`)
+	}, func(c *Config) { c.Wait = 3 * time.Second })
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, body := e.do(e.client(), "GET", "https://api.github.com/app", nil)
+			if status != http.StatusUnauthorized || body != `{"message":"A JSON web token could not be decoded"}` {
+				t.Errorf("GET /app: %d %q", status, body)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := e.p.metrics.waits.Load(); got != 0 {
+		t.Errorf("waits_for_fresh_token = %d, want 0", got)
+	}
+	if got := e.p.metrics.retries401.Load(); got != 0 {
+		t.Errorf("retries_on_401 = %d, want 0", got)
+	}
+	if n := len(e.github.requests()); n != 20 {
+		t.Errorf("GitHub got %d requests, want 20 (one each)", n)
+	}
+}
+
+// TestWaitReleasesUpstream: a request waiting for Agent's render after a
+// 401 does not hold GitHub's connection: with one upstream connection per
+// host allowed, another request is served while the first still waits.
+func TestWaitReleasesUpstream(t *testing.T) {
+	e := newEnvWith(t, func(e *env) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/refused" {
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, `{"message":"Bad credentials"}`)
+				return
+			}
+			_, _ = io.WriteString(w, "ok")
+		}
+	}, func(c *Config) { c.Wait = 5 * time.Second; c.MaxUpstreamConns = 1 })
+	// A render is due: the token has less than margin + wait left.
+	writeCredentials(t, e.credentials, e.token, time.Now().Add(DefaultMargin+2*time.Second))
+	first := make(chan int, 1)
+	go func() {
+		status, _ := e.do(e.client(), "GET", "https://api.github.com/refused", nil)
+		first <- status
+	}()
+	for i := 0; e.p.metrics.waits.Load() == 0; i++ {
+		if i == 200 {
+			t.Fatal("the refused request did not start waiting")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	status, body := e.do(e.client(), "GET", "https://api.github.com/zen", nil)
+	if status != 200 || body != "ok" {
+		t.Errorf("second request: %d %q", status, body)
+	}
+	select {
+	case <-first:
+		t.Fatal("the first request ended before the second was served; want it still waiting")
+	default:
+	}
+	// Agent renders; the waiting request goes out again and gets its 401
+	// (the double refuses /refused whatever the token) once more.
+	writeCredentials(t, e.credentials, testToken(t), time.Now().Add(time.Hour))
+	if got := <-first; got != http.StatusUnauthorized {
+		t.Errorf("first request: %d", got)
 	}
 }
 
@@ -181,5 +291,44 @@ func TestPassesEncodingThrough(t *testing.T) {
 	}, nil)
 	if status, body := spoof(t, e, "api.github.com:443", "api.github.com", "api.github.com", false); status != 200 || body != "accept-encoding=" {
 		t.Errorf("a request without Accept-Encoding arrived as %d %q", status, body)
+	}
+}
+
+// TestReplayBudget: the bodies kept for a replay are bounded over all
+// requests at once: with the budget taken, a small POST streams like a
+// large one and a 401 to it goes back, never sent twice; with room in
+// the budget it is sent again, and its bytes come back to the budget.
+func TestReplayBudget(t *testing.T) {
+	var refuse atomic.Bool
+	e := newEnvWith(t, func(e *env) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if refuse.CompareAndSwap(true, false) {
+				// Agent renders a fresh token as GitHub refuses this one.
+				writeCredentials(t, e.credentials, testToken(t), time.Now().Add(time.Hour))
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			_, _ = io.WriteString(w, "ok")
+		}
+	}, nil)
+	c := e.client()
+	post := func() (int, int) {
+		refuse.Store(true)
+		before := len(e.github.requests())
+		status, _ := e.do(c, "POST", "https://api.github.com/graphql", bytes.NewReader(make([]byte, 1000)))
+		return status, len(e.github.requests()) - before
+	}
+	if !e.p.replay.acquireN(replayBudget) {
+		t.Fatal("the budget was in use")
+	}
+	if status, n := post(); status != http.StatusUnauthorized || n != 1 {
+		t.Errorf("with the budget taken: %d after %d requests, want GitHub's 401 after 1", status, n)
+	}
+	e.p.replay.releaseN(replayBudget)
+	if status, n := post(); status != 200 || n != 2 {
+		t.Errorf("with room in the budget: %d after %d requests, want 200 after 2", status, n)
+	}
+	if got := e.p.replay.open.Load(); got != 0 {
+		t.Errorf("%d bytes left in the budget after the requests", got)
 	}
 }

@@ -5,13 +5,18 @@
 //
 // One file per concern: proxy.go (the listener, CONNECT and tunnels),
 // terminate.go (TLS termination and the reverse proxy), ca.go (the
-// certificate authority), inject.go (the injection rule), token.go (the
-// token file), audit.go (log lines and metrics), conn.go (connection
-// plumbing and timeouts), config.go (settings).
+// certificate authority), cabundle.go (the CA bundle), inject.go (the
+// injection rule), token.go (the token file), methods.go (requests never
+// sent with the token), addrpolicy.go (where tunnels may go), limits.go
+// (what a client can make the proxy hold), memlimit.go (the soft memory
+// limit), supervise.go (the process that holds the port), audit.go (log
+// lines and metrics), conn.go (connection plumbing and timeouts),
+// config.go (settings).
 package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -63,11 +69,16 @@ type Proxy struct {
 	outer, inner *http.Server
 	innerL       *chanListener
 
-	mu      sync.Mutex
-	closed  bool
-	conns   map[net.Conn]struct{} // hijacked client connections
-	servers []*http.Server        // metrics servers
-	wg      sync.WaitGroup
+	connGate, tunnelGate, metricsGate *gate
+	replay                            *gate // bytes of request bodies kept for a replay
+	connLog, tunnelLog, metricsLog    *limitLog
+
+	mu        sync.Mutex
+	closed    bool
+	conns     map[net.Conn]struct{} // hijacked client connections
+	servers   []*http.Server        // metrics servers
+	listeners []netip.AddrPort      // where Serve and ServeMetrics listen
+	wg        sync.WaitGroup
 }
 
 // New checks cfg, makes the certificate authority and writes its
@@ -81,17 +92,32 @@ func New(cfg Config) (*Proxy, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, hosts: map[string]bool{}, log: log, metrics: newMetrics(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{cfg: cfg, hosts: map[string]bool{}, log: log, metrics: newMetrics(), conns: map[net.Conn]struct{}{},
+		connGate:    &gate{max: int64(cmp.Or(cfg.MaxConns, DefaultMaxConns))},
+		tunnelGate:  &gate{max: int64(cmp.Or(cfg.MaxTunnels, DefaultMaxTunnels))},
+		metricsGate: &gate{max: metricsMaxConns},
+		replay:      &gate{max: replayBudget},
+		connLog:     &limitLog{log: log, what: "-max-conns"},
+		tunnelLog:   &limitLog{log: log, what: "-max-tunnels"},
+		metricsLog:  &limitLog{log: log, what: "metrics connections"},
+	}
+	p.metrics.connsOpen, p.metrics.tunnelsOpen = &p.connGate.open, &p.tunnelGate.open
 	for _, h := range cfg.Hosts {
 		p.hosts[normalHost(h)] = true
 	}
-	if p.ca, err = newAuthority(cfg.Hosts, time.Now); err != nil {
-		return nil, err
+	if cfg.CA != nil {
+		p.ca = cfg.CA.a // its files are written by whoever made it
+	} else {
+		ca, err := NewCA(cfg.Hosts)
+		if err != nil {
+			return nil, err
+		}
+		if err := ca.WriteFiles(cfg.CACertOut, cfg.CABundleOut); err != nil {
+			return nil, err
+		}
+		p.ca = ca.a
 	}
-	if err := p.ca.writeCert(cfg.CACertOut); err != nil {
-		return nil, fmt.Errorf("-ca-cert-out: writing the CA certificate: %w", err)
-	}
-	p.tokens = &tokenSource{path: cfg.Credentials, margin: cfg.Margin, wait: cfg.Wait, onWait: func() { p.metrics.waits.Add(1) }}
+	p.tokens = &tokenSource{path: cfg.Credentials, margin: cfg.Margin, wait: cfg.Wait, onWait: func() { p.metrics.waits.Add(1) }, log: log}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 
 	p.upstream = &http.Transport{
@@ -102,19 +128,21 @@ func New(cfg Config) (*Proxy, error) {
 		ExpectContinueTimeout: time.Second,
 		IdleConnTimeout:       keepAliveIdleTimeout,
 		MaxIdleConnsPerHost:   8,
+		MaxConnsPerHost:       cmp.Or(cfg.MaxUpstreamConns, DefaultMaxUpstreamConns),
 		DisableCompression:    true, // pass bodies as GitHub sends them
 		ReadBufferSize:        64 << 10,
 		WriteBufferSize:       64 << 10,
 	}
 	p.plain = &http.Transport{
-		DialContext:           p.dial,
+		DialContext:           p.dialOther,
 		DisableCompression:    true,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		IdleConnTimeout:       keepAliveIdleTimeout,
+		MaxIdleConns:          plainMaxIdle,
 	}
 	p.inject = &httputil.ReverseProxy{
 		Rewrite:      p.rewriteTerminated,
-		Transport:    &injector{tokens: p.tokens, base: p.upstream, metrics: p.metrics},
+		Transport:    &injector{tokens: p.tokens, base: p.upstream, metrics: p.metrics, replay: p.replay},
 		ErrorHandler: p.upstreamError,
 		ErrorLog:     errLog,
 		BufferPool:   copyBuffers,
@@ -127,6 +155,7 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.outer = &http.Server{
 		Handler:           http.HandlerFunc(p.serveProxy),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       keepAliveIdleTimeout,
 		ErrorLog:          errLog,
@@ -134,6 +163,7 @@ func New(cfg Config) (*Proxy, error) {
 	p.innerL = newChanListener()
 	p.inner = &http.Server{
 		Handler:           http.HandlerFunc(p.serveTerminated),
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       keepAliveIdleTimeout,
 		ErrorLog:          errLog,
@@ -149,15 +179,14 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
-// CACertPEM is the CA's certificate, PEM (what -ca-cert-out holds).
-func (p *Proxy) CACertPEM() []byte { return p.ca.certPEM }
-
 // Serve answers proxy requests on l, which must be on loopback, until
 // Close.
 func (p *Proxy) Serve(l net.Listener) error {
 	if err := CheckLoopback("-listen", l.Addr().String()); err != nil {
 		return err
 	}
+	p.listening(l)
+	l = newLimitListener(l, p.connGate, "-max-conns", func() { p.metrics.refuse(reasonLimit); p.connLog.refused() })
 	if err := p.outer.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -169,7 +198,9 @@ func (p *Proxy) ServeMetrics(l net.Listener) error {
 	if err := CheckLoopback("-metrics-listen", l.Addr().String()); err != nil {
 		return err
 	}
-	s := &http.Server{Handler: p.metrics, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: keepAliveIdleTimeout}
+	p.listening(l)
+	l = newLimitListener(l, p.metricsGate, "the metrics listener", func() { p.metrics.refuse(reasonLimit); p.metricsLog.refused() })
+	s := &http.Server{Handler: p.metrics, MaxHeaderBytes: maxHeaderBytes, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: keepAliveIdleTimeout}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -207,8 +238,19 @@ func (p *Proxy) Close() error {
 
 func (p *Proxy) configured(host string) bool { return p.hosts[host] }
 
-// dial connects to addr, or to where -resolve sends its host, with the
-// dial timeout and the idle timeout on the connection.
+// listening records l's address as one of the proxy's own, which no
+// tunnel may reach.
+func (p *Proxy) listening(l net.Listener) {
+	if a, err := netip.ParseAddrPort(l.Addr().String()); err == nil {
+		p.mu.Lock()
+		p.listeners = append(p.listeners, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()))
+		p.mu.Unlock()
+	}
+}
+
+// dial connects to a configured host's addr, or to where -resolve sends
+// it, with the dial timeout and the idle timeout on the connection. Other
+// hosts go through dialOther and its address policy.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		if to, ok := p.cfg.Resolve[normalHost(host)]; ok {
@@ -365,9 +407,18 @@ func (p *Proxy) release(c net.Conn) {
 // tunnel connects the client to an unconfigured host byte for byte: no
 // TLS termination, no token.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, host string, start time.Time) {
-	ctx, cancel := context.WithTimeout(r.Context(), dialTimeout)
-	up, err := p.dial(ctx, "tcp", r.Host)
-	cancel()
+	if !p.tunnelGate.acquire() {
+		p.tunnelLog.refused()
+		p.refuseConnect(w, r, http.StatusServiceUnavailable, reasonLimit,
+			fmt.Sprintf("github-token-proxy: refused: %d tunnels are open, the most -max-tunnels allows; close one and retry", p.tunnelGate.max))
+		return
+	}
+	defer p.tunnelGate.release()
+	up, err := p.dialOther(r.Context(), "tcp", r.Host)
+	if msg, ok := isRefused(err); ok {
+		p.refuseConnect(w, r, http.StatusForbidden, reasonAddress, msg)
+		return
+	}
 	if err != nil {
 		p.refuseConnect(w, r, http.StatusBadGateway, reasonUpstream,
 			fmt.Sprintf("github-token-proxy: cannot reach %s: %v", r.Host, err))

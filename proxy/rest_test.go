@@ -176,7 +176,7 @@ func TestRESTLists(t *testing.T) {
 		{"PUT", api + "/collaborators/someone"}, {"PUT", api + "/actions/secrets/TOKEN"}, {"POST", api + "/actions/variables"},
 		{"POST", api + "/actions/workflows/ci.yml/dispatches"}, {"POST", api + "/dispatches"}, {"POST", api + "/forks"},
 		{"POST", "https://api.github.com/user/repos"}, {"POST", "https://api.github.com/orgs/o/repos"},
-		{"DELETE", "https://api.github.com/installation/token"}, {"DELETE", api}, {"POST", api + "/deployments"},
+		{"DELETE", api}, {"POST", api + "/deployments"},
 		{"PUT", api + "/branches/main/protection"}, {"POST", api + "/transfer"}, {"POST", "https://api.github.com/markdown"},
 		{"POST", "https://uploads.github.com/repos/o/r/git/refs"}, {"POST", "https://github.com/o/r/settings"},
 		{"PUT", api + "/issues/3/lock"},

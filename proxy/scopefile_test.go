@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -30,7 +31,7 @@ func TestCredentialScope(t *testing.T) {
 		"double star":     {`["ok","secret/**"]`, nil, `a "branches" pattern 1 contains "**"`},
 		"invalid pattern": {`["secret..text"]`, nil, `a "branches" pattern 0 contains ".."`},
 	} {
-		data := `{"token":"` + tok + `","validUntil":4102444800`
+		data := `{"token":"` + tok + `","validUntil":` + fmt.Sprint(time.Now().Add(time.Hour).Unix())
 		if c.branches != "" {
 			data += `,"branches":` + c.branches
 		}
@@ -57,7 +58,7 @@ func TestCredentialScope(t *testing.T) {
 	// Through the proxy: an unusable "branches" is a 503, and nothing
 	// reaches GitHub.
 	e := newEnv(t, nil, func(c *Config) { c.Wait = 200 * time.Millisecond })
-	if err := os.WriteFile(e.credentials, []byte(`{"token":"`+e.token+`","validUntil":4102444800,"branches":["refs/heads/x"]}`), 0o600); err != nil {
+	if err := os.WriteFile(e.credentials, []byte(`{"token":"`+e.token+`","validUntil":`+fmt.Sprint(time.Now().Add(time.Hour).Unix())+`,"branches":["refs/heads/x"]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	status, body := e.do(e.client(), "GET", "https://api.github.com/user", nil)

@@ -94,6 +94,10 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		host, port = r.Host, "443"
 	}
+	if f := checkRequest(r); f != nil {
+		p.refuseRequest(sw, r, rec, f) // methods.go
+		return
+	}
 	switch {
 	case c.sni != c.target:
 		p.deny(sw, rec, http.StatusMisdirectedRequest, reasonMisdirected,
@@ -106,11 +110,14 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// deny answers with a refusal whose body says why.
+// deny answers with a refusal whose body says why, and closes the
+// connection: a client does not keep a connection that only gets
+// refusals, nor send more on one the proxy found misdirected.
 func (p *Proxy) deny(w http.ResponseWriter, rec *record, status int, reason, msg string) {
 	p.metrics.refuse(reason)
 	rec.refused = reason
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, msg+"\n")
 }
@@ -134,6 +141,10 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	var te *tokenError
 	if errors.As(err, &te) {
 		p.deny(w, rec, http.StatusServiceUnavailable, reasonTokenUnavailable, te.msg)
+		return
+	}
+	if msg, ok := isRefused(err); ok {
+		p.deny(w, rec, http.StatusForbidden, reasonAddress, msg)
 		return
 	}
 	var ue *url.Error

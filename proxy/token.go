@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -53,6 +54,7 @@ type tokenSource struct {
 	margin, wait time.Duration
 	// onWait is called once for each request that has to wait.
 	onWait func()
+	log    *slog.Logger // the proxy's own log (nil: none)
 
 	mu  sync.Mutex
 	key fileKey
@@ -60,14 +62,11 @@ type tokenSource struct {
 	err error
 }
 
-// errTokenUnavailable marks the source's failures: the proxy answers 503
-// with the error's text.
-var errTokenUnavailable = errors.New("token unavailable")
-
+// tokenError is the source's failure: the proxy answers 503 with its
+// text.
 type tokenError struct{ msg string }
 
 func (e *tokenError) Error() string { return e.msg }
-func (e *tokenError) Unwrap() error { return errTokenUnavailable }
 
 // read returns what the file holds now, parsing it only if it changed.
 func (s *tokenSource) read() (credential, error) {
@@ -86,8 +85,50 @@ func (s *tokenSource) read() (credential, error) {
 	}
 	s.key = key
 	s.cur, s.err = parseCredentials(s.path)
+	var nv *notValidJSON
+	if errors.As(s.err, &nv) && s.log != nil {
+		s.log.Warn("the credentials file is not valid", append([]any{"file", s.path}, nv.attrs...)...)
+	}
 	return s.cur, s.err
 }
+
+// notValidJSON is a credentials file the JSON parser refused. The parser's
+// message can quote a character of the file (of the token, say), and the
+// agent reads what the proxy answers: the client is told only that the file
+// is not valid; the proxy's log gets where (offset, field, type), never
+// content.
+type notValidJSON struct {
+	path  string
+	attrs []any
+}
+
+func (e *notValidJSON) Error() string {
+	return e.path + " is not valid JSON of the shape credentials.json.ctmpl renders (the proxy's log says where)"
+}
+
+func jsonProblem(err error) []any {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return []any{"problem", "syntax", "offset", se.Offset}
+	case errors.As(err, &te):
+		kind, _, _ := strings.Cut(te.Value, " ") // "number 12345": the kind, not the value
+		return []any{"problem", "type", "offset", te.Offset, "field", te.Field, "want", te.Type.String(), "got", kind}
+	}
+	return []any{"problem", "other"}
+}
+
+// validUntil's plausible range. GitHub's installation tokens live an hour
+// and a lease never outlives its token, so a lease end more than a day
+// ahead is not unix seconds (milliseconds read as seconds land thousands
+// of years ahead, and would switch the margin off); the day leaves room
+// for clock skew and longer-lived tokens. Nothing this engine renders
+// predates 2020: a smaller number is a duration or a slip. A past value
+// after that is only an ended token, which the margin handles.
+const maxValidAhead = 24 * time.Hour
+
+var minValidUntil = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func parseCredentials(path string) (credential, error) {
 	data, err := os.ReadFile(path)
@@ -99,9 +140,8 @@ func parseCredentials(path string) (credential, error) {
 		ValidUntil int64           `json:"validUntil"`
 		Branches   json.RawMessage `json:"branches"`
 	}
-	// json's errors name offsets and types, never the values.
 	if err := json.Unmarshal(data, &f); err != nil {
-		return credential{}, fmt.Errorf("%s is not the JSON credentials.json.ctmpl renders: %w", path, err)
+		return credential{}, &notValidJSON{path: path, attrs: jsonProblem(err)}
 	}
 	if f.Token == "" {
 		return credential{}, fmt.Errorf("%s has no \"token\"", path)
@@ -109,8 +149,15 @@ func parseCredentials(path string) (credential, error) {
 	if strings.ContainsFunc(f.Token, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		return credential{}, fmt.Errorf("%s has a \"token\" with characters an Authorization header cannot carry", path)
 	}
-	if f.ValidUntil <= 0 {
+	if f.ValidUntil == 0 {
 		return credential{}, fmt.Errorf("%s has no \"validUntil\" (unix seconds)", path)
+	}
+	const want = "want the unix time in seconds when Vault revokes the token"
+	if f.ValidUntil < minValidUntil.Unix() {
+		return credential{}, fmt.Errorf("%s has a \"validUntil\" before 2020: %s", path, want)
+	}
+	if f.ValidUntil > time.Now().Add(maxValidAhead).Unix() {
+		return credential{}, fmt.Errorf("%s has a \"validUntil\" more than a day ahead: %s", path, want)
 	}
 	scope, err := parseScope(f.Branches)
 	if err != nil {

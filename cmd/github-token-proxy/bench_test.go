@@ -122,6 +122,7 @@ func BenchmarkProxy(b *testing.B) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	serving := servingProcess(b, cmd.Process.Pid)
 
 	upstreamPool := x509.NewCertPool()
 	upstreamPool.AddCert(caCert)
@@ -155,17 +156,17 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	var d, p, dp, pp []float64
 	b.ResetTimer()
-	cpu0 := cpuTime(b, cmd.Process.Pid)
+	cpu0 := cpuTime(b, serving)
 	for range 3 {
 		d = append(d, download(direct, "big"))
 		p = append(p, download(proxied, "big"))
 	}
-	cpu := cpuTime(b, cmd.Process.Pid) - cpu0
+	cpu := cpuTime(b, serving) - cpu0
 	for range 3 {
 		dp = append(dp, download(direct, "big-paced"))
 		pp = append(pp, download(proxied, "big-paced"))
 	}
-	hwm := vmHWM(b, cmd.Process.Pid)
+	hwm := vmHWM(b, serving)
 
 	latency := func(c *http.Client, n int) []time.Duration {
 		var ds []time.Duration
@@ -257,7 +258,7 @@ func vmHWM(b *testing.B, pid int) int64 {
 }
 
 // benchCerts makes a CA and a leaf for names.
-func benchCerts(b *testing.B, names ...string) (*x509.Certificate, []byte, tls.Certificate) {
+func benchCerts(b testing.TB, names ...string) (*x509.Certificate, []byte, tls.Certificate) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
@@ -383,8 +384,8 @@ func BenchmarkProxyGitClone(b *testing.B) {
 }
 
 // startProxy builds and starts the binary with a credentials file and
-// extra flags; it returns its pid, address and CA certificate file, and
-// stops it when the benchmark ends.
+// extra flags; it returns its serving process's pid, its address and CA
+// certificate file, and stops it when the benchmark ends.
 func startProxy(b *testing.B, dir string, extra ...string) (pid int, addr, caFile string) {
 	bin := filepath.Join(dir, "github-token-proxy")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -420,7 +421,20 @@ func startProxy(b *testing.B, dir string, extra ...string) (pid int, addr, caFil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return cmd.Process.Pid, addr, caFile
+	return servingProcess(b, cmd.Process.Pid), addr, caFile
+}
+
+// servingProcess is the supervising process pid's serving child, once it
+// has one.
+func servingProcess(b *testing.B, pid int) int {
+	for i := 0; i < 200; i++ {
+		if c := childOf(pid); c != 0 {
+			return c
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatal("the proxy started no serving process")
+	return 0
 }
 
 // benchSize is the transfer size: 256 MiB, or PROXY_BENCH_MB.

@@ -153,7 +153,7 @@ func TestExamplesProxyPod(t *testing.T) {
 	if len(args) == 0 || args[0] != "github-token-proxy" {
 		t.Fatalf("the proxy's command %q does not run github-token-proxy", args)
 	}
-	listen, credentials, caOut := flagValue("-listen"), flagValue("-credentials"), flagValue("-ca-cert-out")
+	listen, credentials, caOut, bundleOut := flagValue("-listen"), flagValue("-credentials"), flagValue("-ca-cert-out"), flagValue("-ca-bundle-out")
 	if host, _, err := net.SplitHostPort(listen); err != nil || host != "127.0.0.1" {
 		t.Errorf("-listen %q: want 127.0.0.1:PORT", listen)
 	}
@@ -249,9 +249,18 @@ func TestExamplesProxyPod(t *testing.T) {
 			t.Errorf("the runner's %s = %q, want http://%s", name, env[name], listen)
 		}
 	}
+	// The runner trusts the proxy's bundle (system roots and the CA) if
+	// the proxy writes one, else its CA certificate, beside it.
+	trust, trustFlag := caOut, "-ca-cert-out"
+	if bundleOut != "" {
+		trust, trustFlag = bundleOut, "-ca-bundle-out"
+		if filepath.Dir(bundleOut) != filepath.Dir(caOut) {
+			t.Errorf("-ca-bundle-out %s is not beside -ca-cert-out %s (the volume the runner mounts)", bundleOut, caOut)
+		}
+	}
 	for _, name := range []string{"SSL_CERT_FILE", "GIT_SSL_CAINFO", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"} {
-		if env[name] != caOut {
-			t.Errorf("the runner's %s = %q, want %s (-ca-cert-out)", name, env[name], caOut)
+		if env[name] != trust {
+			t.Errorf("the runner's %s = %q, want %s (%s)", name, env[name], trust, trustFlag)
 		}
 	}
 	if env["GH_TOKEN"] == "" || strings.HasPrefix(env["GH_TOKEN"], "gh") {
@@ -277,14 +286,14 @@ func TestExamplesProxyPod(t *testing.T) {
 		t.Error("the NetworkPolicy has no Egress policy type")
 	}
 
-	runProxyPod(t, args, listen, credentials, caOut, env)
+	runProxyPod(t, args, listen, credentials, caOut, bundleOut, env)
 }
 
 // runProxyPod runs the real github-token-proxy with the pod's command
 // (its paths under a temporary directory, -listen on a free port, and
 // -resolve/-upstream-ca sending api.github.com to a local TLS server),
 // then real curl with the runner's environment from the manifest.
-func runProxyPod(t *testing.T, args []string, listen, credentials, caOut string, env map[string]string) {
+func runProxyPod(t *testing.T, args []string, listen, credentials, caOut, bundleOut string, env map[string]string) {
 	dir := t.TempDir()
 	bin, err := buildProxy()
 	if err != nil {
@@ -343,7 +352,7 @@ func runProxyPod(t *testing.T, args []string, listen, credentials, caOut string,
 		switch a {
 		case listen:
 			a = port
-		case credentials, caOut:
+		case credentials, caOut, bundleOut:
 			a = moved(a)
 		}
 		if strings.HasPrefix(a, "127.0.0.1:") && a != port {
@@ -379,11 +388,16 @@ func runProxyPod(t *testing.T, args []string, listen, credentials, caOut string,
 			t.Error("github-token-proxy did not stop within 10s of SIGTERM")
 		}
 	}()
-	// As the pod's startup probe does: wait for the CA certificate.
+	// As the pod's startup probe does: wait for the CA certificate (and
+	// the bundle, written after it).
+	last := caOut
+	if bundleOut != "" {
+		last = bundleOut
+	}
 	for i := 0; ; i++ {
-		if fi, err := os.Stat(moved(caOut)); err == nil && fi.Size() > 0 {
+		if fi, err := os.Stat(moved(last)); err == nil && fi.Size() > 0 {
 			if fi.Mode().Perm() != 0o644 {
-				t.Errorf("-ca-cert-out has mode %v, want 0644", fi.Mode().Perm())
+				t.Errorf("%s has mode %v, want 0644", last, fi.Mode().Perm())
 			}
 			break
 		}
@@ -393,17 +407,25 @@ func runProxyPod(t *testing.T, args []string, listen, credentials, caOut string,
 		default:
 		}
 		if i == 200 {
-			t.Fatalf("no %s after 10s (log %s)", caOut, logPath)
+			t.Fatalf("no %s after 10s (log %s)", last, logPath)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	if bundleOut != "" {
+		bundle, err := os.ReadFile(moved(bundleOut))
+		ca, _ := os.ReadFile(moved(caOut))
+		if err != nil || !strings.HasSuffix(string(bundle), string(ca)) || len(bundle) <= len(ca) {
+			t.Errorf("-ca-bundle-out is not the system roots followed by -ca-cert-out: %v", err)
+		}
 	}
 
 	// curl with the runner's environment, paths moved likewise.
 	curlEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 	for k, v := range env {
 		v = strings.ReplaceAll(v, "http://"+listen, "http://"+port)
-		if v == caOut {
-			v = moved(caOut)
+		if v == caOut || bundleOut != "" && v == bundleOut {
+			v = moved(v)
 		}
 		curlEnv = append(curlEnv, k+"="+v)
 	}

@@ -326,6 +326,19 @@ func (r *proxyRig) fileToken() string {
 	return c.Token
 }
 
+// fileValidUntil is the validUntil in credentials.json now (zero if none).
+func (r *proxyRig) fileValidUntil() time.Time {
+	data, err := os.ReadFile(r.creds)
+	if err != nil {
+		return time.Time{}
+	}
+	var c credentialsJSON
+	if json.Unmarshal(data, &c) != nil || c.ValidUntil == 0 {
+		return time.Time{}
+	}
+	return time.Unix(c.ValidUntil, 0)
+}
+
 // waitNewToken waits until credentials.json holds a token other than old.
 func (r *proxyRig) waitNewToken(t testing.TB, old string) string {
 	t.Helper()
@@ -613,13 +626,76 @@ func TestProxyEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("retry after 401", func(t *testing.T) {
-		// The double revokes the token of the next GET as it arrives: the
-		// proxy re-reads the file, waits for Agent's next token, and sends
-		// the GET again, once.
+	t.Run("401 with time left goes back at once", func(t *testing.T) {
+		// Right after a render the file's token has most of its lease
+		// left: a 401 to it is GitHub's answer about the request, and
+		// the proxy passes it on without waiting for a render that is
+		// not due. The double revokes that token under the next GET.
+		old := r.fileToken()
+		tok := r.waitNewToken(t, old)
+		if left := time.Until(r.fileValidUntil()); left < proxyMargin+proxyWait {
+			t.Skipf("the fresh token has only %s left", left)
+		}
 		mark := len(r.d.Calls())
 		r.d.RevokeTokenOnNext(1, githubtest.MethodIs(http.MethodGet), r.noteInjected)
-		r.mustRun(t, r.tree, "git", "ls-remote", remote)
+		if out, err := r.run(t, r.tree, 2*time.Minute, "git", "ls-remote", remote); err == nil {
+			t.Fatalf("git ls-remote with its token revoked succeeded:\n%s", out)
+		}
+		calls := r.proxyCalls(mark)
+		if len(calls) != 1 || calls[0].Status != http.StatusUnauthorized {
+			t.Fatalf("calls %+v, want the one GET answered 401 and not sent again", calls)
+		}
+		// The token in the file is dead until Agent's next render.
+		r.waitNewToken(t, tok)
+	})
+
+	t.Run("retry after 401", func(t *testing.T) {
+		// Agent is late (stopped with SIGSTOP right after a render) until
+		// the file's token has less than -margin plus -wait left, when a
+		// render is due. The double then revokes the token under the next
+		// GET: the proxy waits for Agent's next token (Agent resumed once
+		// the 401 is in) and sends the GET again, once.
+		r.waitNewToken(t, r.fileToken())
+		if err := r.agent.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		resumed := false
+		resume := func() {
+			if !resumed {
+				resumed = true
+				if err := r.agent.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		defer resume()
+		waitUntil(t, time.Now().Add(60*time.Second), 100*time.Millisecond, func() (bool, string) {
+			left := time.Until(r.fileValidUntil())
+			return left > proxyMargin+3*time.Second && left < proxyMargin+proxyWait-5*time.Second,
+				"the file's token never came within -margin plus -wait of its end"
+		})
+		mark := len(r.d.Calls())
+		r.d.RevokeTokenOnNext(1, githubtest.MethodIs(http.MethodGet), r.noteInjected)
+		done := make(chan error, 1)
+		go func() {
+			out, err := r.run(t, r.tree, 2*time.Minute, "git", "ls-remote", remote)
+			if err != nil {
+				err = fmt.Errorf("%v\n%s", err, out)
+			}
+			done <- err
+		}()
+		waitUntil(t, time.Now().Add(30*time.Second), 50*time.Millisecond, func() (bool, string) {
+			for _, c := range r.proxyCalls(mark) {
+				if c.Status == http.StatusUnauthorized {
+					return true, ""
+				}
+			}
+			return false, "the revoked GET never reached the double"
+		})
+		resume()
+		if err := <-done; err != nil {
+			t.Fatalf("git ls-remote: %v", err)
+		}
 		var gets []githubtest.Call
 		for _, c := range r.proxyCalls(mark) {
 			if c.Method == http.MethodGet {
@@ -673,8 +749,8 @@ func TestProxyEndToEnd(t *testing.T) {
 				t.Errorf("another POST: %+v", c)
 			}
 		}
-		if r.d.Faults().InjectedRevocations != 2 {
-			t.Fatalf("injected revocations %d, want 2 (the GET's and this POST's)", r.d.Faults().InjectedRevocations)
+		if r.d.Faults().InjectedRevocations != 3 {
+			t.Fatalf("injected revocations %d, want 3 (the two GETs' and this POST's)", r.d.Faults().InjectedRevocations)
 		}
 		// Once Agent renders a fresh token, the same push goes through.
 		waitUntil(t, time.Now().Add(60*time.Second), 100*time.Millisecond, func() (bool, string) {
