@@ -253,8 +253,11 @@ func TestCluster(t *testing.T) {
 	// ---- every short lease ends and its token is revoked ----------------
 	var late []time.Duration
 	for i, m := range short {
-		if m.LeaseTTL != shortTTL {
-			t.Errorf("short lease %s has ttl %s, want %s", m.LeaseID, m.LeaseTTL, shortTTL)
+		// Vault answers with the time left on the lease, in whole
+		// seconds; a standby's forwarding on a loaded machine can cost
+		// one of them.
+		if m.LeaseTTL > shortTTL || m.LeaseTTL < shortTTL-time.Second {
+			t.Errorf("short lease %s has ttl %s, want %s (or a second less)", m.LeaseID, m.LeaseTTL, shortTTL)
 		}
 		end := m.Before.Add(m.LeaseTTL)
 		tok := waitRevoked(t, d, m.Data.Token, end.Add(90*time.Second))

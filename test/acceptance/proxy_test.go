@@ -523,14 +523,22 @@ func (r *proxyRig) goClient(t testing.TB, proxyAddr, caFile string) *http.Client
 	}}
 }
 
-// gitMain is the double's main branch of acme/NAME.
-func (r *proxyRig) gitMain(t testing.TB, name string) string {
+// proxyBranch is the branch the session's pushes go to: inside its write
+// scope (session-start.sh gives session p1 ambient/p1/*), so the proxy
+// lets them through; main is outside it.
+const proxyBranch = "ambient/p1/work"
+
+// pushSpec pushes the work tree's HEAD to proxyBranch.
+const pushSpec = "HEAD:refs/heads/" + proxyBranch
+
+// gitBranch is the double's proxyBranch of acme/NAME.
+func (r *proxyRig) gitBranch(t testing.TB, name string) string {
 	t.Helper()
 	dir, err := r.d.GitDir("acme/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("git", "--git-dir="+dir, "rev-parse", "refs/heads/main").Output()
+	out, err := exec.Command("git", "--git-dir="+dir, "rev-parse", "refs/heads/"+proxyBranch).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,9 +575,9 @@ func TestProxyEndToEnd(t *testing.T) {
 			t.Fatalf("README after clone: %q %v", readme, err)
 		}
 		r.commit(t, wd, "first.txt", 100)
-		r.mustRun(t, wd, "git", "push", "--quiet", "origin", "main")
-		if head := strings.TrimSpace(r.mustRun(t, wd, "git", "rev-parse", "HEAD")); r.gitMain(t, "widgets") != head {
-			t.Fatalf("the double's main is not the pushed %s", head)
+		r.mustRun(t, wd, "git", "push", "--quiet", "origin", pushSpec)
+		if head := strings.TrimSpace(r.mustRun(t, wd, "git", "rev-parse", "HEAD")); r.gitBranch(t, "widgets") != head {
+			t.Fatalf("the double's %s is not the pushed %s", proxyBranch, head)
 		}
 		r.mustRun(t, wd, "git", "fetch", "--quiet", "origin")
 
@@ -730,7 +738,7 @@ func TestProxyEndToEnd(t *testing.T) {
 		mark := len(r.d.Calls())
 		// git may see the 401, or (the answer arriving while it still
 		// sends the pack) the connection closed under it, as from GitHub.
-		out, err := r.run(t, wd, 2*time.Minute, "git", "push", "origin", "main")
+		out, err := r.run(t, wd, 2*time.Minute, "git", "push", "origin", pushSpec)
 		if err == nil {
 			t.Fatalf("push with its token revoked under the pack succeeded:\n%s", out)
 		}
@@ -756,9 +764,9 @@ func TestProxyEndToEnd(t *testing.T) {
 		waitUntil(t, time.Now().Add(60*time.Second), 100*time.Millisecond, func() (bool, string) {
 			return github.HashToken(r.fileToken()) != refused[0].CredentialSHA256, "Agent rendered no new token within 60s"
 		})
-		r.mustRun(t, wd, "git", "push", "--quiet", "origin", "main")
-		if head := strings.TrimSpace(r.mustRun(t, wd, "git", "rev-parse", "HEAD")); r.gitMain(t, "widgets") != head {
-			t.Fatalf("the double's main is not the pushed %s", head)
+		r.mustRun(t, wd, "git", "push", "--quiet", "origin", pushSpec)
+		if head := strings.TrimSpace(r.mustRun(t, wd, "git", "rev-parse", "HEAD")); r.gitBranch(t, "widgets") != head {
+			t.Fatalf("the double's %s is not the pushed %s", proxyBranch, head)
 		}
 	})
 
@@ -793,7 +801,7 @@ func TestProxyEndToEnd(t *testing.T) {
 			case <-time.After(3 * time.Second):
 				pushes++
 				r.commit(t, wd, fmt.Sprintf("push-%d.txt", pushes), 64)
-				r.mustRun(t, wd, "git", "push", "--quiet", "origin", "main")
+				r.mustRun(t, wd, "git", "push", "--quiet", "origin", pushSpec)
 			}
 		}
 		r.d.SetGitChunkDelay(0)
