@@ -125,4 +125,11 @@ func TestGraphQLScope(t *testing.T) {
 	if status != 400 {
 		t.Errorf("GET /graphql?query=mutation: %d", status)
 	}
+	// A POST whose query string could choose another operation, or give
+	// variables the body does not, at a server that merges the two.
+	two := gql(`query Q { viewer { login } }  `+strings.Replace(createMain, "mutation {", "mutation M {", 1), nil, "Q")
+	status, got, _ = e.send("POST", url+"?operationName=M", []byte(two), nil)
+	if status != 400 || !strings.Contains(got, "has a query string") || e.reached("POST", "/graphql", []byte(two)) {
+		t.Errorf("POST /graphql?operationName=M: %d %s", status, got)
+	}
 }

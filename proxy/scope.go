@@ -178,6 +178,13 @@ func (p *Proxy) enforce(w http.ResponseWriter, r *http.Request, target string, c
 	case epPush:
 		p.enforcePush(w, r, cred, rec)
 	case epGraphQL:
+		if r.URL.RawQuery != "" {
+			// A server that merges query parameters into the body's
+			// (operationName, variables) would run what the body does
+			// not say.
+			p.refuseScoped(w, r, rec, refuseMalformed("GraphQL: %s %s has a query string; send the document, operationName and variables in the JSON body only", r.Method, r.URL.Path), *cred.scope, nil)
+			return
+		}
 		p.enforceBody(w, r, cred, rec, func(body []byte) ([]scopedRequest, *refusal) {
 			return p.parseGraphQL(ep, cred, body)
 		}, true)
