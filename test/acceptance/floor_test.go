@@ -1,0 +1,209 @@
+//go:build acceptance
+
+package acceptance
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+// The floor of the load runs (TestLoadThroughVault): test/floorplugin, an
+// external plugin built and served like the engine whose read issues a
+// lease and calls nothing, in the same Vault with the same clients; and the
+// CPU time each process spent per request (from /proc), which says where
+// the difference goes whatever else the machine is doing.
+
+const floorPluginName = "vault-plugin-floor"
+
+// buildFloorPlugin builds test/floorplugin into the plugin directory, as
+// build-plugin.sh builds the engine, and returns its sha256.
+func buildFloorPlugin(t testing.TB) string {
+	t.Helper()
+	out := filepath.Join(pluginDir, floorPluginName)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./test/floorplugin")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the floor plugin: %v\n%s", err, b)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(bin)
+	return hex.EncodeToString(sum[:])
+}
+
+// enableFloor registers the floor plugin and mounts it at floor/.
+func (v *vaultServer) enableFloor(t testing.TB, sha string) {
+	t.Helper()
+	err := v.Client.Sys().RegisterPlugin(&api.RegisterPluginInput{
+		Name: floorPluginName, Type: api.PluginTypeSecrets, Command: floorPluginName, SHA256: sha,
+	})
+	if err != nil {
+		t.Fatalf("%s: registering the floor plugin: %v", v.Name, err)
+	}
+	if err := v.Client.Sys().Mount("floor", &api.MountInput{Type: floorPluginName}); err != nil {
+		t.Fatalf("%s: mounting the floor plugin: %v", v.Name, err)
+	}
+}
+
+// floorRound is one round of the alternating runs: kv-v1, the floor and
+// by-id, each for the run's duration, in the order they ran.
+type floorRound struct {
+	Order                 []string
+	KV, Floor, Tokens     float64 // per second
+	TokensPerFloor, PerKV float64
+}
+
+func newFloorRound(t testing.TB, n int, order []string, rate map[string]float64) floorRound {
+	r := floorRound{Order: order, KV: rate["kv-v1"], Floor: rate["floor"], Tokens: rate["by-id"]}
+	r.TokensPerFloor, r.PerKV = r.Tokens/r.Floor, r.Tokens/r.KV
+	t.Logf("round %d (%s): kv-v1 %.0f/s, floor %.0f/s, by-id %.0f/s = %.1f%% of the floor, %.1f%% of kv-v1",
+		n, strings.Join(order, ", "), r.KV, r.Floor, r.Tokens, 100*r.TokensPerFloor, 100*r.PerKV)
+	return r
+}
+
+// writeFloorReport writes the alternating rounds: each round's rates and
+// ratios, the median and the range of by-id ÷ floor, and the CPU time each
+// process spent per request.
+func writeFloorReport(t testing.TB, name string, rounds []floorRound, cpu map[string]*cpuUse, workers int, d time.Duration) {
+	t.Helper()
+	if len(rounds) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| round | order | kv-v1 reads/s | floor reads/s | by-id tokens/s | by-id ÷ floor | by-id ÷ kv-v1 |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|\n")
+	var perFloor, perKV []float64
+	for i, r := range rounds {
+		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.0f | %.1f%% | %.1f%% |\n",
+			i+1, strings.Join(r.Order, ", "), r.KV, r.Floor, r.Tokens, 100*r.TokensPerFloor, 100*r.PerKV)
+		perFloor, perKV = append(perFloor, r.TokensPerFloor), append(perKV, r.PerKV)
+	}
+	slices.Sort(perFloor)
+	slices.Sort(perKV)
+	summary := fmt.Sprintf("by-id ÷ floor: median %.1f%%, range %.1f–%.1f%% over %d rounds; by-id ÷ kv-v1: median %.1f%%, range %.1f–%.1f%%",
+		100*middle(perFloor), 100*perFloor[0], 100*perFloor[len(perFloor)-1], len(rounds),
+		100*middle(perKV), 100*perKV[0], 100*perKV[len(perKV)-1])
+	fmt.Fprintf(&b, "\n%s. %d concurrent clients, %s per run.\n", summary, workers, d)
+	t.Log(summary)
+
+	fmt.Fprintf(&b, "\nCPU time per request over all rounds, in µs (from /proc; the clients and the GitHub double share the test process):\n\n")
+	fmt.Fprintf(&b, "| reads of | requests | Vault | its plugin | clients and GitHub double | all |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|\n")
+	for _, n := range []string{"kv-v1", "floor", "by-id"} {
+		c := cpu[n]
+		if c == nil || c.ops == 0 {
+			continue
+		}
+		plugin := "–"
+		if n != "kv-v1" {
+			plugin = fmt.Sprintf("%.0f", c.per(c.plugin))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %.0f | %.0f |\n", n, c.ops, c.per(c.vault), plugin, c.per(c.self), c.per(c.vault+c.plugin+c.self))
+		t.Logf("%s: CPU per request: Vault %.0fµs, plugin %sµs, clients and double %.0fµs", n, c.per(c.vault), plugin, c.per(c.self))
+	}
+	report(t, name, b.String())
+}
+
+// middle is the median of sorted values.
+func middle(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// measuredRun is runLoad of op, adding to use the requests served and the
+// CPU time Vault, the plugin binary pluginBin ("" for none) and this process
+// spent meanwhile.
+func measuredRun(t testing.TB, v *vaultServer, workers int, d time.Duration, op func(*api.Client) error, pluginBin string, use *cpuUse) loadResult {
+	t.Helper()
+	pid := 0
+	if pluginBin != "" {
+		if pid = v.pluginPID(pluginBin); pid == 0 {
+			t.Fatalf("%s: no %s process", v.Name, pluginBin)
+		}
+	}
+	before := takeCPU(v, pid)
+	res := runLoad(t, v, workers, d, op)
+	use.add(before, takeCPU(v, pid), res.Requests-res.Errors)
+	return res
+}
+
+// cpuSample is the CPU time used so far by Vault, one of its plugins and
+// this test process (the load clients and the GitHub double).
+type cpuSample struct{ vault, plugin, self time.Duration }
+
+func takeCPU(v *vaultServer, pluginPID int) cpuSample {
+	s := cpuSample{vault: cpuTime(v.proc.cmd.Process.Pid), self: cpuTime(os.Getpid())}
+	if pluginPID != 0 {
+		s.plugin = cpuTime(pluginPID)
+	}
+	return s
+}
+
+// cpuUse sums CPU time and requests over runs.
+type cpuUse struct {
+	ops                 int
+	vault, plugin, self time.Duration
+}
+
+func (c *cpuUse) add(before, after cpuSample, ops int) {
+	c.ops += ops
+	c.vault += after.vault - before.vault
+	c.plugin += after.plugin - before.plugin
+	c.self += after.self - before.self
+}
+
+// per is d per request, in µs.
+func (c *cpuUse) per(d time.Duration) float64 {
+	return float64(d.Microseconds()) / float64(c.ops)
+}
+
+// cpuTime is the user and system CPU time pid has used (Linux /proc; 0
+// elsewhere). /proc counts in USER_HZ ticks, 100 a second.
+func cpuTime(pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(stat, ')') // comm may hold spaces and parens
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:])) // from field 3, state
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// pluginPID is the pid of v's plugin process running bin, or 0.
+func (v *vaultServer) pluginPID(bin string) int {
+	for _, c := range childPIDs(v.proc.cmd.Process.Pid) {
+		if filepath.Base(string(bytes.SplitN(c.cmdline, []byte{0}, 2)[0])) == bin {
+			return c.pid
+		}
+	}
+	return 0
+}
