@@ -57,6 +57,8 @@ proxy_section="$(sed -n '/^## github-token-proxy/,$p' "$out" 2>/dev/null || true
   echo
   cat "$tmp/floor.md"
   echo
+  echo "Where the time goes: the same test takes CPU profiles of each run with \`GOFLAGS=-tags=pprof PLUGIN_PPROF_ADDR=127.0.0.1:6061 LOAD_PROFILE=1 LOAD_REPORT=<dir> go test -tags acceptance -count=1 -run '^TestLoadThroughVault\$' ./test/acceptance/\`: \`cpu-vault-<run>-<round>.pprof\` from Vault's \`sys/pprof\`, \`cpu-plugin-by-id-<round>.pprof\` from the engine (built with \`-tags pprof\`, which serves net/http/pprof on that loopback address; no other build has the listener) and \`cpu-clients-<run>-<round>.pprof\` from the test process; \`go tool pprof -top\` reads them."
+  echo
   echo "## Faults: 10% 503 and 2% 429 (Retry-After 1s) at the double"
   echo
   cat "$tmp/faults.md"

@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +24,10 @@ import (
 
 // The floor of the load runs (TestLoadThroughVault): test/floorplugin, an
 // external plugin built and served like the engine whose read issues a
-// lease and calls nothing, in the same Vault with the same clients; and the
-// CPU time each process spent per request (from /proc), which says where
-// the difference goes whatever else the machine is doing.
+// lease and calls nothing, in the same Vault with the same clients. What a
+// run measured per process (CPU time from /proc) and, with LOAD_PROFILE set,
+// CPU profiles of Vault, the plugin and the clients go into the LOAD_REPORT
+// directory beside the tables.
 
 const floorPluginName = "vault-plugin-floor"
 
@@ -130,8 +134,10 @@ func middle(sorted []float64) float64 {
 
 // measuredRun is runLoad of op, adding to use the requests served and the
 // CPU time Vault, the plugin binary pluginBin ("" for none) and this process
-// spent meanwhile.
-func measuredRun(t testing.TB, v *vaultServer, workers int, d time.Duration, op func(*api.Client) error, pluginBin string, use *cpuUse) loadResult {
+// spent meanwhile. With LOAD_PROFILE and LOAD_REPORT set and profile not
+// "", it also writes CPU profiles of the run: Vault's (sys/pprof), this
+// process's, and the engine's when PLUGIN_PPROF_ADDR is set (profilePlugin).
+func measuredRun(t testing.TB, v *vaultServer, workers int, d time.Duration, op func(*api.Client) error, pluginBin, profile string, use *cpuUse) loadResult {
 	t.Helper()
 	pid := 0
 	if pluginBin != "" {
@@ -139,8 +145,17 @@ func measuredRun(t testing.TB, v *vaultServer, workers int, d time.Duration, op 
 			t.Fatalf("%s: no %s process", v.Name, pluginBin)
 		}
 	}
+	stop := func() {}
+	if profile != "" {
+		v.profile(t, "cpu-vault-"+profile+".pprof", d)
+		if pluginBin == pluginName {
+			profilePlugin(t, "cpu-plugin-"+profile+".pprof", d)
+		}
+		stop = profileSelf(t, "cpu-clients-"+profile+".pprof")
+	}
 	before := takeCPU(v, pid)
 	res := runLoad(t, v, workers, d, op)
+	stop()
 	use.add(before, takeCPU(v, pid), res.Requests-res.Errors)
 	return res
 }
@@ -206,4 +221,80 @@ func (v *vaultServer) pluginPID(bin string) int {
 		}
 	}
 	return 0
+}
+
+// profilePlugin profiles the engine's plugin process when PLUGIN_PPROF_ADDR
+// names the loopback address a plugin built with -tags pprof serves
+// net/http/pprof on (cmd/vault-plugin-github-app/pprof.go); the tests build
+// it so with GOFLAGS=-tags=pprof.
+func profilePlugin(t testing.TB, name string, d time.Duration) {
+	if addr := os.Getenv("PLUGIN_PPROF_ADDR"); addr != "" {
+		takeProfile(t, name, fmt.Sprintf("http://%s/debug/pprof/profile", addr), "", d)
+	}
+}
+
+// profile profiles Vault itself (sys/pprof, with the root token).
+func (v *vaultServer) profile(t testing.TB, name string, d time.Duration) {
+	takeProfile(t, name, v.Addr+"/v1/sys/pprof/profile", v.RootToken, d)
+}
+
+// takeProfile fetches a CPU profile of the next d, less a second, from url
+// into name in the LOAD_REPORT directory when LOAD_PROFILE is set; it
+// returns at once, and the test waits for it before it ends.
+func takeProfile(t testing.TB, name, url, vaultToken string, d time.Duration) {
+	dir := os.Getenv("LOAD_REPORT")
+	if os.Getenv("LOAD_PROFILE") == "" || dir == "" {
+		return
+	}
+	url += fmt.Sprintf("?seconds=%d", max(1, int((d-time.Second)/time.Second)))
+	done := make(chan struct{})
+	t.Cleanup(func() { <-done })
+	go func() {
+		defer close(done)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Errorf("profiling for %s: %v", name, err)
+			return
+		}
+		if vaultToken != "" {
+			req.Header.Set("X-Vault-Token", vaultToken)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("profiling for %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("profiling for %s: %s %v", name, resp.Status, err)
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+			t.Errorf("profiling for %s: %v", name, err)
+		}
+	}()
+}
+
+// profileSelf starts a CPU profile of this process (the load clients and
+// the GitHub double) into name in the LOAD_REPORT directory when
+// LOAD_PROFILE is set, and returns what stops it.
+func profileSelf(t testing.TB, name string) (stop func()) {
+	dir := os.Getenv("LOAD_REPORT")
+	if os.Getenv("LOAD_PROFILE") == "" || dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+	}
 }

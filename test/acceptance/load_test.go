@@ -256,10 +256,14 @@ func TestLoadThroughVault(t *testing.T) {
 			var ran []string
 			for i := range order {
 				name := order[(i+r)%len(order)]
+				profile := ""
+				if latency == 0 {
+					profile = fmt.Sprintf("%s-%d", name, r+1)
+				}
 				if cpu[name] == nil {
 					cpu[name], pooled[name] = &cpuUse{}, &loadResult{}
 				}
-				res := measuredRun(t, v, workers, d, ops[name], pluginOf[name], cpu[name])
+				res := measuredRun(t, v, workers, d, ops[name], pluginOf[name], profile, cpu[name])
 				if res.Errors != 0 && name != "by-id" { // by-id's are counted below
 					t.Errorf("%s: %d of %d requests failed: %v", name, res.Errors, res.Requests, res.ErrorKind)
 				}
