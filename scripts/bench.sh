@@ -41,7 +41,7 @@ proxy_section="$(sed -n '/^## github-token-proxy/,$p' "$out" 2>/dev/null || true
   grep -E '^(Benchmark|goos|goarch|cpu)' "$tmp/inproc.txt"
   echo '```'
   echo
-  echo "github-calls/token counts every HTTP request the double saw per token minted in steady state; jwt-signs/1000tokens counts App JWTs signed. The installation lookup of owner and repository roles is cached, so both stay at 1 call per token; a mount signs one JWT every ~8 minutes. B/op and allocs/op include the in-process double's side of each request (by-repo tokens carry GitHub's full repository object in the double's answer)."
+  echo "github-calls/token counts every HTTP request the double saw per token minted in steady state; jwt-signs/1000tokens counts App JWTs signed. vault-calls/token and log-lines/token count what is free in-process but not through a real Vault, where the plugin is a process of its own: each call to the system view is a gRPC round trip to Vault (the framework's replication-state check on every request, the mount's max lease TTL for lease_expires_at), and each line the plugin logs, at any level, is written to Vault, which parses it before it looks at its own log level. The installation lookup of owner and repository roles is cached, so both stay at 1 call per token; a mount signs one JWT every ~8 minutes. B/op and allocs/op include the in-process double's side of each request (by-repo tokens carry GitHub's full repository object in the double's answer)."
   echo
   echo "## Through a real Vault server"
   echo
