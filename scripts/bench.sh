@@ -9,7 +9,7 @@
 # All traffic stays on 127.0.0.1; every run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LOAD_DURATION="${LOAD_DURATION:-15s}" LOAD_WORKERS="${LOAD_WORKERS:-8}" LOAD_ROUNDS="${LOAD_ROUNDS:-3}"
+export LOAD_DURATION="${LOAD_DURATION:-15s}" LOAD_WORKERS="${LOAD_WORKERS:-8}" LOAD_ROUNDS="${LOAD_ROUNDS:-5}"
 out="${BENCH_OUT:-docs/benchmarks.md}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
