@@ -30,6 +30,7 @@ type testEnv struct {
 	gh      *githubtest.Server
 	acme    *githubtest.Installation
 	logs    *syncBuffer // everything the backend logged, at trace level
+	sys     *countingSystemView
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
@@ -56,7 +57,8 @@ func newTestBackend(t testing.TB, opts ...githubtest.Option) *testEnv {
 	conf := logical.TestBackendConfig()
 	storage := &logical.InmemStorage{}
 	conf.StorageView = storage
-	conf.System = &logical.StaticSystemView{DefaultLeaseTTLVal: 24 * time.Hour, MaxLeaseTTLVal: 48 * time.Hour, PluginEnvironment: &logical.PluginEnvironment{VaultVersion: "1.21.0"}}
+	sys := &countingSystemView{SystemView: &logical.StaticSystemView{DefaultLeaseTTLVal: 24 * time.Hour, MaxLeaseTTLVal: 48 * time.Hour, PluginEnvironment: &logical.PluginEnvironment{VaultVersion: "1.21.0"}}}
+	conf.System = sys
 	logs := &syncBuffer{}
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
 	b := newBackend(BuildInfo{Version: testVersion, Commit: "abc123", Date: "2026-11-28"})
@@ -66,7 +68,7 @@ func newTestBackend(t testing.TB, opts ...githubtest.Option) *testEnv {
 		t.Fatal(err)
 	}
 	acme := gh.AddInstallation("acme", "Organization", "widgets", "gadgets", "tools")
-	return &testEnv{t: t, b: b, storage: storage, gh: gh, acme: acme, logs: logs}
+	return &testEnv{t: t, b: b, storage: storage, gh: gh, acme: acme, logs: logs, sys: sys}
 }
 
 func (e *testEnv) req(op logical.Operation, path string, data map[string]any) (*logical.Response, error) {

@@ -14,7 +14,7 @@ func TestTokenLeaseExpiresAt(t *testing.T) {
 	e := newTestBackend(t)
 	e.configure(nil)
 	e.writeRole("r", map[string]any{"owner": "acme"})
-	sys := e.b.System().(*logical.StaticSystemView)
+	sys := e.sys.SystemView.(*logical.StaticSystemView)
 
 	for _, c := range []struct {
 		name   string

@@ -260,8 +260,10 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
 	resp.Secret.Renewable = false
+	// No log line per mint (Vault's audit log records each one): the
+	// plugin's logger writes every level to Vault, which parses each line
+	// before it looks at its own log level (TestMintLogsNothing).
 	a.metrics.minted()
-	b.Logger().Debug("minted token", "app", a.name, "role", roleName, "installation_id", id, "hashed_token", data["hashed_token"], "expires_at", data["expires_at"], "lease_ttl", ttl)
 	return resp, nil
 }
 

@@ -4,6 +4,7 @@ package acceptance
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,6 +38,20 @@ func loadDuration(t testing.TB) time.Duration {
 	return d
 }
 
+// loadRounds is how many times the floor, by-id and kv-v1 runs alternate
+// (LOAD_ROUNDS, default 3).
+func loadRounds(t testing.TB) int {
+	t.Helper()
+	n := 3
+	if s := os.Getenv("LOAD_ROUNDS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("LOAD_ROUNDS: %q", s)
+		}
+	}
+	return n
+}
+
 func loadWorkers(t testing.TB) int {
 	t.Helper()
 	n := 8
@@ -59,6 +74,22 @@ type loadResult struct {
 }
 
 func (r loadResult) rate() float64 { return float64(r.Requests-r.Errors) / r.Elapsed.Seconds() }
+
+// add pools o into r: the requests, errors and latencies of both runs over
+// their summed time.
+func (r *loadResult) add(o loadResult) {
+	r.Requests += o.Requests
+	r.Errors += o.Errors
+	r.Elapsed += o.Elapsed
+	r.Latencies = append(r.Latencies, o.Latencies...)
+	slices.Sort(r.Latencies)
+	if r.ErrorKind == nil {
+		r.ErrorKind = map[string]int{}
+	}
+	for k, n := range o.ErrorKind {
+		r.ErrorKind[k] += n
+	}
+}
 
 func (r loadResult) quantile(q float64) time.Duration {
 	if len(r.Latencies) == 0 {
@@ -140,6 +171,7 @@ type benchRow struct {
 	Result         loadResult
 	CallsPerToken  float64
 	KVRate         float64
+	FloorRate      float64 // 0: not measured in this Vault
 	JWTsPer1000    float64
 	Workers        int
 	DurationPerRun time.Duration
@@ -147,12 +179,21 @@ type benchRow struct {
 
 // TestLoadThroughVault measures minting through a real Vault server: an
 // installation_id role and an owner role among 100 installations, with the
-// double answering at once and after 50 ms, next to the same Vault's kv-v1
-// read throughput as the ceiling. It asserts what is not timing: no errors,
-// one GitHub call per token in steady state, no App JWT signed per token.
+// double answering at once and after 50 ms. Next to them, in the same
+// Vault with the same clients: the kv-v1 read throughput (the engine a
+// static token would live in) and the floor, an external plugin built and
+// served like this one whose read issues a lease and calls nothing
+// (test/floorplugin). With the double answering at once, kv-v1, the floor
+// and by-id run LOAD_ROUNDS times back to back, in a rotating order, and
+// each round's by-id ÷ floor is reported, so that the noise of a shared
+// machine shows as a spread. It asserts what is not timing: no errors, one
+// GitHub call per token in steady state, no App JWT signed per token.
 func TestLoadThroughVault(t *testing.T) {
-	workers, d := loadWorkers(t), loadDuration(t)
+	workers, d, nRounds := loadWorkers(t), loadDuration(t), loadRounds(t)
+	floorSHA := buildFloorPlugin(t)
 	var rows []benchRow
+	var rounds []floorRound
+	var cpuRows map[string]*cpuUse
 	for _, latency := range []time.Duration{0, 50 * time.Millisecond} {
 		dbl := newDouble(t)
 		for i := range 99 {
@@ -169,54 +210,133 @@ func TestLoadThroughVault(t *testing.T) {
 		if _, err := v.Client.Logical().Write("kv/bench", map[string]any{"value": "x"}); err != nil {
 			t.Fatal(err)
 		}
-		kv := runLoad(t, v, workers, d, func(c *api.Client) error {
-			_, err := c.Logical().Read("kv/bench")
-			return err
-		})
-		if kv.Errors != 0 {
-			t.Fatalf("kv-v1 reads failed: %v", kv.ErrorKind)
+		ops := map[string]func(c *api.Client) error{
+			"kv-v1": func(c *api.Client) error {
+				_, err := c.Logical().Read("kv/bench")
+				return err
+			},
+			"by-id": func(c *api.Client) error {
+				_, err := tryMint(c, "github/token/by-id", nil)
+				return err
+			},
+			"by-owner": func(c *api.Client) error {
+				_, err := tryMint(c, "github/token/by-owner", nil)
+				return err
+			},
+		}
+		// The floor is measured where it means something: with GitHub
+		// answering at once. With 50 ms of latency the clients wait.
+		order, n := []string{"kv-v1", "by-id"}, 1
+		pluginOf := map[string]string{"by-id": pluginName}
+		if latency == 0 {
+			v.enableFloor(t, floorSHA)
+			ops["floor"] = func(c *api.Client) error {
+				s, err := c.Logical().Read("floor/token/bench")
+				if err == nil && (s == nil || s.LeaseID == "") {
+					err = errors.New("floor: no lease in the answer")
+				}
+				return err
+			}
+			order, n = []string{"kv-v1", "floor", "by-id"}, nRounds
+			pluginOf["floor"] = floorPluginName
 		}
 		dbl.SetLatency(latency)
 		for _, role := range []string{"by-id", "by-owner"} {
-			path := "github/token/" + role
-			mint(t, v.Client, path) // warm: client, JWT, installation lookup
-			dbl.ResetCalls()
-			jwtsBefore := len(dbl.JWTsSeen())
-			res := runLoad(t, v, workers, d, func(c *api.Client) error {
-				_, err := tryMint(c, path, nil)
-				return err
-			})
-			tokens := res.Requests - res.Errors
-			row := benchRow{
-				Scenario: role, Latency: latency, Result: res, KVRate: kv.rate(), Workers: workers, DurationPerRun: d,
-				CallsPerToken: float64(len(dbl.Calls())) / float64(tokens),
-				JWTsPer1000:   float64(len(dbl.JWTsSeen())-jwtsBefore) * 1000 / float64(tokens),
+			mint(t, v.Client, "github/token/"+role) // warm: client, JWT, installation lookup
+		}
+
+		// kv-v1, the floor and by-id alternate; by-id is the only one that
+		// calls GitHub, so the calls seen meanwhile are its own.
+		pooled := map[string]*loadResult{}
+		cpu := map[string]*cpuUse{}
+		dbl.ResetCalls()
+		jwtsBefore := len(dbl.JWTsSeen())
+		for r := range n {
+			rate := map[string]float64{}
+			var ran []string
+			for i := range order {
+				name := order[(i+r)%len(order)]
+				profile := ""
+				if latency == 0 {
+					profile = fmt.Sprintf("%s-%d", name, r+1)
+				}
+				if cpu[name] == nil {
+					cpu[name], pooled[name] = &cpuUse{}, &loadResult{}
+				}
+				res := measuredRun(t, v, workers, d, ops[name], pluginOf[name], profile, cpu[name])
+				if res.Errors != 0 && name != "by-id" { // by-id's are counted below
+					t.Errorf("%s: %d of %d requests failed: %v", name, res.Errors, res.Requests, res.ErrorKind)
+				}
+				pooled[name].add(res)
+				rate[name] = res.rate()
+				ran = append(ran, name)
 			}
-			rows = append(rows, row)
-			t.Logf("%s latency=%s: %d tokens in %s = %.0f/s, p50 %s p99 %s, %.3f GitHub calls/token, kv-v1 %.0f/s (%.1f%%)",
-				role, latency, tokens, res.Elapsed.Round(time.Millisecond), res.rate(), res.quantile(0.5), res.quantile(0.99),
-				row.CallsPerToken, kv.rate(), 100*res.rate()/kv.rate())
-			if res.Errors != 0 {
-				t.Errorf("%s: %d of %d requests failed: %v", role, res.Errors, res.Requests, res.ErrorKind)
+			if latency == 0 {
+				rounds = append(rounds, newFloorRound(t, r+1, ran, rate))
 			}
-			if calls := len(dbl.Calls()); calls != tokens {
-				t.Errorf("%s: %d GitHub calls for %d tokens, want one each", role, calls, tokens)
-			}
+		}
+		kvRate, floorRate := pooled["kv-v1"].rate(), 0.0
+		if f := pooled["floor"]; f != nil {
+			floorRate = f.rate()
+		}
+		byID := *pooled["by-id"]
+		rows = append(rows, checkRow(t, dbl, benchRow{
+			Scenario: "by-id", Latency: latency, Result: byID, KVRate: kvRate, FloorRate: floorRate, Workers: workers, DurationPerRun: d,
+		}, jwtsBefore))
+
+		dbl.ResetCalls()
+		jwtsBefore = len(dbl.JWTsSeen())
+		res := runLoad(t, v, workers, d, ops["by-owner"])
+		rows = append(rows, checkRow(t, dbl, benchRow{
+			Scenario: "by-owner", Latency: latency, Result: res, KVRate: kvRate, FloorRate: floorRate, Workers: workers, DurationPerRun: d,
+		}, jwtsBefore))
+		if latency == 0 {
+			cpuRows = cpu
 		}
 		v.stop(t) // thousands of unexpired leases: no need to revoke them one by one
 	}
 	writeReport(t, "through-vault.md", rows)
+	writeFloorReport(t, "floor.md", rounds, cpuRows, workers, d)
+}
+
+// checkRow completes row with the double's count of GitHub calls and App
+// JWTs since they were reset (jwtsBefore), logs it and checks what is not
+// timing: no errors, one GitHub call per token.
+func checkRow(t testing.TB, dbl *githubtest.Server, row benchRow, jwtsBefore int) benchRow {
+	t.Helper()
+	res := row.Result
+	tokens := res.Requests - res.Errors
+	row.CallsPerToken = float64(len(dbl.Calls())) / float64(tokens)
+	row.JWTsPer1000 = float64(len(dbl.JWTsSeen())-jwtsBefore) * 1000 / float64(tokens)
+	floor := ""
+	if row.FloorRate > 0 {
+		floor = fmt.Sprintf(", floor %.0f/s (%.1f%%)", row.FloorRate, 100*res.rate()/row.FloorRate)
+	}
+	t.Logf("%s latency=%s: %d tokens in %s = %.0f/s, p50 %s p99 %s, %.3f GitHub calls/token, kv-v1 %.0f/s (%.1f%%)%s",
+		row.Scenario, row.Latency, tokens, res.Elapsed.Round(time.Millisecond), res.rate(), res.quantile(0.5), res.quantile(0.99),
+		row.CallsPerToken, row.KVRate, 100*res.rate()/row.KVRate, floor)
+	if res.Errors != 0 {
+		t.Errorf("%s: %d of %d requests failed: %v", row.Scenario, res.Errors, res.Requests, res.ErrorKind)
+	}
+	if calls := len(dbl.Calls()); calls != tokens {
+		t.Errorf("%s: %d GitHub calls for %d tokens, want one each", row.Scenario, calls, tokens)
+	}
+	return row
 }
 
 func writeReport(t testing.TB, name string, rows []benchRow) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "| role | GitHub latency | tokens/s | p50 | p99 | GitHub calls/token | JWTs signed/1000 tokens | kv-v1 reads/s | tokens/s ÷ kv-v1 |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| role | GitHub latency | tokens/s | p50 | p99 | GitHub calls/token | JWTs signed/1000 tokens | kv-v1 reads/s | tokens/s ÷ kv-v1 | floor reads/s | tokens/s ÷ floor |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.3f | %.2f | %.0f | %.1f%% |\n",
+		floor, perFloor := "–", "–"
+		if r.FloorRate > 0 {
+			floor, perFloor = fmt.Sprintf("%.0f", r.FloorRate), fmt.Sprintf("%.1f%%", 100*r.Result.rate()/r.FloorRate)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.3f | %.2f | %.0f | %.1f%% | %s | %s |\n",
 			r.Scenario, r.Latency, r.Result.rate(), r.Result.quantile(0.5).Round(100*time.Microsecond), r.Result.quantile(0.99).Round(100*time.Microsecond),
-			r.CallsPerToken, r.JWTsPer1000, r.KVRate, 100*r.Result.rate()/r.KVRate)
+			r.CallsPerToken, r.JWTsPer1000, r.KVRate, 100*r.Result.rate()/r.KVRate, floor, perFloor)
 	}
 	if len(rows) > 0 {
 		fmt.Fprintf(&b, "\n%d concurrent clients, %s per run.\n", rows[0].Workers, rows[0].DurationPerRun)
