@@ -58,7 +58,8 @@ and in the agent's environment:
   HTTPS_PROXY=http://127.0.0.1:8118
   SSL_CERT_FILE=/var/run/github-proxy/ca-bundle.pem   (and GIT_SSL_CAINFO,
     CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)
-  GH_TOKEN=placeholder   (gh sends nothing without one; the proxy replaces it)
+  GH_TOKEN=placeholder-the-proxy-injects-the-real-token   (and GITHUB_TOKEN:
+    not a secret; gh sends nothing without one, the proxy replaces it)
 
 The credentials file (what examples/runner/credentials.json.ctmpl renders;
 read again whenever it changes):
