@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # `make dev`: runs the engine for real on this machine.
 #
-# Builds the plugin (and Vault, once, via scripts/build-vault.sh), starts the
-# GitHub API double on loopback with a freshly generated App key, starts a
+# Builds the plugin (and Vault, once, via scripts/build-vault.sh) and
+# github-token-proxy (into .dev/bin), starts the GitHub API double on
+# loopback with a freshly generated App key, starts a
 # Vault dev server on 127.0.0.1 with the plugin registered by sha256 and
 # version, mounts it at github/, writes the config and a `demo` role, and
 # prints `vault read github/token/demo`. With the double it runs two Apps:
-# the github.com-like double as the App `default`, and a second double shaped
+# the github.com-like double as the App `default` (over TLS with a
+# certificate for 127.0.0.1 and github.com's names from a CA generated at
+# start, .dev/github-ca.pem, which the App's ca_certificate trusts and
+# github-token-proxy's -upstream-ca can: docs/agent-isolation.md's try-it
+# sends github.com there through the proxy), and a second double shaped
 # like GitHub Enterprise Server (API under /api/v3, TLS with a CA generated
 # at start, trusted only through the App's ca_certificate) as the App `ghes`,
 # with the role `demo-ghes`. Then it waits: Ctrl-C (or scripts/dev-stop.sh
@@ -23,6 +28,10 @@
 #   VERSION           plugin version to build and register (default v0.1.0-dev)
 #   DEV_VAULT_PORT    Vault's port on 127.0.0.1 (default 8200; the dev
 #                     server's cluster listener takes the next one)
+#   DEV_PROXY_PORT    the port on 127.0.0.1 the proxy try-it listens on
+#                     (default 8118, proxy-pod.yaml's), checked free and
+#                     written to .dev/env as DEV_PROXY_ADDR; make dev itself
+#                     does not start the proxy
 #   DEV_DETACH=1      return once the token is printed and leave the
 #                     processes running; stop them with scripts/dev-stop.sh
 #
@@ -34,6 +43,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dev="$root/.dev"
 VERSION="${VERSION:-v0.1.0-dev}"
 port="${DEV_VAULT_PORT:-8200}"
+proxy_port="${DEV_PROXY_PORT:-8118}"
 mount=github
 
 say() { printf '==> %s\n' "$*"; }
@@ -51,6 +61,7 @@ if [ -n "${GITHUB_APP_ID:-}" ] || [ -n "${GITHUB_APP_PRIVATE_KEY_FILE:-}" ]; the
   real_app=1
 fi
 case "$port" in ''|*[!0-9]*) die "DEV_VAULT_PORT=$port is not a port number" ;; esac
+case "$proxy_port" in ''|*[!0-9]*) die "DEV_PROXY_PORT=$proxy_port is not a port number" ;; esac
 
 mkdir -p "$dev"
 for f in "$dev"/*.pid; do
@@ -64,6 +75,7 @@ done
 for p in "$port" "$((port + 1))"; do
   port_busy "$p" && die "127.0.0.1:$p is in use; free it or set DEV_VAULT_PORT"
 done
+port_busy "$proxy_port" && die "127.0.0.1:$proxy_port is in use; free it or set DEV_PROXY_PORT"
 
 # From here on, whatever we started is stopped when we exit, unless detached.
 cleanup() {
@@ -110,20 +122,23 @@ vault_bin="$(bash "$root/scripts/build-vault.sh")"
 mkdir -p "$dev/plugins" "$dev/bin"
 read -r plugin_bin plugin_sha < <(bash "$root/scripts/build-plugin.sh" "$dev/plugins" "$VERSION")
 plugin_name="$(basename "$plugin_bin")"
+# The token proxy, as `make build` builds it, for docs/agent-isolation.md's try-it.
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$VERSION" \
+  -o "$dev/bin/github-token-proxy" ./cmd/github-token-proxy)
 
 # --- GitHub: the double, or a real App ---------------------------------------
 if [ -z "$real_app" ]; then
   (cd "$root" && go build -o "$dev/bin/github-double" ./github/githubtest/cmd/github-double)
-  rm -f "$dev/app-key.pem"
+  rm -f "$dev/app-key.pem" "$dev/github-ca.pem"
   start github-double "$dev/bin/github-double" -addr 127.0.0.1:0 -key-out "$dev/app-key.pem" \
-    -installations 'acme:Organization:widgets,gadgets,tools;octocat:User:dotfiles'
+    -tls -ca-out "$dev/github-ca.pem" -installations 'acme:Organization:widgets,gadgets,tools;octocat:User:dotfiles'
   wait_for "the GitHub API double" 20 "$dev/github-double.pid" grep -q '^github-double listening on ' "$dev/github-double.log"
   github_url="$(sed -n 's/^github-double listening on \([^ ]*\) .*/\1/p' "$dev/github-double.log")"
   app_id="$(sed -n 's/^github-double listening on .* app_id=\([0-9]*\).*/\1/p' "$dev/github-double.log")"
   key_file="$dev/app-key.pem"
   owner=acme
   example_repo=widgets
-  say "GitHub API double at $github_url (App $app_id, fresh key in .dev/app-key.pem)"
+  say "GitHub API double at $github_url (App $app_id, fresh key in .dev/app-key.pem, TLS with the CA in .dev/github-ca.pem)"
 
   # The second App's GitHub: like GitHub Enterprise Server behind a private CA.
   rm -f "$dev/ghes-key.pem" "$dev/ghes-ca.pem"
@@ -160,6 +175,7 @@ wait_for "Vault" 60 "$dev/vault.pid" "$vault_bin" status
 export VAULT_ADDR=$VAULT_ADDR
 export VAULT_TOKEN=$VAULT_TOKEN
 export PATH="$(dirname "$vault_bin"):\$PATH"
+export DEV_PROXY_ADDR=127.0.0.1:$proxy_port
 EOF
 )
 
@@ -170,6 +186,7 @@ v secrets enable -path="$mount" -plugin-version="$VERSION" "$plugin_name" >/dev/
 
 config_args=(app_id="$app_id" private_key=@"$key_file")
 [ -n "$github_url" ] && config_args+=(base_url="$github_url")
+[ -z "$real_app" ] && config_args+=(ca_certificate=@"$dev/github-ca.pem")
 v write "$mount/config" "${config_args[@]}" >/dev/null
 
 role_args=()

@@ -58,7 +58,8 @@ and in the agent's environment:
   HTTPS_PROXY=http://127.0.0.1:8118
   SSL_CERT_FILE=/var/run/github-proxy/ca-bundle.pem   (and GIT_SSL_CAINFO,
     CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS)
-  GH_TOKEN=placeholder   (gh sends nothing without one; the proxy replaces it)
+  GH_TOKEN=placeholder-the-proxy-injects-the-real-token   (and GITHUB_TOKEN:
+    not a secret; gh sends nothing without one, the proxy replaces it)
 
 The credentials file (what examples/runner/credentials.json.ctmpl renders;
 read again whenever it changes):
@@ -111,6 +112,7 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, done b
 	memoryLimit := fs.String("memory-limit", proxy.MemoryLimitAuto, "the soft memory limit: auto (GOMEMLIMIT, else 3/4 of the container's memory limit), off, or a size such as 48MiB")
 	metricsListen := fs.String("metrics-listen", "", "where to serve Prometheus metrics, e.g. 127.0.0.1:9118 (loopback only; default: none)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	probe := fs.String("probe", "", "check FILE and exit, doing nothing else: 0 when it exists and is not empty (the proxy writes -ca-cert-out, then -ca-bundle-out, once it listens), 1 when not; a startup probe that needs no shell in the image")
 	fail := func(err error) (options, int, bool) {
 		fmt.Fprintf(stderr, "github-token-proxy: %v\n", err)
 		return options{}, 2, true
@@ -129,6 +131,18 @@ func parse(args []string, stdout, stderr io.Writer) (o options, code int, done b
 	if *showVersion {
 		fmt.Fprintf(stdout, "github-token-proxy %s\n", version)
 		return options{}, 0, true
+	}
+	if *probe != "" {
+		fi, err := os.Stat(*probe)
+		switch {
+		case err != nil:
+			fmt.Fprintf(stderr, "github-token-proxy: -probe: %v\n", err)
+		case !fi.Mode().IsRegular() || fi.Size() == 0:
+			fmt.Fprintf(stderr, "github-token-proxy: -probe: %s is not a file with something in it\n", *probe)
+		default:
+			return options{}, 0, true
+		}
+		return options{}, 1, true
 	}
 	if fs.NArg() > 0 {
 		return fail(fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0)))

@@ -162,3 +162,29 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("-version: exit %d, %q", code, out.String())
 	}
 }
+
+// TestProbe: -probe FILE, the startup probe of an image without a shell,
+// exits 0 once FILE has something in it and 1 before (missing, empty, a
+// directory), without starting anything or needing the other flags.
+func TestProbe(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "ca-bundle.pem")
+	check := func(when string, want int) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run([]string{"-probe", bundle}, &out, &errOut, nil); code != want || out.Len() != 0 || (want == 0) != (errOut.Len() == 0) {
+			t.Errorf("-probe %s: exit %d, stdout %q, stderr %q; want exit %d", when, code, out.String(), errOut.String(), want)
+		}
+	}
+	check("before the file exists", 1)
+	if err := os.WriteFile(bundle, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("on an empty file", 1)
+	if err := os.WriteFile(bundle, []byte("-----BEGIN CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("once the file is written", 0)
+	bundle = dir
+	check("on a directory", 1)
+}

@@ -319,7 +319,9 @@ func TestDocsShellBlocks(t *testing.T) {
 	for freePortFree(port+1) != nil {
 		port = freePort(t)
 	}
-	env := exampleEnv("DEV_DETACH=1", "DEV_VAULT_PORT="+strconv.Itoa(port), "VAULT_BIN="+vaultBin)
+	// The proxy's try-it listens on DEV_PROXY_PORT (make dev writes it to
+	// .dev/env), free like Vault's, so that runs at once do not collide.
+	env := exampleEnv("DEV_DETACH=1", "DEV_VAULT_PORT="+strconv.Itoa(port), "DEV_PROXY_PORT="+strconv.Itoa(freePort(t)), "VAULT_BIN="+vaultBin)
 	t.Cleanup(func() {
 		if out, errOut, err := runBounded(t, repo, exampleEnv(), "", 60*time.Second, "bash", "scripts/dev-stop.sh"); err != nil {
 			t.Errorf("dev-stop.sh: %v\n%s%s", err, out, errOut)
