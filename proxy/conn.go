@@ -194,3 +194,87 @@ func (l *chanListener) Close() error {
 }
 
 func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// recordBatch sits under the client's TLS: between begin and end, the
+// records TLS writes gather in a buffer and go to the socket in one
+// write. crypto/tls writes each record (16 KiB at most) with a system
+// call of its own, and on loopback each of those is also a wake-up of
+// the client. begin and end nest (a batchWriter's write holds a batch
+// across the HTTP server's chunk framing and the TLS writes it makes);
+// the last end sends. A write that fails leaves the stream with records
+// TLS counts as sent, so every later Write fails the same.
+type recordBatch struct {
+	net.Conn
+	mu    sync.Mutex
+	depth int
+	buf   *[]byte // from recordBuffers while depth > 0
+	err   error
+}
+
+// recordBuffers hold the records of one batch: a batchWriter's write
+// (batchSize) with the chunk framing around it, in full records with
+// their headers and tags.
+var recordBuffers = sync.Pool{New: func() any { b := make([]byte, 0, batchSize+8<<10); return &b }}
+
+func (c *recordBatch) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.buf == nil {
+		n, err := c.Conn.Write(b)
+		c.err = err
+		return n, err
+	}
+	if len(*c.buf)+len(b) > cap(*c.buf) {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+		if len(b) > cap(*c.buf) {
+			n, err := c.Conn.Write(b)
+			c.err = err
+			return n, err
+		}
+	}
+	*c.buf = append(*c.buf, b...)
+	return len(b), nil
+}
+
+func (c *recordBatch) flushLocked() error {
+	if len(*c.buf) > 0 && c.err == nil {
+		_, c.err = c.Conn.Write(*c.buf)
+	}
+	*c.buf = (*c.buf)[:0]
+	return c.err
+}
+
+// begin gathers what TLS writes from now on; the matching end sends it
+// unless a batch around it is still open. Both do nothing on nil.
+func (c *recordBatch) begin() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.depth == 0 {
+		c.buf = recordBuffers.Get().(*[]byte)
+		*c.buf = (*c.buf)[:0]
+	}
+	c.depth++
+}
+
+func (c *recordBatch) end() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.depth--; c.depth > 0 {
+		return c.err
+	}
+	err := c.flushLocked()
+	recordBuffers.Put(c.buf)
+	c.buf = nil
+	return err
+}
