@@ -113,8 +113,8 @@ func newBackend(info BuildInfo) *backend {
 const backendHelp = `
 The GitHub App secrets engine holds a GitHub App's private key and issues
 installation access tokens as leases. A lease lasts until shortly before the
-token expires (the expiry buffer), and GitHub revokes the token when the
-lease ends.
+token expires (the expiry buffer); when Vault ends the lease (at its TTL or
+on a revoke), the engine revokes the token at GitHub.
 `
 
 // invalidate drops what a replicated write or a performance standby made
