@@ -334,9 +334,7 @@ func TestProxyModeClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodeVersion, envProxy := nodeHasEnvProxy(t)
-	if out, err := exec.Command("python3", "-c", "import requests").CombinedOutput(); err != nil {
-		t.Fatalf("python3 with requests (Debian package python3-requests): %v\n%s", err, out)
-	}
+	python := pythonWithRequests(t)
 	undici := proxyModeUndici(t)
 	dir := t.TempDir()
 	moved := func(p string) string { return filepath.Join(dir, p) }
@@ -494,8 +492,8 @@ func TestProxyModeClients(t *testing.T) {
 	}{
 		{"curl to api.github.com", nil, "curl", []string{"-sS", "--fail-with-body", apiURL}, "hello from api.github.com"},
 		{"curl to a tunnelled host", nil, "curl", []string{"-sS", "--fail-with-body", worldURL}, "hello from tunnel.invalid"},
-		{"Python requests to api.github.com", nil, "python3", []string{"-c", pyGet, apiURL}, "200 hello from api.github.com"},
-		{"Python requests to a tunnelled host", nil, "python3", []string{"-c", pyGet, worldURL}, "200 hello from tunnel.invalid"},
+		{"Python requests to api.github.com", nil, python, []string{"-c", pyGet, apiURL}, "200 hello from api.github.com"},
+		{"Python requests to a tunnelled host", nil, python, []string{"-c", pyGet, worldURL}, "200 hello from tunnel.invalid"},
 		{"Node " + nodeVersion + " fetch with the preload to api.github.com", preload, "node", []string{"-e", nodeGet, apiURL}, "200 hello from api.github.com"},
 		{"Node " + nodeVersion + " fetch with the preload to a tunnelled host", preload, "node", []string{"-e", nodeGet, worldURL}, "200 hello from tunnel.invalid"},
 	} {
