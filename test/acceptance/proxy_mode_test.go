@@ -97,6 +97,27 @@ func proxyPod(t testing.TB) proxyPodSpec {
 	return p
 }
 
+// runnerEnvAt is proxy-pod.yaml's runner environment on this machine:
+// the proxy's address addr for the pod's, moved(p) for each of the pod's
+// files p (the proxy's CA and bundle, the session's gitconfig), and
+// SSL_CERT_DIR certDir ("": the manifest's).
+func (p proxyPodSpec) runnerEnvAt(addr string, moved func(string) string, certDir string) []string {
+	var env []string
+	for k, v := range p.runnerEnv {
+		v = strings.ReplaceAll(v, "http://"+p.listen, "http://"+addr)
+		switch {
+		case k == "SSL_CERT_DIR":
+			if certDir != "" {
+				v = certDir
+			}
+		case strings.HasPrefix(v, "/var/run/"):
+			v = moved(v)
+		}
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
 // shellEnv runs script in bash with nothing in the environment but PATH
 // and returns what it prints with `env -0` at its end, PATH and bash's own
 // variables left out.
@@ -453,17 +474,7 @@ func TestProxyModeClients(t *testing.T) {
 
 	// The runner: the manifest's environment, paths moved, and its
 	// SSL_CERT_DIR emptied so that the bundle is all it trusts.
-	runner := []string{"HOME=" + moved("home")}
-	for k, v := range pod.runnerEnv {
-		v = strings.ReplaceAll(v, "http://"+pod.listen, "http://"+addr)
-		switch {
-		case v == pod.bundleOut || v == pod.caOut:
-			v = moved(v)
-		case k == "SSL_CERT_DIR":
-			v = emptyDir
-		}
-		runner = append(runner, k+"="+v)
-	}
+	runner := append(pod.runnerEnvAt(addr, moved, emptyDir), "HOME="+moved("home"))
 	preload := []string{"NODE_PATH=" + undici, "NODE_OPTIONS=--require " + filepath.Join(repoRoot, "examples", "runner", "node-env-proxy.cjs")}
 	const (
 		apiURL   = "https://api.github.com/installation/repositories"
