@@ -62,7 +62,7 @@ scale), is compressed to 2 retries (15-20 s here): 12 would outlast a token.
   ambient/s1/*). Every 3 s a round of the agent side's git goes through it: a
   fetch, then a push of a new commit to the session's branch ambient/s1/soak
   (the double's branch must then hold that commit), and every tenth round a
-  push to main (a fast-forward GitHub would take), which the proxy must refuse
+  push to main (a fast-forward GitHub would take; the first round too), which the proxy must refuse
   in git's report-status; main must never move. A fetch or push may fail with
   the proxy's 503 only while a fault has left no usable token, and a later one
   must succeed.

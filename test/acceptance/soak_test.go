@@ -83,7 +83,8 @@ const (
 	// soakBranch is where every round pushes: inside the session's write
 	// scope (session-start.sh's default for session s1, ambient/s1/*).
 	soakBranch = "ambient/s1/soak"
-	// soakMainEvery: every soakMainEvery-th round also tries main.
+	// soakMainEvery: every soakMainEvery-th round (the first included)
+	// also tries main.
 	soakMainEvery = 10
 	// soakNumRetries compresses Agent's retry window (see soakAgentConfig).
 	soakNumRetries = 2
@@ -376,7 +377,7 @@ func (s *soak) gitRounds() {
 		s.mu.Unlock()
 		s.fetch()
 		s.push(round)
-		if round%soakMainEvery == 0 {
+		if round%soakMainEvery == 1 { // rounds 1, 11, 21...: even a short soak tries
 			s.pushMain()
 		}
 	}
@@ -763,9 +764,12 @@ func (s *soak) sample() {
 			credTok = m[1]
 		}
 		s.mu.Lock()
-		if len(s.tokens) == 0 && tokFile == "" {
+		if len(s.tokens) == 0 && (tokFile == "" || credTok == "") {
+			// Not rendered yet: Agent writes the files one after the
+			// other, so the first render is complete when both hold a
+			// token.
 			s.mu.Unlock()
-			continue // not rendered yet
+			continue
 		}
 		s.samples++
 		reason := ""
@@ -1070,7 +1074,7 @@ func (s *soak) report() {
 	row("credential helper calls", "%d: %d handed out a token with >= %d s left, %d refused, %d handed out a dying token", s.helperCalls, s.helperGood, soakHelperMargin, s.helperRefused, s.helperBad)
 	row("git fetches through the token proxy (every 3 s)", "%d: %d succeeded, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.fetches, s.fetchOK, s.fetch503, s.fetchStreaks, s.fetchBad)
 	row("git pushes through the token proxy to the session's branch "+soakBranch+" (every round, inside the write scope)", "%d: %d succeeded and moved the branch, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.pushes, s.pushOK, s.push503, s.pushStreaks, s.pushBad)
-	row(fmt.Sprintf("git pushes through the token proxy to main (every %dth round, outside the write scope)", soakMainEvery), "%d: %d refused by the proxy (git printed its reason), %d met the proxy's 503, %d otherwise; main moved %d times", s.mainTries, s.mainRefused, s.main503, s.mainBad, s.mainMoved)
+	row(fmt.Sprintf("git pushes through the token proxy to main (every %dth round from the first, outside the write scope)", soakMainEvery), "%d: %d refused by the proxy (git printed its reason), %d met the proxy's 503, %d otherwise; main moved %d times", s.mainTries, s.mainRefused, s.main503, s.mainBad, s.mainMoved)
 	row("Agent starts / exits", "%d / %d", s.agentStarts, len(s.agentExits))
 	row("Agent token max-TTL rollovers", "%d", s.rolloverSeen)
 	row("leaks (live at GitHub, no lease)", "%d (of %d live tokens)", s.leaks, s.liveAtEnd)
