@@ -71,6 +71,11 @@ type backend struct {
 	// revocations revokes tokens that have no lease, in the background
 	// (secret_token.go).
 	revocations *revocations
+
+	// maxLeaseTTL reads the mount's max lease TTL from Vault for the
+	// mints that ask at the same time, never older than their asking
+	// (freshread.go).
+	maxLeaseTTL *freshRead[time.Duration]
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -86,6 +91,7 @@ func newBackend(info BuildInfo) *backend {
 		bounds:      newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
+	b.maxLeaseTTL = newFreshRead(func() time.Duration { return b.System().MaxLeaseTTL() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
