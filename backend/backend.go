@@ -72,10 +72,10 @@ type backend struct {
 	// (secret_token.go).
 	revocations *revocations
 
-	// maxLeaseTTL reads the mount's max lease TTL from Vault for the
-	// mints that ask at the same time, never older than their asking
-	// (freshread.go).
-	maxLeaseTTL *freshRead[time.Duration]
+	// maxLeaseTTL reads the mount's max lease TTL from Vault, one read
+	// shared by the mints under way, never one that started before a
+	// mint's request arrived (freshread.go).
+	maxLeaseTTL *maxLeaseTTLReads
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -91,7 +91,7 @@ func newBackend(info BuildInfo) *backend {
 		bounds:      newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
-	b.maxLeaseTTL = newFreshRead(func() time.Duration { return b.System().MaxLeaseTTL() })
+	b.maxLeaseTTL = newMaxLeaseTTLReads(func() time.Duration { return b.System().MaxLeaseTTL() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

@@ -1,59 +1,105 @@
 package backend
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// freshRead shares one read of a value that can change at any time (the
-// mount's max lease TTL, which `vault secrets tune` changes without
-// telling the plugin) among the callers that asked for it before that read
-// started, and only them: a caller never gets a value read before it asked.
-// So each caller gets what its own read, made at some moment between its
-// call and its return, could have returned, and nothing older; concurrent
-// callers share one read instead of making one each. For an external
-// plugin each read of the system view is a gRPC round trip to Vault.
+// maxLeaseTTLReads reads the mount's max lease TTL, which `vault secrets
+// tune` changes at any time without telling the plugin, for the mints, and
+// shares each read among the requests that had arrived at the engine
+// before the read started, and only them: a request never acts on a value
+// read before it arrived. So each request gets what its own read, made at
+// some moment between its arrival and its use of the value, could have
+// returned, and nothing older (Vault caps the lease with the max it reads
+// after the engine answers, as it would after such a read), while
+// concurrent requests share reads instead of making one each: for an
+// external plugin each read is a gRPC round trip to Vault.
 //
-// At most one read runs at a time. A caller that finds none running starts
-// one. A caller that finds one running cannot use it (it started before the
-// caller asked): it joins the next read, which starts when the running one
-// ends, and the first to join it makes it.
-type freshRead[T any] struct {
-	read func() T
+// A request takes a ticket when it arrives (arrive): the number of reads
+// started so far. A read numbered above the ticket started after the
+// request arrived. At most one read runs at a time. A request that needs
+// the value uses, in this order: the last read that ended, if it started
+// after the request arrived; the running read, if it did; a read it starts
+// itself when none runs; or else the next read, which starts when the
+// running one ends (the first request to wait for it makes it).
+//
+// A read that fails (gRPC's MaxLeaseTTL answers 0 then) is never shared
+// beyond the requests that waited for it, and each of those reads again on
+// its own, as it would have without the sharing.
+type maxLeaseTTLReads struct {
+	read func() time.Duration
+
+	started atomic.Uint64 // reads started so far: the tickets
 
 	mu      sync.Mutex
-	running *readFlight[T] // the read under way, or nil
-	next    *readFlight[T] // the read that starts when running ends, or nil
+	last    *readFlight // the last read that ended with a value, or nil
+	running *readFlight // the read under way, or nil
+	next    *readFlight // the read that starts when running ends, or nil
 }
 
-// readFlight is one read and the callers waiting for it.
-type readFlight[T any] struct {
+// readFlight is one read and the requests waiting for it.
+type readFlight struct {
+	n       uint64        // its number: started when it started
 	done    chan struct{} // closed when val is set
-	val     T
-	callers int // how many callers it answers (for the tests)
+	val     time.Duration
+	callers int // how many requests wait for it (for the tests)
 }
 
-func newFreshRead[T any](read func() T) *freshRead[T] {
-	return &freshRead[T]{read: read}
+func newMaxLeaseTTLReads(read func() time.Duration) *maxLeaseTTLReads {
+	return &maxLeaseTTLReads{read: read}
 }
 
-// get returns the value from a read that started after get was called.
-func (f *freshRead[T]) get() T {
+type arrivalKey struct{}
+
+// arrive records in ctx that a request arrived now.
+func (f *maxLeaseTTLReads) arrive(ctx context.Context) context.Context {
+	return context.WithValue(ctx, arrivalKey{}, f.started.Load())
+}
+
+// get returns the mount's max lease TTL from a read that started after the
+// request of ctx arrived (or, for a ctx that arrive did not mark, after get
+// was called).
+func (f *maxLeaseTTLReads) get(ctx context.Context) time.Duration {
+	ticket, ok := ctx.Value(arrivalKey{}).(uint64)
+	if !ok {
+		ticket = f.started.Load()
+	}
+	if v := f.shared(ticket); v > 0 {
+		return v
+	}
+	return f.read() // the shared read failed: this request's own read
+}
+
+func (f *maxLeaseTTLReads) shared(ticket uint64) time.Duration {
 	f.mu.Lock()
 	switch {
+	case f.last != nil && f.last.n > ticket:
+		v := f.last.val
+		f.mu.Unlock()
+		return v
+	case f.running != nil && f.running.n > ticket:
+		fl := f.running
+		fl.callers++
+		f.mu.Unlock()
+		<-fl.done
+		return fl.val
 	case f.running == nil:
-		fl := &readFlight[T]{done: make(chan struct{}), callers: 1}
+		fl := &readFlight{n: f.started.Add(1), done: make(chan struct{}), callers: 1}
 		f.running = fl
 		f.mu.Unlock()
 		f.run(fl)
 		return fl.val
 	case f.next == nil:
-		// The read under way started before this call: the next read is
-		// this caller's to make, once the running one has ended (run
-		// makes fl the running read then; no one joins it after that).
-		fl := &readFlight[T]{done: make(chan struct{}), callers: 1}
+		// The read under way started before this request arrived: the
+		// next read is this request's to make, once the running one has
+		// ended (run numbers it and makes it the running read then; no
+		// request joins it as the next read after that).
+		fl := &readFlight{done: make(chan struct{}), callers: 1}
 		f.next = fl
 		prev := f.running
 		f.mu.Unlock()
@@ -69,13 +115,20 @@ func (f *freshRead[T]) get() T {
 	}
 }
 
-// run makes the read of fl, the running read, then lets the next read (if
-// any caller joined one) start and answers fl's callers. It answers them
-// and hands on even if the read panics.
-func (f *freshRead[T]) run(fl *readFlight[T]) {
+// run makes the read of fl, the running read; then it keeps the value as
+// the last read's if there is one, starts the next read (numbered now) if
+// any request waits for one, and answers fl's requests. It does all that
+// even if the read panics.
+func (f *maxLeaseTTLReads) run(fl *readFlight) {
 	defer func() {
 		f.mu.Lock()
+		if fl.val > 0 {
+			f.last = fl
+		}
 		f.running, f.next = f.next, nil
+		if f.running != nil {
+			f.running.n = f.started.Add(1)
+		}
 		f.mu.Unlock()
 		close(fl.done)
 	}()
