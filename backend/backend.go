@@ -71,6 +71,11 @@ type backend struct {
 	// revocations revokes tokens that have no lease, in the background
 	// (secret_token.go).
 	revocations *revocations
+
+	// maxLeaseTTL reads the mount's max lease TTL from Vault, one read
+	// shared by the mints under way, never one that started before a
+	// mint's request arrived (freshread.go).
+	maxLeaseTTL *maxLeaseTTLReads
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -86,6 +91,7 @@ func newBackend(info BuildInfo) *backend {
 		bounds:      newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
+	b.maxLeaseTTL = newMaxLeaseTTLReads(func() time.Duration { return b.System().MaxLeaseTTL() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

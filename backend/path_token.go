@@ -217,10 +217,13 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 
 	// The lease's end as Vault stores it (its expire_time): Vault caps the
 	// TTL at the mount's tuned max_lease_ttl, or the system's, with
-	// framework.CalculateTTL, called here as Vault calls it. Rounded down
+	// framework.CalculateTTL, called here as Vault calls it, with the
+	// mount's max read from Vault after this request arrived (a read
+	// shared with the other mints under way: freshread.go). Rounded down
 	// to the second: never after the lease ends. Templates read it rather
 	// than adding the lease duration to the time they render at.
-	leaseTTL, _, err := framework.CalculateTTL(b.System(), 0, ttl, 0, ttl, 0, time.Time{})
+	sys := maxLeaseTTLView{SystemView: b.System(), max: b.maxLeaseTTL.get(ctx)}
+	leaseTTL, _, err := framework.CalculateTTL(sys, 0, ttl, 0, ttl, 0, time.Time{})
 	if err != nil {
 		a.revokeDetached(ctx, client, tok.Token, "no_lease", id)
 		a.metrics.failed("internal")
