@@ -528,10 +528,10 @@ func TestScopeEndToEnd(t *testing.T) {
 			t.Fatalf("gh pr create printed %q", out)
 		}
 		num := strconv.Itoa(toMain)
-		// gh pr merge's GraphQL client prints a non-200 answer's body as
-		// a quoted string: the reason is there, its quotes escaped.
-		s.attempt(t, "gh", wd, nil, []string{"non-200 OK status code: 403 Forbidden body: ",
-			denied + `mutation mergePullRequest would write branch \\\"main\\\" (merge into the pull request's base), which is outside this session's write scope (rule branch_not_in_scope). ` + scope},
+		// The refusal is GitHub's FORBIDDEN GraphQL answer, whose message
+		// gh pr merge (2.23) prints as it is, quotes and all.
+		s.attempt(t, "gh", wd, nil, []string{"Message: " + denied +
+			`mutation mergePullRequest would write branch "main" (merge into the pull request's base), which is outside this session's write scope (rule branch_not_in_scope). ` + scope},
 			"gh", "pr", "merge", num, "--merge")
 		s.attempt(t, "gh", wd, nil, []string{"gh: " + denied + `PATCH /repos/acme/widgets/git/refs/heads/main would write branch "main" (update`, "(HTTP 403)"},
 			"gh", "api", "-X", "PATCH", "repos/acme/widgets/git/refs/heads/main", "-f", "sha="+work)
