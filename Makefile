@@ -15,9 +15,10 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vault-plugin-github-app ./cmd/vault-plugin-github-app
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/github-token-proxy ./cmd/github-token-proxy
 
-# What the tests need besides Go (git, gh, curl, shellcheck, PyYAML; the
-# table is in scripts/deps.sh): installed with apt-get when this user can,
-# else one message naming every missing tool and how to install it.
+# What the tests need besides Go (git, gh, curl, shellcheck, PyYAML, Python
+# requests, Node.js 20.18.1+; the table is in scripts/deps.sh): installed
+# with apt-get when this user can (Node.js never: not Debian's), else one
+# message naming every missing tool and how to install it.
 deps:
 	@bash scripts/deps.sh
 

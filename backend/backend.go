@@ -71,6 +71,11 @@ type backend struct {
 	// revocations revokes tokens that have no lease, in the background
 	// (secret_token.go).
 	revocations *revocations
+
+	// maxLeaseTTL reads the mount's max lease TTL from Vault, one read
+	// shared by the mints under way, never one that started before a
+	// mint's request arrived (freshread.go).
+	maxLeaseTTL *maxLeaseTTLReads
 }
 
 func newBackend(info BuildInfo) *backend {
@@ -86,6 +91,7 @@ func newBackend(info BuildInfo) *backend {
 		bounds:      newEntryCache[bound]("bound", boundPrefix),
 	}
 	b.metrics = newMetrics()
+	b.maxLeaseTTL = newMaxLeaseTTLReads(func() time.Duration { return b.System().MaxLeaseTTL() })
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -113,8 +119,8 @@ func newBackend(info BuildInfo) *backend {
 const backendHelp = `
 The GitHub App secrets engine holds a GitHub App's private key and issues
 installation access tokens as leases. A lease lasts until shortly before the
-token expires (the expiry buffer), and GitHub revokes the token when the
-lease ends.
+token expires (the expiry buffer); when Vault ends the lease (at its TTL or
+on a revoke), the engine revokes the token at GitHub.
 `
 
 // invalidate drops what a replicated write or a performance standby made

@@ -43,6 +43,9 @@ func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request
 // that names them. It is also the one place where a handler's coded error
 // becomes Vault's answer (errors.go).
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
+	// The moment the request arrived, for the mount's max lease TTL a
+	// mint reads (freshread.go).
+	ctx = b.maxLeaseTTL.arrive(ctx)
 	if rp, ok := b.parserFor(req); ok {
 		q, msg := rp.parse(req.Data)
 		if msg != "" {

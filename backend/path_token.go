@@ -20,10 +20,12 @@ const (
 Reading token/<role> mints a fresh installation token with the role's scope,
 as a lease that ends expiry_buffer before the token expires (or at the
 role's ttl). The lease is not renewable; read again for a new token. When
-the lease ends the token is revoked at GitHub. Writing token/<role> with
-repositories, repository_ids, permissions or branches narrows the token to
-a subset of the role; a read with them as query parameters
-(token/<role>?repositories=web) narrows the same way, it never ignores them.
+Vault ends the lease (at its TTL or on a revoke), the engine revokes the
+token at GitHub. Writing token/<role> with repositories, repository_ids,
+permissions or branches narrows the token to a subset of the role; a read
+with them as query parameters (token/<role>?repositories=web) narrows the
+same way, it never ignores them. A narrowing parameter left out or empty
+keeps the role's value; it never widens to the whole installation.
 
 Besides the token the answer carries plain data for the session: branches,
 the effective write scope github-token-proxy enforces ([] when unscoped),
@@ -62,9 +64,9 @@ func pathToken(b *backend) []*framework.Path {
 					Required:    true,
 				},
 				// Query: a read takes them as query parameters and narrows.
-				"repositories":   asQuery(adhoc["repositories"]),
-				"repository_ids": asQuery(adhoc["repository_ids"]),
-				"permissions":    asQuery(adhoc["permissions"]),
+				"repositories":   narrowing(adhoc["repositories"], "Narrow the token to these repositories, each one the role covers (owner/name is accepted when the owner matches). Absent or empty: the role's."),
+				"repository_ids": narrowing(adhoc["repository_ids"], "Narrow the token to these repository ids, each one the role covers. Absent or empty: the role's."),
+				"permissions":    narrowing(adhoc["permissions"], "Narrow the token's permissions, name to level, each at most the role's level (e.g. contents=read). Absent or empty: the role's."),
 				"branches": {
 					Type:        framework.TypeCommaStringSlice,
 					Description: narrowBranchesFieldHelp,
@@ -111,10 +113,12 @@ func pathToken(b *backend) []*framework.Path {
 	}
 }
 
-// asQuery is a copy of f that a read also takes as a query parameter.
-func asQuery(f *framework.FieldSchema) *framework.FieldSchema {
+// narrowing is a role field as token/<role> takes it: also a query
+// parameter of a read, and described as a narrowing of the role.
+func narrowing(f *framework.FieldSchema, description string) *framework.FieldSchema {
 	q := *f
 	q.Query = true
+	q.Description = description
 	return &q
 }
 
@@ -213,10 +217,13 @@ func (b *backend) mint(ctx context.Context, req *logical.Request, roleName strin
 
 	// The lease's end as Vault stores it (its expire_time): Vault caps the
 	// TTL at the mount's tuned max_lease_ttl, or the system's, with
-	// framework.CalculateTTL, called here as Vault calls it. Rounded down
+	// framework.CalculateTTL, called here as Vault calls it, with the
+	// mount's max read from Vault after this request arrived (a read
+	// shared with the other mints under way: freshread.go). Rounded down
 	// to the second: never after the lease ends. Templates read it rather
 	// than adding the lease duration to the time they render at.
-	leaseTTL, _, err := framework.CalculateTTL(b.System(), 0, ttl, 0, ttl, 0, time.Time{})
+	sys := maxLeaseTTLView{SystemView: b.System(), max: b.maxLeaseTTL.get(ctx)}
+	leaseTTL, _, err := framework.CalculateTTL(sys, 0, ttl, 0, ttl, 0, time.Time{})
 	if err != nil {
 		a.revokeDetached(ctx, client, tok.Token, "no_lease", id)
 		a.metrics.failed("internal")

@@ -63,7 +63,7 @@ func roleFields() map[string]*framework.FieldSchema {
 		},
 		"repositories": {
 			Type:        framework.TypeCommaStringSlice,
-			Description: "Repository names the token covers (owner/name is accepted when the owner matches). Empty: every repository of the installation. At most 500.",
+			Description: "Repository names the token covers (owner/name is accepted when the owner matches). Empty: every repository of the installation (inside a bound: the bound's). At most 500.",
 		},
 		"repository_ids": {
 			Type:        framework.TypeCommaIntSlice,
@@ -71,11 +71,11 @@ func roleFields() map[string]*framework.FieldSchema {
 		},
 		"permissions": {
 			Type:        framework.TypeKVPairs,
-			Description: "Permissions of the token, name to level (read, write, admin), e.g. contents=read,pull_requests=write. Empty: all the App was granted.",
+			Description: "Permissions of the token, name to level (read, write, admin), e.g. contents=read,pull_requests=write. Empty: inside a bound, the bound's max_permissions; otherwise the App's default_permissions (or max_permissions), and when neither is set all the App was granted.",
 		},
 		"ttl": {
 			Type:        framework.TypeDurationSecond,
-			Description: "Lease TTL cap; 0 means the token's own life minus the expiry buffer. At most 1h. A shorter ttl cuts the token's life short: it is revoked at GitHub when the lease ends.",
+			Description: "Lease TTL cap; 0 means the token's own life minus the expiry buffer. At most 1h. A shorter ttl cuts the token's life short: when Vault ends the lease, the engine revokes the token at GitHub.",
 		},
 		"expiry_buffer": {
 			Type:        framework.TypeDurationSecond,

@@ -352,7 +352,8 @@ func busy() *refusal {
 
 // refuseScoped answers a refusal in the form the client reads: git's
 // report-status for a push whose commands were read, GitHub's JSON error
-// for REST and GraphQL; it logs and counts it.
+// for REST, and for GraphQL its error list (a scope refusal with 200, as
+// GitHub answers FORBIDDEN); it logs and counts it.
 func (p *Proxy) refuseScoped(w http.ResponseWriter, r *http.Request, rec *record, ref *refusal, scope branches.Scope, push *pushRequest) {
 	p.metrics.refuse(ref.rule)
 	rec.refuse(ref.rule, trimForMessage(ref.ref))
@@ -366,13 +367,22 @@ func (p *Proxy) refuseScoped(w http.ResponseWriter, r *http.Request, rec *record
 		}
 	}
 	body := map[string]any{"message": msg, "documentation_url": scopeDocs}
+	status := ref.status
 	if ref.graphql {
 		body["errors"] = []map[string]any{{"type": "FORBIDDEN", "message": msg}}
+		if status == http.StatusForbidden {
+			// As GitHub answers a mutation its token may not run: 200,
+			// no data, a FORBIDDEN error. GraphQL clients (gh pr merge's
+			// among them) print the message as an error; a 403 they
+			// print as a quoted body.
+			body["data"] = nil
+			status = http.StatusOK
+		}
 	}
 	data, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", fmt.Sprint(len(data)))
-	w.WriteHeader(ref.status)
+	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }
 

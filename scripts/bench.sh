@@ -21,7 +21,11 @@ eval "$inproc_cmd" | tee "$tmp/inproc.txt" >&2
 
 load_cmd="LOAD_DURATION=$LOAD_DURATION LOAD_WORKERS=$LOAD_WORKERS LOAD_ROUNDS=$LOAD_ROUNDS go test -tags acceptance -count=1 -timeout 30m -run '^(TestLoad|TestLeaseEntrySize)' ./test/acceptance/"
 echo "== $load_cmd" >&2
+# The machine is shared: the load average before and after the load runs
+# goes into the report beside the figures.
+load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 LOAD_REPORT="$tmp" go test -tags acceptance -count=1 -timeout 30m -run '^(TestLoad|TestLeaseEntrySize)' ./test/acceptance/ >&2
+load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 
 # The proxy's section comes from its own benchmark (the command is in the
 # section); keep it as it is.
@@ -31,7 +35,7 @@ proxy_section="$(sed -n '/^## github-token-proxy/,$p' "$out" 2>/dev/null || true
   echo "# Benchmarks"
   echo
   echo "Written by \`make bench\` on $(date -u +%Y-%m-%d) at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ":(exclude)$out" 2>/dev/null || echo ' (with uncommitted changes)'). Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/{print $2}') GiB; $(go version | cut -d' ' -f3); $("$vault" version | cut -d, -f1)."
-  echo "Everything (Vault, the plugin, the GitHub API double and the load clients) shares those cores."
+  echo "Everything (Vault, the plugin, the GitHub API double and the load clients) shares those cores, and so does whatever else runs on the machine: its load average (1, 5 and 15 minutes) was $load_before before the load runs through Vault and $load_after after them."
   echo
   echo "## In-process: the backend against the GitHub API double"
   echo
@@ -41,13 +45,13 @@ proxy_section="$(sed -n '/^## github-token-proxy/,$p' "$out" 2>/dev/null || true
   grep -E '^(Benchmark|goos|goarch|cpu)' "$tmp/inproc.txt"
   echo '```'
   echo
-  echo "github-calls/token counts every HTTP request the double saw per token minted in steady state; jwt-signs/1000tokens counts App JWTs signed. vault-calls/token and log-lines/token count what is free in-process but not through a real Vault, where the plugin is a process of its own: each call to the system view is a gRPC round trip to Vault (the framework's replication-state check on every request, the mount's max lease TTL for lease_expires_at), and each line the plugin logs, at any level, is written to Vault, which parses it before it looks at its own log level. The installation lookup of owner and repository roles is cached, so both stay at 1 call per token; a mount signs one JWT every ~8 minutes. B/op and allocs/op include the in-process double's side of each request (by-repo tokens carry GitHub's full repository object in the double's answer)."
+  echo "github-calls/token counts every HTTP request the double saw per token minted in steady state; jwt-signs/1000tokens counts App JWTs signed. vault-calls/token and log-lines/token count what is free in-process but not through a real Vault, where the plugin is a process of its own: each call to the system view is a gRPC round trip to Vault (the framework's replication-state check on every request, and the mount's max lease TTL for lease_expires_at, one read shared by the mints under way, never one that started before a mint's request arrived), and each line the plugin logs, at any level, is written to Vault, which parses it before it looks at its own log level. The installation lookup of owner and repository roles is cached, so both stay at 1 call per token; a mount signs one JWT every ~8 minutes. B/op and allocs/op include the in-process double's side of each request (by-repo tokens carry GitHub's full repository object in the double's answer)."
   echo
   echo "## Through a real Vault server"
   echo
   echo "\`$load_cmd\`"
   echo
-  echo "Each row: N clients reading \`github/token/<role>\` as fast as they can for the duration. by-id is an \`installation_id\` role; by-owner an \`owner\` role among 100 installations. GitHub latency is injected at the double. kv-v1 is the same Vault's read throughput with the same clients, the ceiling for any engine (and where a static token would live). The floor is an external plugin built and served like this one (\`test/floorplugin\`: same SDK, \`plugin.ServeMultiplex\`, same TLS flags) whose read of \`floor/token/<name>\` issues a lease (55 minutes, a token-sized value, a revoke that does nothing) and calls nothing: what Vault, the plugin protocol and a lease cost per read, the most any external engine could do. With GitHub answering at once, kv-v1, the floor and by-id alternate $LOAD_ROUNDS times; the by-id row pools those rounds."
+  echo "Each row: N clients reading \`github/token/<role>\` as fast as they can for the duration. by-id is an \`installation_id\` role; by-owner an \`owner\` role among 100 installations. GitHub latency is injected at the double, which runs in the test process on the same cores (it checks each App JWT in full once, then remembers it until its exp, so it spends no RSA verification per request). kv-v1 is the same Vault's read throughput with the same clients, the ceiling for any engine (and where a static token would live). The floor is an external plugin built and served like this one (\`test/floorplugin\`: same SDK, \`plugin.ServeMultiplex\`, same TLS flags) whose read of \`floor/token/<name>\` issues a lease (55 minutes, a value the size of the double's 520-character tokens, a revoke that does nothing) and calls nothing: what Vault, the plugin protocol and a lease cost per read, the most any external engine could do. With GitHub answering at once, kv-v1, the floor and by-id alternate $LOAD_ROUNDS times; the by-id row pools those rounds."
   echo
   cat "$tmp/through-vault.md"
   echo

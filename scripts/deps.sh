@@ -20,7 +20,8 @@ set -euo pipefail
 # the real one); curl is a client of the proxy in the tests; shellcheck
 # checks the example scripts; PyYAML parses the Kubernetes manifests (apt
 # puts it in /usr/bin/python3, which the tests also try when the python3
-# on PATH has no yaml module).
+# on PATH has no yaml module); Python requests is a client of the proxy in
+# the tests (the runner's language), looked for the same way.
 # shellcheck disable=SC2016 # the checks run later, with eval
 table='
 git                git              command -v git
@@ -29,6 +30,7 @@ gh                 gh               command -v gh
 curl               curl             command -v curl
 shellcheck         shellcheck       command -v shellcheck
 PyYAML             python3-yaml     /usr/bin/python3 -c "import yaml" 2>/dev/null || python3 -c "import yaml" 2>/dev/null
+python-requests    python3-requests /usr/bin/python3 -c "import requests" 2>/dev/null || python3 -c "import requests" 2>/dev/null
 '
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -48,6 +50,18 @@ fi
 # unless GOTOOLCHAIN=local.
 go_want="$(awk '$1 == "go" { print $2; exit }' "$root/go.mod")"
 version_ge() { printf '%s\n%s\n' "$2" "$1" | sort -V -C; }
+
+# Node.js is not taken from apt either (Debian 12's nodejs is 18): the
+# proxy's Node clients run fetch() with the docs' preload, whose undici
+# (docs/agent-isolation.md) needs Node 20.18.1 or later, and npm installs it.
+node_want=20.18.1
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || return 1
+  local have
+  have="$(node --version 2>/dev/null)" || return 1
+  have="${have#v}"
+  version_ge "$have" "$node_want"
+}
 go_ok() {
   command -v go >/dev/null 2>&1 || return 1
   local have
@@ -77,6 +91,7 @@ report() {
   {
     echo "deps: make test-all needs what this machine lacks:"
     go_ok || printf '  %-18s Go %s or newer: https://go.dev/dl/ (not Debian'"'"'s golang-go, which is older)\n' go "$go_want"
+    node_ok || printf '  %-18s Node.js %s or newer, with npm: https://nodejs.org/ or NodeSource'"'"'s packages (not Debian 12'"'"'s nodejs, which is 18)\n' node "$node_want"
     for i in "${!tools[@]}"; do
       pkg="$(printf '%s\n' "$table" | awk -v t="${tools[$i]}" '$1 == t { print $2 }')"
       printf '  %-18s Debian package %s\n' "${tools[$i]}" "$pkg"
@@ -94,7 +109,7 @@ report() {
 
 missing
 if [ "${#tools[@]}" -eq 0 ]; then
-  go_ok || report ""
+  if ! { go_ok && node_ok; }; then report ""; fi
   exit 0
 fi
 
@@ -122,7 +137,7 @@ else
   else
     installed=("${pkgs[@]}")
     missing
-    [ "${#tools[@]}" -eq 0 ] && go_ok && { echo "deps: installed ${installed[*]}" >&2; exit 0; }
+    [ "${#tools[@]}" -eq 0 ] && go_ok && node_ok && { echo "deps: installed ${installed[*]}" >&2; exit 0; }
     [ "${#tools[@]}" -eq 0 ] ||
       why="(apt-get installed ${installed[*]}, yet the above are still not found: is their directory, e.g. /usr/bin, on PATH?)"
   fi

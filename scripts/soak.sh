@@ -57,6 +57,15 @@ scale), is compressed to 2 retries (15-20 s here): 12 would outlast a token.
 - The **credential helper** (examples/runner/git-credential-vault.sh, margin
   5 s, wait 10 s) is run every 2 s; each token it hands out is judged the same
   way at the moment it answers.
+- **git through the token proxy**: github-token-proxy reads the same
+  credentials.json, with the session's write scope (session-start.sh's default,
+  ambient/s1/*). Every 3 s a round of the agent side's git goes through it: a
+  fetch, then a push of a new commit to the session's branch ambient/s1/soak
+  (the double's branch must then hold that commit), and every tenth round a
+  push to main (a fast-forward GitHub would take; the first round too), which the proxy must refuse
+  in git's report-status; main must never move. A fetch or push may fail with
+  the proxy's 503 only while a fault has left no usable token, and a later one
+  must succeed.
 - **Leaks**: tokens live at GitHub with no Vault lease at the end. **Leases whose
   token is gone**: Vault leases whose token is no longer live at GitHub.
 - **Gap**: for each token, from the sample that first saw its successor in the

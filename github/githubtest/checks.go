@@ -31,16 +31,11 @@ func (rc *repoCtx) reviewJSON(p *pullRequest, rv *review) map[string]any {
 // cannot approve it or request changes on it.
 func (s *Server) createReview(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = reviewsDocs + "#create-a-review-for-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writePulls)
+	rc, p, ok := s.openPull(w, r, args, doc, writePulls)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	var body struct {
 		CommitID string `json:"commit_id"`
 		Body     string `json:"body"`
@@ -86,16 +81,11 @@ func (s *Server) createReview(w http.ResponseWriter, r *http.Request, args []str
 // listReviews serves GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews.
 func (s *Server) listReviews(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = reviewsDocs + "#list-reviews-for-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readPulls)
+	rc, p, ok := s.openPull(w, r, args, doc, readPulls)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	items := []map[string]any{}
 	for _, rv := range page(w, r, rc.base+"/repos/"+rc.full()+"/pulls/"+args[2]+"/reviews", p.reviews) {
 		items = append(items, rc.reviewJSON(p, rv))
@@ -123,16 +113,11 @@ func (rc *repoCtx) reviewCommentJSON(p *pullRequest, c *reviewComment) map[strin
 // path, line, side} or {body, in_reply_to}.
 func (s *Server) createReviewComment(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = reviewComDocs + "#create-a-review-comment-for-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writePulls)
+	rc, p, ok := s.openPull(w, r, args, doc, writePulls)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	var body struct {
 		Body      *string `json:"body"`
 		CommitID  string  `json:"commit_id"`
@@ -175,16 +160,11 @@ func (s *Server) createReviewComment(w http.ResponseWriter, r *http.Request, arg
 // listReviewComments serves GET /repos/{owner}/{repo}/pulls/{pull_number}/comments.
 func (s *Server) listReviewComments(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = reviewComDocs + "#list-review-comments-on-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readPulls)
+	rc, p, ok := s.openPull(w, r, args, doc, readPulls)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	items := []map[string]any{}
 	for _, c := range page(w, r, rc.base+"/repos/"+rc.full()+"/pulls/"+args[2]+"/comments", p.comments) {
 		items = append(items, rc.reviewCommentJSON(p, c))

@@ -233,6 +233,11 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 			"REMOTE_USER=x-access-token", // allows receive-pack
 			"GIT_CONFIG_NOSYSTEM=1",
 			"HOME=" + filepath.Dir(dir),
+			// GitHub's receive-pack advertises push-options (and
+			// accepts and ignores them): git push -o works there.
+			"GIT_CONFIG_COUNT=1",
+			"GIT_CONFIG_KEY_0=receive.advertisePushOptions",
+			"GIT_CONFIG_VALUE_0=true",
 		},
 		Stderr: io.Discard,
 	}

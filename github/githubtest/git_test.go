@@ -436,6 +436,13 @@ func TestPushRecordsRefChanges(t *testing.T) {
 	if all := g.RefChanges(); all[len(all)-1].Ref != "refs/heads/api" || all[len(all)-1].New != "" || all[len(all)-1].By != "git push" {
 		t.Errorf("delete by push recorded as %+v", all[len(all)-1])
 	}
+	// Push options, which GitHub's receive-pack advertises and ignores.
+	if out, err := g.git(t, wd, tok, "push", "--quiet", "-o", "ci.skip", "-o", "note=a b", "origin", "HEAD:refs/heads/opts"); err != nil {
+		t.Fatalf("push with -o: %v\n%s", err, out)
+	}
+	if refs, _ := g.Refs("acme/widgets"); refs["refs/heads/opts"] != head {
+		t.Errorf("the push with -o left refs/heads/opts at %q, want %s", refs["refs/heads/opts"], head)
+	}
 }
 
 // A push can take effect and then fail: the refs move and are recorded,

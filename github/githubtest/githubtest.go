@@ -288,6 +288,7 @@ type Server struct {
 	calls         []*Call
 	jwtsSeen      []string
 	jwtSeenSet    map[string]bool
+	jwts          jwtCache               // App JWTs that passed every check, under a lock of its own (jwt.go)
 	budgets       map[string]*rateBudget // rate-limit budgets: "app", "installation:ID"
 	faults        faults
 	git           gitRepos             // git.go

@@ -53,6 +53,23 @@ type autoMerge struct {
 	expectedHead string
 }
 
+// openPull opens the repository of /repos/{owner}/{repo}/pulls/{n}
+// (args) as openRepo does and finds pull request n: a 404 when there is
+// none. When ok, the caller calls rc.done.
+func (s *Server) openPull(w http.ResponseWriter, r *http.Request, args []string, doc string, n need) (*repoCtx, *pullRequest, bool) {
+	rc, ok := s.openRepo(w, r, args[0], args[1], doc, n)
+	if !ok {
+		return nil, nil, false
+	}
+	p := rc.pull(pullNumber(args[2]))
+	if p == nil {
+		rc.done()
+		writeError(w, http.StatusNotFound, msgNotFound, doc)
+		return nil, nil, false
+	}
+	return rc, p, true
+}
+
 // pull finds pull request number.
 func (rc *repoCtx) pull(number int) *pullRequest {
 	for _, p := range rc.st.pulls {
@@ -259,16 +276,11 @@ func (rc *repoCtx) createPull(in pullInput) (*pullRequest, []map[string]any) {
 // getPull serves GET /repos/{owner}/{repo}/pulls/{pull_number}.
 func (s *Server) getPull(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = pullsDocs + "#get-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, readPulls)
+	rc, p, ok := s.openPull(w, r, args, doc, readPulls)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	writeJSON(w, http.StatusOK, rc.pullJSON(p))
 }
 
@@ -308,16 +320,11 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, args []string
 // {title, body, state, base, maintainer_can_modify}.
 func (s *Server) updatePull(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = pullsDocs + "#update-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writePulls)
+	rc, p, ok := s.openPull(w, r, args, doc, writePulls)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	var body struct {
 		Title     *string `json:"title"`
 		Body      *string `json:"body"`
@@ -379,16 +386,11 @@ func (rc *repoCtx) updatePull(p *pullRequest, title, body, state, base *string, 
 // {commit_title, commit_message, sha, merge_method}.
 func (s *Server) mergePull(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = pullsDocs + "#merge-a-pull-request"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeContents)
+	rc, p, ok := s.openPull(w, r, args, doc, writeContents)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	var body struct {
 		Title   *string `json:"commit_title"`
 		Message *string `json:"commit_message"`
@@ -527,16 +529,11 @@ func (rc *repoCtx) rebase(base, head string, now time.Time) (string, error) {
 // {expected_head_sha}: the base merged into the head, 202.
 func (s *Server) updatePullBranch(w http.ResponseWriter, r *http.Request, args []string) {
 	const doc = pullsDocs + "#update-a-pull-request-branch"
-	rc, ok := s.openRepo(w, r, args[0], args[1], doc, writeContents)
+	rc, p, ok := s.openPull(w, r, args, doc, writeContents)
 	if !ok {
 		return
 	}
 	defer rc.done()
-	p := rc.pull(pullNumber(args[2]))
-	if p == nil {
-		writeError(w, http.StatusNotFound, msgNotFound, doc)
-		return
-	}
 	var body struct {
 		Expected string `json:"expected_head_sha"`
 	}

@@ -64,10 +64,12 @@ func pathWithout(t *testing.T, hidden func(name string) bool) string {
 
 // TestDepsMessage: on a machine without the tools the tests need, `make
 // test-all`'s first step (scripts/deps.sh; --check, which never installs)
-// stops at once with one message that names every missing tool, Go
-// included, and one apt-get command that installs every missing package.
+// stops at once with one message that names every missing tool, Go and
+// Node.js included (those two with where to get them, not apt), and one
+// apt-get command that installs every missing package. A Node.js older
+// than the preload's undici needs (Debian 12's 18) is named as missing.
 // With the tools present it says nothing. The README's quickstart names
-// every package of the table.
+// every package of the table, and Node.js.
 func TestDepsMessage(t *testing.T) {
 	t.Parallel()
 	rows := depsRows(t)
@@ -84,7 +86,7 @@ func TestDepsMessage(t *testing.T) {
 	}
 
 	// Missing: every tool of the table and Go, hidden from PATH.
-	hide := map[string]bool{"go": true, "gofmt": true, "apt-get": true, "sudo": true}
+	hide := map[string]bool{"go": true, "gofmt": true, "apt-get": true, "sudo": true, "node": true, "npm": true}
 	for _, r := range rows {
 		hide[r[0]] = true
 		hide[r[1]] = true
@@ -117,12 +119,19 @@ func TestDepsMessage(t *testing.T) {
 	if !named("go") {
 		t.Errorf("Go is not named")
 	}
-	// PyYAML is looked for in /usr/bin/python3 too, where apt puts it,
-	// which a PATH cannot hide.
-	yamlInSystemPython := exec.Command("/usr/bin/python3", "-c", "import yaml").Run() == nil
+	nodeLine := regexp.MustCompile(`(?m)^  node +Node\.js 20\.18\.1 or newer, with npm: https://nodejs\.org/ or NodeSource's packages \(not Debian 12's nodejs, which is 18\)$`)
+	if !nodeLine.MatchString(errOut) {
+		t.Errorf("Node.js is not named with where to get it (nodejs.org or NodeSource, not Debian's nodejs)")
+	}
+	// The Python modules are looked for in /usr/bin/python3 too, where
+	// apt puts them, which a PATH cannot hide.
+	inSystemPython := func(module string) bool {
+		return exec.Command("/usr/bin/python3", "-c", "import "+module).Run() == nil
+	}
+	modules := map[string]string{"PyYAML": "yaml", "python-requests": "requests"}
 	var pkgs []string
 	for _, r := range rows {
-		if r[0] == "PyYAML" && yamlInSystemPython {
+		if m, ok := modules[r[0]]; ok && inSystemPython(m) {
 			continue
 		}
 		if !named(r[0]) {
@@ -140,6 +149,30 @@ func TestDepsMessage(t *testing.T) {
 		t.Errorf("%d messages, want one", n)
 	}
 
+	// Everything present but a Node.js too old for the preload (Debian
+	// 12's): the message names node alone, and no apt-get command.
+	old := t.TempDir()
+	for name, script := range map[string]string{"node": "echo v18.19.0", "npm": "echo 9.2.0"} {
+		if err := os.WriteFile(filepath.Join(old, name), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env = nil
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PATH=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PATH="+old+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	out, errOut, err = runBounded(t, repoRoot, env, "", time.Minute, bash, script, "--check")
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || out != "" {
+		t.Fatalf("deps.sh --check with Node.js 18: %v, stdout %q, want exit status 1\n%s", err, out, errOut)
+	}
+	t.Logf("the message with Node.js 18:\n%s", errOut)
+	if !nodeLine.MatchString(errOut) || strings.Count(errOut, "\n  ") != 1 || strings.Contains(errOut, "apt-get") {
+		t.Errorf("with Node.js 18 and everything else present, want the message to name node alone")
+	}
+
 	// The quickstart lists the prerequisites.
 	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
 	if err != nil {
@@ -150,5 +183,8 @@ func TestDepsMessage(t *testing.T) {
 		if !strings.Contains(quick, "`"+r[1]+"`") {
 			t.Errorf("README.md's quickstart does not name the package `%s` (for %s)", r[1], r[0])
 		}
+	}
+	if !strings.Contains(quick, "Node.js 20.18.1") || !strings.Contains(quick, "nodejs.org") {
+		t.Errorf("README.md's quickstart does not name Node.js 20.18.1 and nodejs.org")
 	}
 }

@@ -382,17 +382,23 @@ func checkSessionFiles(t testing.TB, d *githubtest.Server, dir string, perms os.
 // ---------------------------------------------------------------------------
 // YAML through python3 and PyYAML (no YAML module in go.mod)
 
-var yamlPython struct {
+// pythons caches, per module, the python3 that can import it.
+var pythons sync.Map // module name → *foundPython
+
+type foundPython struct {
 	once sync.Once
 	bin  string
 	err  error
 }
 
-// pythonWithYAML finds a python3 that can `import yaml`. It fails the test
-// when there is none: the manifests must not go unchecked.
-func pythonWithYAML(t testing.TB) string {
+// pythonWith finds a python3 that can `import module`: the one on PATH,
+// else /usr/bin/python3, where the Debian package pkg puts it (what
+// scripts/deps.sh checks). It fails the test when there is none.
+func pythonWith(t testing.TB, module, pkg string) string {
 	t.Helper()
-	yamlPython.once.Do(func() {
+	v, _ := pythons.LoadOrStore(module, &foundPython{})
+	p := v.(*foundPython)
+	p.once.Do(func() {
 		var tried []string
 		for _, cand := range []string{"python3", "/usr/bin/python3"} {
 			bin, err := exec.LookPath(cand)
@@ -400,20 +406,28 @@ func pythonWithYAML(t testing.TB) string {
 				tried = append(tried, cand+": not found")
 				continue
 			}
-			if out, err := exec.Command(bin, "-c", "import yaml").CombinedOutput(); err != nil {
+			if out, err := exec.Command(bin, "-c", "import "+module).CombinedOutput(); err != nil {
 				tried = append(tried, fmt.Sprintf("%s: %v: %s", bin, err, strings.TrimSpace(string(out))))
 				continue
 			}
-			yamlPython.bin = bin
+			p.bin = bin
 			return
 		}
-		yamlPython.err = fmt.Errorf("no python3 with PyYAML (install the Debian/Ubuntu package python3-yaml): %s", strings.Join(tried, "; "))
+		p.err = fmt.Errorf("no python3 with %s (install the Debian/Ubuntu package %s): %s", module, pkg, strings.Join(tried, "; "))
 	})
-	if yamlPython.err != nil {
-		t.Fatal(yamlPython.err)
+	if p.err != nil {
+		t.Fatal(p.err)
 	}
-	return yamlPython.bin
+	return p.bin
 }
+
+// pythonWithYAML finds a python3 that can `import yaml`: the manifests
+// must not go unchecked.
+func pythonWithYAML(t testing.TB) string { return pythonWith(t, "yaml", "python3-yaml") }
+
+// pythonWithRequests finds a python3 that can `import requests`, the
+// proxy's Python client.
+func pythonWithRequests(t testing.TB) string { return pythonWith(t, "requests", "python3-requests") }
 
 // yamlDocs parses every document of a YAML file (yaml.safe_load_all) and
 // returns them as JSON-decoded values.

@@ -232,10 +232,17 @@ func TestLoadThroughVault(t *testing.T) {
 			v.enableFloor(t, floorSHA)
 			ops["floor"] = func(c *api.Client) error {
 				s, err := c.Logical().Read("floor/token/bench")
-				if err == nil && (s == nil || s.LeaseID == "") {
-					err = errors.New("floor: no lease in the answer")
+				if err != nil {
+					return err
 				}
-				return err
+				if s == nil || s.LeaseID == "" {
+					return errors.New("floor: no lease in the answer")
+				}
+				// The floor carries a token of the engine's size.
+				if tok, _ := s.Data["token"].(string); len(tok) != githubtest.TokenLength {
+					return fmt.Errorf("floor: a token of %d characters, want %d", len(tok), githubtest.TokenLength)
+				}
+				return nil
 			}
 			order, n = []string{"kv-v1", "floor", "by-id"}, nRounds
 			pluginOf["floor"] = floorPluginName

@@ -97,6 +97,27 @@ func proxyPod(t testing.TB) proxyPodSpec {
 	return p
 }
 
+// runnerEnvAt is proxy-pod.yaml's runner environment on this machine:
+// the proxy's address addr for the pod's, moved(p) for each of the pod's
+// files p (the proxy's CA and bundle, the session's gitconfig), and
+// SSL_CERT_DIR certDir ("": the manifest's).
+func (p proxyPodSpec) runnerEnvAt(addr string, moved func(string) string, certDir string) []string {
+	var env []string
+	for k, v := range p.runnerEnv {
+		v = strings.ReplaceAll(v, "http://"+p.listen, "http://"+addr)
+		switch {
+		case k == "SSL_CERT_DIR":
+			if certDir != "" {
+				v = certDir
+			}
+		case strings.HasPrefix(v, "/var/run/"):
+			v = moved(v)
+		}
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
 // shellEnv runs script in bash with nothing in the environment but PATH
 // and returns what it prints with `env -0` at its end, PATH and bash's own
 // variables left out.
@@ -334,9 +355,7 @@ func TestProxyModeClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodeVersion, envProxy := nodeHasEnvProxy(t)
-	if out, err := exec.Command("python3", "-c", "import requests").CombinedOutput(); err != nil {
-		t.Fatalf("python3 with requests (Debian package python3-requests): %v\n%s", err, out)
-	}
+	python := pythonWithRequests(t)
 	undici := proxyModeUndici(t)
 	dir := t.TempDir()
 	moved := func(p string) string { return filepath.Join(dir, p) }
@@ -455,17 +474,7 @@ func TestProxyModeClients(t *testing.T) {
 
 	// The runner: the manifest's environment, paths moved, and its
 	// SSL_CERT_DIR emptied so that the bundle is all it trusts.
-	runner := []string{"HOME=" + moved("home")}
-	for k, v := range pod.runnerEnv {
-		v = strings.ReplaceAll(v, "http://"+pod.listen, "http://"+addr)
-		switch {
-		case v == pod.bundleOut || v == pod.caOut:
-			v = moved(v)
-		case k == "SSL_CERT_DIR":
-			v = emptyDir
-		}
-		runner = append(runner, k+"="+v)
-	}
+	runner := append(pod.runnerEnvAt(addr, moved, emptyDir), "HOME="+moved("home"))
 	preload := []string{"NODE_PATH=" + undici, "NODE_OPTIONS=--require " + filepath.Join(repoRoot, "examples", "runner", "node-env-proxy.cjs")}
 	const (
 		apiURL   = "https://api.github.com/installation/repositories"
@@ -494,8 +503,8 @@ func TestProxyModeClients(t *testing.T) {
 	}{
 		{"curl to api.github.com", nil, "curl", []string{"-sS", "--fail-with-body", apiURL}, "hello from api.github.com"},
 		{"curl to a tunnelled host", nil, "curl", []string{"-sS", "--fail-with-body", worldURL}, "hello from tunnel.invalid"},
-		{"Python requests to api.github.com", nil, "python3", []string{"-c", pyGet, apiURL}, "200 hello from api.github.com"},
-		{"Python requests to a tunnelled host", nil, "python3", []string{"-c", pyGet, worldURL}, "200 hello from tunnel.invalid"},
+		{"Python requests to api.github.com", nil, python, []string{"-c", pyGet, apiURL}, "200 hello from api.github.com"},
+		{"Python requests to a tunnelled host", nil, python, []string{"-c", pyGet, worldURL}, "200 hello from tunnel.invalid"},
 		{"Node " + nodeVersion + " fetch with the preload to api.github.com", preload, "node", []string{"-e", nodeGet, apiURL}, "200 hello from api.github.com"},
 		{"Node " + nodeVersion + " fetch with the preload to a tunnelled host", preload, "node", []string{"-e", nodeGet, worldURL}, "200 hello from tunnel.invalid"},
 	} {

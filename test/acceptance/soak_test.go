@@ -18,11 +18,16 @@ package acceptance
 // A prober runs the shipped git credential helper every 2 s and checks what
 // it hands out the same way. Agent is restarted whenever it exits, as
 // Kubernetes restarts a sidecar (CrashLoopBackOff, scaled). The token proxy
-// (cmd/github-token-proxy) reads the same file, and an agent side's git
-// fetches through it every 3 s from the GitHub double's git hosting (over
-// TLS, under github.com's names): every fetch succeeds, or fails with the
+// (cmd/github-token-proxy) reads the same file, with the session's write
+// scope (session-start.sh gives the role ambient/s1/*), and an agent
+// side's git goes through it every 3 s to the GitHub double's git hosting
+// (over TLS, under github.com's names): a round fetches, then pushes a new
+// commit to the session's branch ambient/s1/soak, and every tenth round
+// also pushes to main. Every fetch and every push to the session's branch
+// succeeds (the branch then holds the pushed commit), or fails with the
 // proxy's 503 when a fault outlasted the file's token and succeeds on a
-// later try.
+// later try; every push to main is refused by the proxy (git prints its
+// reason) or meets the same 503, and main never moves.
 //
 // SOAK_DURATION (default 2m30s) is how long the faults keep cycling; one
 // full cycle always runs. SOAK_REPORT names a Markdown file to write the
@@ -75,6 +80,12 @@ const (
 	soakAgentTokenMaxTTL = 70 * time.Second
 	soakRole             = "session_" + soakAppRole              // session_<namespace>_<serviceaccount>, as session-start.sh names it
 	soakAppRole          = "ambient-sessions_ambient-session-s1" // the AppRole role: <namespace>_<serviceaccount>
+	// soakBranch is where every round pushes: inside the session's write
+	// scope (session-start.sh's default for session s1, ambient/s1/*).
+	soakBranch = "ambient/s1/soak"
+	// soakMainEvery: every soakMainEvery-th round (the first included)
+	// also tries main.
+	soakMainEvery = 10
 	// soakNumRetries compresses Agent's retry window (see soakAgentConfig).
 	soakNumRetries = 2
 )
@@ -235,13 +246,20 @@ type soak struct {
 	agentProcs        []*process
 	agentLogs         []string
 	outageAgentExited bool
-	// git through the token proxy (fetch)
+	// git through the token proxy (fetch, push)
 	gitEnv                     []string
 	gitDir                     string
+	rounds                     int
 	fetches, fetchOK, fetch503 int
 	fetchBad, fetchStreaks     int
 	fetchFailing               bool
 	fetchReasons               []string
+	pushes, pushOK, push503    int
+	pushBad, pushStreaks       int
+	pushFailing                bool
+	mainTries, mainRefused     int
+	main503, mainBad           int
+	mainMoved                  int
 	// results
 	gaps       []time.Duration
 	unrevoked  int
@@ -317,23 +335,35 @@ func newSoak(t *testing.T, name string, td *tlsDouble, v *vaultServer, vaultAddr
 	s.event("first token rendered")
 
 	// The agent side's git, through the token proxy reading the same
-	// file: a clone now, a fetch every 3 s for the whole run.
+	// file: a clone now, a round every 3 s for the whole run. Its commits
+	// are the App's bot's, from the gitconfig Agent renders, as in the
+	// pod (proxy-pod.yaml).
+	var creds credentialsJSON
+	if data, err := os.ReadFile(s.files.Credentials); err != nil || json.Unmarshal(data, &creds) != nil || !slices.Equal(creds.Branches, []string{"ambient/s1/*"}) {
+		t.Fatalf("credentials.json: branches %v (%v), want the session's scope [ambient/s1/*]", creds.Branches, err)
+	}
 	tp := startTokenProxy(t, s.files.Credentials, td.addr, td.caFile, "tunnel")
-	s.gitEnv = agentSideEnv(t.TempDir(), tp)
+	s.gitEnv = append(agentSideEnv(t.TempDir(), tp),
+		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=include.path", "GIT_CONFIG_VALUE_0="+filepath.Join(s.work, "github-session", "gitconfig"))
 	clones := t.TempDir()
 	if out, errOut, err := runBounded(t, clones, s.gitEnv, "", 2*time.Minute, "git", "clone", "--quiet", "https://github.com/acme/widgets.git", "widgets"); err != nil {
 		t.Fatalf("git clone through the proxy: %v\n%s%s", err, out, errOut)
 	}
 	s.gitDir = filepath.Join(clones, "widgets")
 	s.wg.Add(1)
-	go s.fetch()
+	go s.gitRounds()
 	return s
 }
 
-// fetch runs git fetch through the proxy every 3 s. A fetch must succeed,
-// or fail with the proxy's 503 (its token source had no usable token: a
-// fault outlasted the file's token) and then succeed on a later try.
-func (s *soak) fetch() {
+// proxy503 reports whether git's output is the proxy's 503: its token
+// source had no usable token (a fault outlasted the file's token).
+func proxy503(msg string) bool {
+	return strings.Contains(msg, "error: 503") && strings.Contains(msg, "github-token-proxy")
+}
+
+// gitRounds runs a round of git through the proxy every 3 s: a fetch, a
+// push to the session's branch, and every tenth round a push to main.
+func (s *soak) gitRounds() {
 	defer s.wg.Done()
 	for {
 		select {
@@ -341,32 +371,139 @@ func (s *soak) fetch() {
 			return
 		case <-time.After(3 * time.Second):
 		}
-		out, errOut, err := runBounded(s.t, s.gitDir, s.gitEnv, "", proxyWait+30*time.Second, "git", "fetch", "--quiet", "origin")
-		now := time.Now()
 		s.mu.Lock()
-		s.fetches++
-		msg := strings.TrimSpace(out + errOut)
-		switch {
-		case err == nil:
-			s.fetchOK++
-			s.fetchFailing = false
-		case strings.Contains(msg, "error: 503") && strings.Contains(msg, "github-token-proxy"):
-			s.fetch503++
-			if !s.fetchFailing {
-				s.fetchStreaks++
-			}
-			s.fetchFailing = true
-			if len(s.fetchReasons) < 20 {
-				s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: the proxy's 503: %s", now.Sub(s.start).Seconds(), msg))
-			}
-		default:
-			s.fetchBad++
-			if len(s.fetchReasons) < 20 {
-				s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: failed: %v: %s", now.Sub(s.start).Seconds(), err, msg))
-			}
-		}
+		s.rounds++
+		round := s.rounds
 		s.mu.Unlock()
+		s.fetch()
+		s.push(round)
+		if round%soakMainEvery == 1 { // rounds 1, 11, 21...: even a short soak tries
+			s.pushMain()
+		}
 	}
+}
+
+// git runs git in the agent side's clone.
+func (s *soak) git(args ...string) (string, error) {
+	out, errOut, err := runBounded(s.t, s.gitDir, s.gitEnv, "", proxyWait+30*time.Second, "git", args...)
+	return strings.TrimSpace(out + errOut), err
+}
+
+// push commits a small file and pushes it to the session's branch. A
+// push must succeed and leave the branch at the pushed commit, or fail
+// with the proxy's 503 and succeed on a later try.
+func (s *soak) push(round int) {
+	name := fmt.Sprintf("round-%d.txt", round)
+	if err := os.WriteFile(filepath.Join(s.gitDir, name), []byte(name+"\n"), 0o644); err != nil {
+		s.t.Errorf("soak push: %v", err)
+		return
+	}
+	if out, err := s.git("add", name); err != nil {
+		s.t.Errorf("soak: git add: %v: %s", err, out)
+		return
+	}
+	if out, err := s.git("commit", "--quiet", "-m", "Round "+strconv.Itoa(round)); err != nil {
+		s.t.Errorf("soak: git commit: %v: %s", err, out)
+		return
+	}
+	head, _ := s.git("rev-parse", "HEAD")
+	msg, err := s.git("push", "--quiet", "origin", "HEAD:refs/heads/"+soakBranch)
+	now := time.Now()
+	var at string
+	if err == nil {
+		refs, rerr := s.d.Refs("acme/widgets")
+		if at = refs["refs/heads/"+soakBranch]; rerr != nil || at != head {
+			err = fmt.Errorf("the push succeeded, yet %s is at %q, not the pushed %s (%v)", soakBranch, at, head, rerr)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pushes++
+	switch {
+	case err == nil:
+		s.pushOK++
+		s.pushFailing = false
+	case proxy503(msg):
+		s.push503++
+		if !s.pushFailing {
+			s.pushStreaks++
+		}
+		s.pushFailing = true
+		if len(s.fetchReasons) < 20 {
+			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: push: the proxy's 503: %s", now.Sub(s.start).Seconds(), msg))
+		}
+	default:
+		s.pushBad++
+		if len(s.fetchReasons) < 20 {
+			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: push failed: %v: %s", now.Sub(s.start).Seconds(), err, msg))
+		}
+	}
+}
+
+// pushMain pushes the clone's HEAD (a fast-forward of main, which GitHub
+// would take) to main: the proxy must refuse it in git's report-status, or
+// answer its 503 when it has no token; main must not move either way.
+func (s *soak) pushMain() {
+	before, err := s.d.Refs("acme/widgets")
+	if err != nil {
+		s.t.Errorf("soak: %v", err)
+		return
+	}
+	msg, perr := s.git("push", "origin", "HEAD:refs/heads/main")
+	after, err := s.d.Refs("acme/widgets")
+	if err != nil {
+		s.t.Errorf("soak: %v", err)
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mainTries++
+	if after["refs/heads/main"] != before["refs/heads/main"] {
+		s.mainMoved++
+	}
+	switch {
+	case perr != nil && strings.Contains(msg, "! [remote rejected] HEAD -> main (github-token-proxy: refused: git push would write branch \"main\""):
+		s.mainRefused++
+	case perr != nil && proxy503(msg):
+		s.main503++
+	default:
+		s.mainBad++
+		if len(s.fetchReasons) < 20 {
+			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: push to main not refused by the scope: %v: %s", now.Sub(s.start).Seconds(), perr, msg))
+		}
+	}
+}
+
+// fetch runs git fetch through the proxy. A fetch must succeed, or fail
+// with the proxy's 503 (its token source had no usable token: a fault
+// outlasted the file's token) and then succeed on a later try.
+func (s *soak) fetch() {
+	out, errOut, err := runBounded(s.t, s.gitDir, s.gitEnv, "", proxyWait+30*time.Second, "git", "fetch", "--quiet", "origin")
+	now := time.Now()
+	s.mu.Lock()
+	s.fetches++
+	msg := strings.TrimSpace(out + errOut)
+	switch {
+	case err == nil:
+		s.fetchOK++
+		s.fetchFailing = false
+	case proxy503(msg):
+		s.fetch503++
+		if !s.fetchFailing {
+			s.fetchStreaks++
+		}
+		s.fetchFailing = true
+		if len(s.fetchReasons) < 20 {
+			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: the proxy's 503: %s", now.Sub(s.start).Seconds(), msg))
+		}
+	default:
+		s.fetchBad++
+		if len(s.fetchReasons) < 20 {
+			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: failed: %v: %s", now.Sub(s.start).Seconds(), err, msg))
+		}
+	}
+	s.mu.Unlock()
 }
 
 var hclDuration = regexp.MustCompile(`= "([0-9]+(?:ms|s|m|h))"`)
@@ -627,9 +764,12 @@ func (s *soak) sample() {
 			credTok = m[1]
 		}
 		s.mu.Lock()
-		if len(s.tokens) == 0 && tokFile == "" {
+		if len(s.tokens) == 0 && (tokFile == "" || credTok == "") {
+			// Not rendered yet: Agent writes the files one after the
+			// other, so the first render is complete when both hold a
+			// token.
 			s.mu.Unlock()
-			continue // not rendered yet
+			continue
 		}
 		s.samples++
 		reason := ""
@@ -803,6 +943,11 @@ func (s *soak) finish() {
 		time.Sleep(500 * time.Millisecond)
 	}
 	s.event("%d tokens live at GitHub, %d leases: %d leaks, %d leases whose token is gone", s.liveAtEnd, s.leasesAtEnd, s.leaks, s.goneLeases)
+	s.mu.Lock()
+	git := fmt.Sprintf("git through the token proxy, %d rounds: %d of %d fetches and %d of %d pushes to %s succeeded (%d and %d the proxy's 503); %d of %d pushes to main refused (%d the proxy's 503), main moved %d times",
+		s.rounds, s.fetchOK, s.fetches, s.pushOK, s.pushes, soakBranch, s.fetch503, s.push503, s.mainRefused, s.mainTries, s.main503, s.mainMoved)
+	s.mu.Unlock()
+	s.event("%s", git)
 	s.report()
 }
 
@@ -856,6 +1001,14 @@ func (s *soak) check() {
 	if s.fetchBad > 0 || s.fetchOK == 0 || s.fetchFailing {
 		t.Errorf("git fetch through the proxy: %d of %d succeeded, %d failed otherwise than with the proxy's 503, the last failed: %v; %v",
 			s.fetchOK, s.fetches, s.fetchBad, s.fetchFailing, s.fetchReasons)
+	}
+	if s.pushBad > 0 || s.pushOK == 0 || s.pushFailing {
+		t.Errorf("git push to %s through the proxy: %d of %d succeeded with the branch moved, %d failed otherwise than with the proxy's 503, the last failed: %v; %v",
+			soakBranch, s.pushOK, s.pushes, s.pushBad, s.pushFailing, s.fetchReasons)
+	}
+	if s.mainMoved > 0 || s.mainBad > 0 || s.mainRefused == 0 {
+		t.Errorf("git push to main through the proxy: %d tries, %d refused by the write scope, %d the proxy's 503, %d otherwise; main moved %d times; %v",
+			s.mainTries, s.mainRefused, s.main503, s.mainBad, s.mainMoved, s.fetchReasons)
 	}
 	if s.leaks > 0 || s.goneLeases > 0 {
 		t.Errorf("%d tokens live at GitHub without a lease, %d leases whose token is gone", s.leaks, s.goneLeases)
@@ -920,6 +1073,8 @@ func (s *soak) report() {
 	row("mints at GitHub", "%d: %.1f per real hour", mints, float64(mints)/max(minutes, 1e-9))
 	row("credential helper calls", "%d: %d handed out a token with >= %d s left, %d refused, %d handed out a dying token", s.helperCalls, s.helperGood, soakHelperMargin, s.helperRefused, s.helperBad)
 	row("git fetches through the token proxy (every 3 s)", "%d: %d succeeded, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.fetches, s.fetchOK, s.fetch503, s.fetchStreaks, s.fetchBad)
+	row("git pushes through the token proxy to the session's branch "+soakBranch+" (every round, inside the write scope)", "%d: %d succeeded and moved the branch, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.pushes, s.pushOK, s.push503, s.pushStreaks, s.pushBad)
+	row(fmt.Sprintf("git pushes through the token proxy to main (every %dth round from the first, outside the write scope)", soakMainEvery), "%d: %d refused by the proxy (git printed its reason), %d met the proxy's 503, %d otherwise; main moved %d times", s.mainTries, s.mainRefused, s.main503, s.mainBad, s.mainMoved)
 	row("Agent starts / exits", "%d / %d", s.agentStarts, len(s.agentExits))
 	row("Agent token max-TTL rollovers", "%d", s.rolloverSeen)
 	row("leaks (live at GitHub, no lease)", "%d (of %d live tokens)", s.leaks, s.liveAtEnd)
@@ -937,7 +1092,7 @@ func (s *soak) report() {
 	}
 	b.WriteString("```\n")
 	if len(s.badReasons) > 0 || len(s.helperReasons) > 0 || len(s.fetchReasons) > 0 {
-		b.WriteString("\nBad samples, helper refusals and failed fetches (first 20 of each):\n\n```\n")
+		b.WriteString("\nBad samples, helper refusals and failed git rounds (first 20 of each):\n\n```\n")
 		for _, r := range slices.Concat(s.badReasons, s.helperReasons, s.fetchReasons) {
 			fmt.Fprintln(&b, r)
 		}

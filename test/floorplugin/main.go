@@ -27,9 +27,12 @@ import (
 // token less the five-minute expiry buffer.
 const leaseTTL = 55 * time.Minute
 
-// token stands in for an installation token: the same length (ghs_ and 36
-// characters), so the lease entries Vault stores are of the same size.
-var token = "ghs_" + strings.Repeat("0", 36)
+// token stands in for an installation token: the same length as the
+// tokens the GitHub API double issues (githubtest.TokenLength: "ghs_" and
+// 516 characters, the size of GitHub's stateless installation tokens), so
+// the answers Vault decodes and the lease entries it stores carry a token
+// of the same size (test/acceptance checks the length).
+var token = "ghs_" + strings.Repeat("0", 516)
 
 func main() {
 	meta := &api.PluginAPIClientMeta{}
