@@ -42,9 +42,11 @@ const (
 	responseHeaderTimeout = 5 * time.Minute  // GitHub computing a pack or running hooks
 )
 
-// copyBuffers lends the reverse proxy 64 KiB buffers for streaming bodies:
-// fewer, fuller TLS records than its default 32 KiB.
-var copyBuffers = &bufferPool{sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}}
+// copyBuffers lends the reverse proxy 32 KiB buffers for streaming bodies
+// (its default size, pooled). The response's batchWriter (terminate.go)
+// gathers what is read into fuller writes, so a larger copy buffer would
+// only hold more memory per stream.
+var copyBuffers = &bufferPool{sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
 
 type bufferPool struct{ sync.Pool }
 
@@ -130,8 +132,11 @@ func New(cfg Config) (*Proxy, error) {
 		MaxIdleConnsPerHost:   8,
 		MaxConnsPerHost:       cmp.Or(cfg.MaxUpstreamConns, DefaultMaxUpstreamConns),
 		DisableCompression:    true, // pass bodies as GitHub sends them
-		ReadBufferSize:        64 << 10,
-		WriteBufferSize:       64 << 10,
+		// The read buffer stays at its default 4 KiB, smaller than the
+		// reverse proxy's copy buffer: a body's reads then go straight
+		// from the TLS connection into the copy buffer, with no copy
+		// through this one (a larger one held each byte once more).
+		WriteBufferSize: 64 << 10,
 	}
 	p.plain = &http.Transport{
 		DialContext:           p.dialOther,

@@ -29,7 +29,26 @@ type terminatedConn struct {
 	sni    string // the server name the client asked for
 	once   sync.Once
 	done   func()
+
+	batch *recordBatch // under the TLS
 }
+
+// Write sends b; when b takes more than one TLS record, the records go to
+// the socket in one write.
+func (c *terminatedConn) Write(b []byte) (int, error) {
+	if len(b) <= maxRecordPayload {
+		return c.Conn.Write(b)
+	}
+	c.batch.begin()
+	n, err := c.Conn.Write(b)
+	if ferr := c.batch.end(); err == nil {
+		err = ferr
+	}
+	return n, err
+}
+
+// maxRecordPayload is the most plaintext one TLS record carries.
+const maxRecordPayload = 16 << 10
 
 func (c *terminatedConn) Close() error {
 	err := c.Conn.Close()
@@ -48,6 +67,10 @@ func (p *Proxy) terminate(w http.ResponseWriter, target string, start time.Time)
 	conf := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"http/1.1"},
+		// Full records from the first byte: the client is on loopback,
+		// where small first records save no round trip and cost a
+		// record each.
+		DynamicRecordSizingDisabled: true,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			// A configured name gets its own certificate, so that a
 			// mismatch can be refused over HTTP with a reason; any other
@@ -58,7 +81,8 @@ func (p *Proxy) terminate(w http.ResponseWriter, target string, start time.Time)
 			return p.ca.leaf(target)
 		},
 	}
-	tc := tls.Server(raw, conf)
+	batch := &recordBatch{Conn: raw}
+	tc := tls.Server(batch, conf)
 	ctx, cancel := context.WithTimeout(context.Background(), tlsHandshakeTimeout)
 	err = tc.HandshakeContext(ctx)
 	cancel()
@@ -69,7 +93,7 @@ func (p *Proxy) terminate(w http.ResponseWriter, target string, start time.Time)
 		p.audit(auditLine{method: http.MethodConnect, host: target, status: 0, start: start})
 		return
 	}
-	c := &terminatedConn{Conn: tc, target: target, sni: normalHost(tc.ConnectionState().ServerName), done: func() { p.release(raw) }}
+	c := &terminatedConn{Conn: tc, target: target, sni: normalHost(tc.ConnectionState().ServerName), done: func() { p.release(raw) }, batch: batch}
 	if !p.innerL.push(c) {
 		c.Close()
 	}
@@ -86,10 +110,12 @@ func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
 	rec := &record{}
 	body := &countingReader{ReadCloser: r.Body}
 	r.Body = body
-	sw := &statusWriter{ResponseWriter: w}
+	bw := &batchWriter{ResponseWriter: w, batch: c.batch, delay: batchDelay}
+	sw := &statusWriter{ResponseWriter: bw}
 	defer func() {
 		p.audit(auditLine{method: r.Method, host: c.target, path: r.URL.Path, status: sw.status, in: body.n.Load(), out: sw.n, start: start, rec: rec})
 	}()
+	defer bw.finish()
 	host, port, err := net.SplitHostPort(r.Host)
 	if err != nil {
 		host, port = r.Host, "443"
@@ -188,3 +214,142 @@ func (p *Proxy) plainHTTP(w http.ResponseWriter, r *http.Request) {
 	p.forward.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), recordKey{}, rec)))
 	p.audit(auditLine{method: r.Method, host: host, path: r.URL.Path, status: sw.status, in: body.n.Load(), out: sw.n, start: start, rec: rec})
 }
+
+// batchSize is the most of a response body batchWriter gathers before
+// it writes.
+const batchSize = 64 << 10
+
+// batchDelay is the longest a byte of a response waits in a batchWriter
+// for more to come.
+const batchDelay = 5 * time.Millisecond
+
+var batchBuffers = &bufferPool{sync.Pool{New: func() any { b := make([]byte, batchSize); return &b }}}
+
+// batchWriter gathers a streamed response body's writes up to batchSize
+// before they reach the client's connection. The reverse proxy writes
+// each read from GitHub on its own and, when the body has no length (as
+// git's have not), flushes after each: every read became a chunk of its
+// own, and every flush up to three TLS records (the chunk's start, its
+// rest, its end) with a system call each. Here a flush only makes sure
+// that what is gathered goes out within the delay; a full batch goes at
+// once, in one write to the socket, and finish sends the rest when the
+// handler is done.
+//
+// Until the first flush, writes pass straight through: a response with
+// a length, or one the proxy writes itself (a refusal), holds no buffer.
+// Streamed responses hold one each, and each holds a connection to
+// GitHub, which -max-upstream-conns bounds.
+type batchWriter struct {
+	http.ResponseWriter
+	batch     *recordBatch  // the connection's, under its TLS
+	delay     time.Duration // batchDelay
+	mu        sync.Mutex
+	streaming bool   // flushed at least once: writes are gathered
+	buf       []byte // from batchBuffers once a write is gathered
+	timer     *time.Timer
+	pending   bool // a flush is owed
+	done      bool
+}
+
+func (w *batchWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.streaming || w.done {
+		return w.ResponseWriter.Write(b)
+	}
+	if len(w.buf) == 0 && len(b) >= batchSize {
+		w.batch.begin()
+		n, err := w.ResponseWriter.Write(b)
+		if berr := w.batch.end(); err == nil {
+			err = berr
+		}
+		return n, err
+	}
+	if w.buf == nil {
+		w.buf = batchBuffers.Get()[:0]
+	}
+	n := 0
+	for len(b) > 0 {
+		k := copy(w.buf[len(w.buf):cap(w.buf)], b)
+		w.buf, b, n = w.buf[:len(w.buf)+k], b[k:], n+k
+		if len(w.buf) == cap(w.buf) {
+			if err := w.writeLocked(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// writeLocked writes what is gathered: with the HTTP server's chunk
+// framing and its own buffer's flush, in one write to the socket.
+func (w *batchWriter) writeLocked() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	w.batch.begin()
+	_, err := w.ResponseWriter.Write(w.buf)
+	if berr := w.batch.end(); err == nil {
+		err = berr
+	}
+	w.buf = w.buf[:0]
+	return err
+}
+
+// WriteHeader holds the lock a delayed flush takes.
+func (w *batchWriter) WriteHeader(code int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush sends what is gathered within the delay.
+func (w *batchWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.streaming = true
+	if w.done || w.pending {
+		return
+	}
+	w.pending = true
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.delay, w.flushNow)
+	} else {
+		w.timer.Reset(w.delay)
+	}
+}
+
+func (w *batchWriter) flushNow() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done || !w.pending {
+		return
+	}
+	w.pending = false
+	w.batch.begin()
+	defer w.batch.end()
+	if w.writeLocked() == nil {
+		if f, ok := w.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+}
+
+// finish writes what is gathered and gives the buffer back; the server
+// sends it with the end of the response.
+func (w *batchWriter) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.buf != nil {
+		_ = w.writeLocked()
+		batchBuffers.Put(w.buf[:cap(w.buf)])
+		w.buf = nil
+	}
+	w.done = true
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *batchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

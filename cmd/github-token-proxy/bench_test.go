@@ -34,13 +34,14 @@ import (
 // -resolve):
 //
 //   - a large download (PROXY_BENCH_MB, default 256 MB) streamed
-//     through it: throughput through the proxy ÷ direct, median of three
-//     alternating runs each;
+//     through it: throughput through the proxy ÷ direct, median of
+//     PROXY_BENCH_ROUNDS (default 5) rounds, each way first in turn;
 //
 //   - the same download paced at 100 MiB/s by the server (a network
 //     link rather than the CPU bounding it);
 //
-//   - the proxy's CPU time per GiB of the unpaced downloads;
+//   - the proxy's CPU time per GiB of the unpaced downloads (its serving
+//     process's user + system time from /proc, not the client's);
 //
 //   - the proxy's peak RSS (VmHWM in /proc/PID/status) after the
 //     transfers;
@@ -155,13 +156,20 @@ func BenchmarkProxy(b *testing.B) {
 		return float64(size) / (1 << 20) / time.Since(start).Seconds()
 	}
 	var d, p, dp, pp []float64
+	rounds := benchRounds(b)
 	b.ResetTimer()
-	cpu0 := cpuTime(b, serving)
-	for range 3 {
-		d = append(d, download(direct, "big"))
-		p = append(p, download(proxied, "big"))
+	var cpu time.Duration
+	for r := range rounds {
+		for i := range 2 {
+			if (r+i)%2 == 0 {
+				d = append(d, download(direct, "big"))
+				continue
+			}
+			cpu0 := cpuTime(b, serving)
+			p = append(p, download(proxied, "big"))
+			cpu += cpuTime(b, serving) - cpu0
+		}
 	}
-	cpu := cpuTime(b, serving) - cpu0
 	for range 3 {
 		dp = append(dp, download(direct, "big-paced"))
 		pp = append(pp, download(proxied, "big-paced"))
@@ -197,11 +205,16 @@ func BenchmarkProxy(b *testing.B) {
 	b.ReportMetric(float64(hwm)/1024, "proxy-peak-RSS-MiB")
 	b.ReportMetric(float64(pct(lp, 0.5)-pct(ld, 0.5))/1e3, "added-p50-µs")
 	b.ReportMetric(float64(pct(lp, 0.99)-pct(ld, 0.99))/1e3, "added-p99-µs")
-	b.Logf("download of %d MiB, 3 runs each, alternating: direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
-		size>>20, fmtRuns(d), fmtRuns(p), 100*mp/md)
+	ratios := make([]float64, rounds)
+	for r := range rounds {
+		ratios[r] = 100 * p[r] / d[r]
+	}
+	b.Logf("download of %d MiB, %d rounds, each way first in turn: direct %s MB/s, proxied %s MB/s; median ratio %.1f%% (round by round %s%%); load average before: %s",
+		size>>20, rounds, fmtRuns(d), fmtRuns(p), 100*mp/md, fmtRuns(ratios), loadAverage())
 	b.Logf("paced at %d MB/s (a network link): direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
 		int(paceMBs), fmtRuns(dp), fmtRuns(pp), 100*median(pp)/median(dp))
-	b.Logf("proxy CPU time for the unpaced downloads: %.2f s per GiB", cpu.Seconds()/(3*float64(size)/(1<<30)))
+	b.Logf("proxy CPU time for the unpaced downloads (the serving process's user + system): %.2f s per GiB", cpu.Seconds()/(float64(rounds)*float64(size)/(1<<30)))
+	b.ReportMetric(cpu.Seconds()/(float64(rounds)*float64(size)/(1<<30)), "proxy-cpu-s/GiB")
 	b.Logf("proxy peak RSS (VmHWM) after the transfers: %.1f MiB", float64(hwm)/1024)
 	b.Logf("small GET, 2000 each on a kept-alive connection: direct p50 %s p99 %s; proxied p50 %s p99 %s",
 		pct(ld, 0.5).Round(time.Microsecond), pct(ld, 0.99).Round(time.Microsecond), pct(lp, 0.5).Round(time.Microsecond), pct(lp, 0.99).Round(time.Microsecond))
@@ -282,13 +295,24 @@ func benchCerts(b testing.TB, names ...string) (*x509.Certificate, []byte, tls.C
 // BenchmarkProxyGitClone clones a repository whose pack is PROXY_BENCH_MB
 // (default 256) MiB of incompressible blobs with real git from a TLS
 // server running git-http-backend, direct and through the real proxy
-// binary, three alternating runs each, and reads the proxy's peak RSS
-// after them. git's own work (index-pack hashing every object) is in both
-// times, as it is in every clone.
+// binary, in PROXY_BENCH_ROUNDS (default 5) rounds. Each round clones
+// once each way, in an order that alternates from round to round, so
+// that the machine's other work falls on both alike; a round's ratio is
+// its proxied throughput ÷ its direct one. It reports the median ratio
+// and its spread, the proxy's CPU time per GiB cloned (user + system of
+// the serving process, from /proc/PID/stat: the proxy alone, not git or
+// the server), git's own CPU time per GiB either way, and the proxy's
+// peak RSS after the clones. git's work (index-pack hashing every
+// object) is in both times, as it is in every clone.
 //
-//	go test -run '^$' -bench BenchmarkProxyGitClone -benchtime 1x ./cmd/github-token-proxy
+// PROXY_BENCH_BASELINE names another build of github-token-proxy (say,
+// main's) to clone through as a third leg of each round, so two builds
+// are compared under the same noise.
+//
+//	go test -run '^$' -bench BenchmarkProxyGitClone -benchtime 1x -timeout 30m ./cmd/github-token-proxy
 func BenchmarkProxyGitClone(b *testing.B) {
 	size := benchSize(b)
+	rounds := benchRounds(b)
 	dir := b.TempDir()
 	git := func(args ...string) {
 		b.Helper()
@@ -329,7 +353,7 @@ func BenchmarkProxyGitClone(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	caCert, caPEM, leaf := benchCerts(b, "github.com")
+	_, caPEM, leaf := benchCerts(b, "github.com")
 	srv := httptest.NewUnstartedServer(&cgi.Handler{
 		Path: filepath.Join(strings.TrimSpace(string(out)), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
@@ -337,21 +361,38 @@ func BenchmarkProxyGitClone(b *testing.B) {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
 	srv.StartTLS()
 	defer srv.Close()
-	_ = caCert
 	upstreamCA := filepath.Join(dir, "upstream-ca.pem")
 	if err := os.WriteFile(upstreamCA, caPEM, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	pid, addr, proxyCA := startProxy(b, dir, "-upstream-ca", upstreamCA, "-resolve", "github.com="+srv.Listener.Addr().String())
+	flags := []string{"-upstream-ca", upstreamCA, "-resolve", "github.com=" + srv.Listener.Addr().String()}
+	type leg struct {
+		name    string
+		pid     int // the serving process; 0: direct
+		addr    string
+		ca      string
+		mbs     []float64
+		cpu     time.Duration // the proxy's, over all rounds
+		gitCPU  time.Duration // git's, over all rounds
+		hwmKiB  int64
+		counted int64 // bytes cloned
+	}
+	legs := []*leg{{name: "direct"}}
+	pid, addr, proxyCA := startProxy(b, filepath.Join(dir, "proxy"), "", flags...)
+	legs = append(legs, &leg{name: "proxied", pid: pid, addr: addr, ca: proxyCA})
+	if base := os.Getenv("PROXY_BENCH_BASELINE"); base != "" {
+		pid, addr, proxyCA := startProxy(b, filepath.Join(dir, "baseline"), base, flags...)
+		legs = append(legs, &leg{name: "baseline", pid: pid, addr: addr, ca: proxyCA})
+	}
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
-	clone := func(proxied bool) float64 {
+	clone := func(l *leg) {
 		dst := filepath.Join(dir, fmt.Sprintf("clone-%d", time.Now().UnixNano()))
 		defer os.RemoveAll(dst)
 		env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_TERMINAL_PROMPT=0")
 		args := []string{"clone", "-q", "--bare"}
-		if proxied {
-			env = append(env, "HTTPS_PROXY=http://"+addr, "GIT_SSL_CAINFO="+proxyCA)
+		if l.pid != 0 {
+			env = append(env, "HTTPS_PROXY=http://"+l.addr, "GIT_SSL_CAINFO="+l.ca)
 			args = append(args, "https://github.com/octo/big.git", dst)
 		} else {
 			env = append(env, "GIT_SSL_CAINFO="+upstreamCA)
@@ -360,36 +401,97 @@ func BenchmarkProxyGitClone(b *testing.B) {
 		}
 		cmd := exec.Command("git", args...)
 		cmd.Env = env
+		var cpu0 time.Duration
+		if l.pid != 0 {
+			cpu0 = cpuTime(b, l.pid)
+		}
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("git clone (proxied %v): %v\n%s", proxied, err, out)
+			b.Fatalf("git clone (%s): %v\n%s", l.name, err, out)
 		}
-		return float64(packSize) / (1 << 20) / time.Since(start).Seconds()
+		l.mbs = append(l.mbs, float64(packSize)/(1<<20)/time.Since(start).Seconds())
+		if l.pid != 0 {
+			l.cpu += cpuTime(b, l.pid) - cpu0
+		}
+		// git clone's own time and that of the children it waited for
+		// (git-remote-https, index-pack).
+		l.gitCPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		l.counted += packSize
 	}
 	b.ResetTimer()
-	var d, p []float64
-	for range 3 {
-		d = append(d, clone(false))
-		p = append(p, clone(true))
+	for r := range rounds {
+		for i := range legs {
+			clone(legs[(r+i)%len(legs)])
+		}
 	}
-	hwm := vmHWM(b, pid)
+	for _, l := range legs[1:] {
+		l.hwmKiB = vmHWM(b, l.pid)
+	}
 	b.StopTimer()
-	b.ReportMetric(median(d), "direct-MB/s")
-	b.ReportMetric(median(p), "proxied-MB/s")
-	b.ReportMetric(100*median(p)/median(d), "%-of-direct")
-	b.ReportMetric(float64(hwm)/1024, "proxy-peak-RSS-MiB")
-	b.Logf("git clone --bare of a %.0f MiB pack, 3 runs each, alternating: direct %s MB/s, proxied %s MB/s; median ratio %.1f%%",
-		float64(packSize)/(1<<20), fmtRuns(d), fmtRuns(p), 100*median(p)/median(d))
-	b.Logf("proxy peak RSS (VmHWM) after the clones: %.1f MiB", float64(hwm)/1024)
+
+	direct := legs[0]
+	gib := func(l *leg) float64 { return float64(l.counted) / (1 << 30) }
+	b.ReportMetric(median(direct.mbs), "direct-MB/s")
+	b.Logf("git clone --bare of a %.0f MiB pack, %d rounds, each leg first in turn; load average before: %s",
+		float64(packSize)/(1<<20), rounds, loadAverage())
+	b.Logf("direct: %s MB/s (median %.1f); git's CPU %.2f s per GiB", fmtRuns(direct.mbs), median(direct.mbs), direct.gitCPU.Seconds()/gib(direct))
+	for _, l := range legs[1:] {
+		ratios := make([]float64, rounds)
+		for r := range rounds {
+			ratios[r] = 100 * l.mbs[r] / direct.mbs[r]
+		}
+		unit := func(m string) string {
+			if l.name == "proxied" {
+				return m
+			}
+			return l.name + "-" + m
+		}
+		b.ReportMetric(median(l.mbs), unit("proxied-MB/s"))
+		b.ReportMetric(median(ratios), unit("%-of-direct"))
+		b.ReportMetric(slices.Min(ratios), unit("%-of-direct-min"))
+		b.ReportMetric(slices.Max(ratios), unit("%-of-direct-max"))
+		b.ReportMetric(l.cpu.Seconds()/gib(l), unit("proxy-cpu-s/GiB"))
+		b.ReportMetric(float64(l.hwmKiB)/1024, unit("proxy-peak-RSS-MiB"))
+		b.Logf("%s: %s MB/s (median %.1f); ÷ direct, round by round: %s%% (median %.1f%%, %.1f-%.1f%%); proxy CPU %.2f s per GiB; git's CPU %.2f s per GiB; proxy peak RSS (VmHWM) %.1f MiB",
+			l.name, fmtRuns(l.mbs), median(l.mbs), fmtRuns(ratios), median(ratios), slices.Min(ratios), slices.Max(ratios),
+			l.cpu.Seconds()/gib(l), l.gitCPU.Seconds()/gib(l), float64(l.hwmKiB)/1024)
+	}
 }
 
-// startProxy builds and starts the binary with a credentials file and
-// extra flags; it returns its serving process's pid, its address and CA
-// certificate file, and stops it when the benchmark ends.
-func startProxy(b *testing.B, dir string, extra ...string) (pid int, addr, caFile string) {
-	bin := filepath.Join(dir, "github-token-proxy")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+// benchRounds is the number of rounds: 5, or PROXY_BENCH_ROUNDS.
+func benchRounds(b *testing.B) int {
+	n := 5
+	if s := os.Getenv("PROXY_BENCH_ROUNDS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			b.Fatalf("PROXY_BENCH_ROUNDS=%q: want a count", s)
+		}
+	}
+	return n
+}
+
+// loadAverage is /proc/loadavg's first three fields.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
+}
+
+// startProxy starts a proxy binary in dir (bin, or this package built
+// when bin is ""), with a credentials file and extra flags; it returns its
+// serving process's pid, its address and CA certificate file, and stops
+// it when the benchmark ends.
+func startProxy(b *testing.B, dir, bin string, extra ...string) (pid int, addr, caFile string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if bin == "" {
+		bin = filepath.Join(dir, "github-token-proxy")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
 	}
 	creds := filepath.Join(dir, "credentials.json")
 	data, _ := json.Marshal(map[string]any{"token": "ghs_" + strings.Repeat("x", 516), "validUntil": time.Now().Add(time.Hour).Unix()})

@@ -1027,15 +1027,31 @@ func (rec *recorder) requests() []string {
 	return slices.Clone(rec.reqs)
 }
 
-// BenchmarkProxyClone clones a repository whose pack is over 200 MB
-// directly from the double (git with the token in http.extraHeader) and
-// through the proxy (the agent side), in the same run, and reports both
-// throughputs and the proxy's peak RSS. It also times small API requests
-// both ways. Run it alone:
+// BenchmarkProxyClone measures the proxy in the rig (Vault, Agent, the
+// double, the proxy binary with the session's write scope), against going
+// to the double directly with the file's token, in rounds that alternate
+// which goes first, so that the machine's other work falls on both alike:
 //
-//	go test -tags acceptance -run '^$' -bench BenchmarkProxyClone -benchtime 1x ./test/acceptance/
+//   - git clone --bare of a repository whose pack is over 200 MB
+//     (PROXY_BENCH_ROUNDS rounds, default 5): throughput each way, the
+//     ratio round by round, the proxy's CPU time per GiB (user + system of
+//     its serving process from /proc: the proxy alone, not git or the
+//     double) and git's own;
+//   - git push of a one-commit change to a branch in the scope, and a
+//     small REST write (PATCH git/refs/heads/ of that branch, to the commit
+//     it is at), each timed whole (PROXY_BENCH_WRITES each way, default 60
+//     pushes and 5× as many REST writes): p50 and p99 each way and the
+//     difference, what the proxy adds;
+//   - small GETs on a kept-alive connection;
+//   - the proxy's peak RSS (VmHWM of the serving process) after all of it.
+//
+// Run it alone:
+//
+//	go test -tags acceptance -run '^$' -bench BenchmarkProxyClone -benchtime 1x -timeout 30m ./test/acceptance/
 func BenchmarkProxyClone(b *testing.B) {
 	r := newProxyRig(b, rigOptions{tokenLife: time.Hour, buffer: 5 * time.Minute})
+	rounds, writes := benchEnvCount(b, "PROXY_BENCH_ROUNDS", 5), benchEnvCount(b, "PROXY_BENCH_WRITES", 60)
+	serving := servingPID(b, r.proxy.cmd.Process.Pid)
 	const size = 210 << 20
 	t0 := time.Now()
 	if err := r.d.AddRandomContent("acme/gadgets", size); err != nil {
@@ -1046,47 +1062,89 @@ func BenchmarkProxyClone(b *testing.B) {
 		b.Fatal(err)
 	}
 	pack := dirSize(b, filepath.Join(dir, "objects", "pack"))
-	b.Logf("made acme/gadgets with %d MB of packs in %s", pack/1e6, time.Since(t0).Round(100*time.Millisecond))
+	b.Logf("made acme/gadgets with %d MB of packs in %s; load average %s", pack/1e6, time.Since(t0).Round(100*time.Millisecond), loadAverage())
 	_, port, _ := net.SplitHostPort(r.dAddr)
-
-	var direct, proxied []float64
-	for i := 0; i < b.N; i++ {
-		// Direct: git with the file's token, to the double as github.com.
-		tok := r.fileToken()
-		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + tok))
-		dst := filepath.Join(b.TempDir(), "direct")
-		cmd := exec.Command("git", "-c", "http.curloptResolve=github.com:"+port+":127.0.0.1",
-			"-c", "http.extraHeader=Authorization: Basic "+basic,
-			"clone", "--quiet", "--bare", "https://github.com:"+port+"/acme/gadgets.git", dst)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "GIT_SSL_CAINFO=" + r.dCAFile, "GIT_TERMINAL_PROMPT=0"}
+	gitDirect := func(args ...string) *exec.Cmd {
+		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + r.fileToken()))
+		cmd := exec.Command("git", append([]string{"-c", "http.curloptResolve=github.com:" + port + ":127.0.0.1",
+			"-c", "http.extraHeader=Authorization: Basic " + basic}, args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + r.home, "GIT_SSL_CAINFO=" + r.dCAFile, "GIT_TERMINAL_PROMPT=0"}
+		return cmd
+	}
+	// The agent side's git, not watched, so that the watching costs
+	// nothing here.
+	gitProxied := func(args ...string) *exec.Cmd {
+		cmd := exec.Command("git", args...)
+		cmd.Env = r.env
+		return cmd
+	}
+	run := func(cmd *exec.Cmd, what string) time.Duration {
 		start := time.Now()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("direct clone: %v\n%s", err, out)
+			b.Fatalf("%s: %v\n%s", what, err, out)
 		}
-		direct = append(direct, float64(pack)/1e6/time.Since(start).Seconds())
-
-		// Through the proxy: the agent side's git (not watched, so that
-		// the watching costs nothing here).
-		dst = filepath.Join(b.TempDir(), "proxied")
-		cmd = exec.Command("git", "clone", "--quiet", "--bare", "https://github.com/acme/gadgets.git", dst)
-		cmd.Env = r.env
-		start = time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("clone through the proxy: %v\n%s", err, out)
-		}
-		proxied = append(proxied, float64(pack)/1e6/time.Since(start).Seconds())
+		return time.Since(start)
 	}
-	hwm := procStatusKB(b, r.proxy.cmd.Process.Pid, "VmHWM")
-	d, p := median(direct), median(proxied)
-	b.ReportMetric(d, "direct-MB/s")
-	b.ReportMetric(p, "proxy-MB/s")
-	b.ReportMetric(100*p/d, "proxy-%-of-direct")
-	b.ReportMetric(float64(hwm)/1024, "proxy-VmHWM-MiB")
-	b.Logf("clone of a %d MB pack: direct %.1f MB/s, through the proxy %.1f MB/s (%.0f%%); proxy peak RSS (VmHWM) %.1f MiB",
-		pack/1e6, d, p, 100*p/d, float64(hwm)/1024)
 
-	// Small API requests: GET /repos/acme/widgets, direct and through the
-	// proxy, one connection each way (kept alive).
+	// Clones.
+	var mbs [2][]float64 // direct, proxied
+	var gitCPU [2]time.Duration
+	var proxyCPU time.Duration
+	for round := range rounds {
+		for i := range 2 {
+			leg := (round + i) % 2
+			dst := filepath.Join(b.TempDir(), "clone")
+			var cmd *exec.Cmd
+			var cpu0 time.Duration
+			if leg == 0 {
+				cmd = gitDirect("clone", "--quiet", "--bare", "https://github.com:"+port+"/acme/gadgets.git", dst)
+			} else {
+				cmd = gitProxied("clone", "--quiet", "--bare", "https://github.com/acme/gadgets.git", dst)
+				cpu0 = procCPUTime(b, serving)
+			}
+			d := run(cmd, fmt.Sprintf("clone (leg %d)", leg))
+			if leg == 1 {
+				proxyCPU += procCPUTime(b, serving) - cpu0
+			}
+			mbs[leg] = append(mbs[leg], float64(pack)/1e6/d.Seconds())
+			gitCPU[leg] += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			os.RemoveAll(dst)
+		}
+	}
+	ratios := make([]float64, rounds)
+	for i := range ratios {
+		ratios[i] = 100 * mbs[1][i] / mbs[0][i]
+	}
+	gib := float64(rounds) * float64(pack) / (1 << 30)
+	b.ReportMetric(median(mbs[0]), "direct-MB/s")
+	b.ReportMetric(median(mbs[1]), "proxy-MB/s")
+	b.ReportMetric(median(ratios), "proxy-%-of-direct")
+	b.ReportMetric(slices.Min(ratios), "proxy-%-of-direct-min")
+	b.ReportMetric(slices.Max(ratios), "proxy-%-of-direct-max")
+	b.ReportMetric(proxyCPU.Seconds()/gib, "proxy-cpu-s/GiB")
+	b.Logf("clone of a %d MB pack, %d rounds: direct %s MB/s, through the proxy %s MB/s; proxied ÷ direct round by round %s%% (median %.1f%%, %.1f-%.1f%%); proxy CPU %.2f s per GiB; git's CPU %.2f s per GiB direct, %.2f proxied",
+		pack/1e6, rounds, fmtFloats(mbs[0]), fmtFloats(mbs[1]), fmtFloats(ratios), median(ratios), slices.Min(ratios), slices.Max(ratios),
+		proxyCPU.Seconds()/gib, gitCPU[0].Seconds()/gib, gitCPU[1].Seconds()/gib)
+
+	// Small writes: a work tree of acme/widgets, a branch in the scope.
+	const branch = "ambient/p1/bench"
+	wd := filepath.Join(b.TempDir(), "widgets")
+	run(gitProxied("clone", "--quiet", "https://github.com/acme/widgets.git", wd), "clone acme/widgets")
+	run(gitProxied("-C", wd, "push", "--quiet", "origin", "HEAD:refs/heads/"+branch), "first push")
+	pushes := func(leg int, n int) []time.Duration {
+		ds := make([]time.Duration, 0, n)
+		for range n {
+			run(gitProxied("-C", wd, "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "--quiet", "--allow-empty", "-m", "bench"), "commit")
+			var cmd *exec.Cmd
+			if leg == 0 {
+				cmd = gitDirect("-C", wd, "push", "--quiet", "https://github.com:"+port+"/acme/widgets.git", "HEAD:refs/heads/"+branch)
+			} else {
+				cmd = gitProxied("-C", wd, "push", "--quiet", "origin", "HEAD:refs/heads/"+branch)
+			}
+			ds = append(ds, run(cmd, fmt.Sprintf("push (leg %d)", leg)))
+		}
+		return ds
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(r.dCA.CertPEM)
 	directHC := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool},
@@ -1094,32 +1152,140 @@ func BenchmarkProxyClone(b *testing.B) {
 			return (&net.Dialer{}).DialContext(ctx, network, r.dAddr)
 		}}}
 	proxyHC := r.goClient(b, r.proxyAddr, r.proxyCA)
-	lat := func(hc *http.Client, auth string) (p50, p99 time.Duration) {
-		var ds []time.Duration
-		for range 300 {
-			req, _ := http.NewRequest(http.MethodGet, "https://api.github.com/repos/acme/widgets", nil)
-			req.Header.Set("User-Agent", "bench")
-			req.Header.Set("Authorization", auth)
-			start := time.Now()
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body) //nolint:errcheck // timing only
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("GET /repos/acme/widgets: %d", resp.StatusCode)
-			}
-			ds = append(ds, time.Since(start))
+	request := func(leg int, method, path string, body []byte) time.Duration {
+		req, _ := http.NewRequest(method, "https://api.github.com"+path, bytes.NewReader(body))
+		req.Header.Set("User-Agent", "bench")
+		hc := proxyHC
+		if leg == 0 {
+			hc = directHC
+			req.Header.Set("Authorization", "Bearer "+r.fileToken())
+		} else {
+			req.Header.Set("Authorization", "token "+placeholderToken)
 		}
-		slices.Sort(ds)
-		return ds[len(ds)/2], ds[len(ds)*99/100]
+		start := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // timing only
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s %s (leg %d): %d", method, path, leg, resp.StatusCode)
+		}
+		return time.Since(start)
 	}
-	dp50, dp99 := lat(directHC, "Bearer "+r.fileToken())
-	pp50, pp99 := lat(proxyHC, "token "+placeholderToken)
-	b.ReportMetric(float64(pp50-dp50)/1e3, "added-p50-µs")
-	b.ReportMetric(float64(pp99-dp99)/1e3, "added-p99-µs")
-	b.Logf("GET /repos/acme/widgets x300: direct p50 %s p99 %s; through the proxy p50 %s p99 %s", dp50, dp99, pp50, pp99)
+	restWrites := func(leg int, n int) []time.Duration {
+		head, err := exec.Command("git", "-C", wd, "rev-parse", "HEAD").Output()
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := []byte(`{"sha":"` + strings.TrimSpace(string(head)) + `","force":false}`)
+		ds := make([]time.Duration, 0, n)
+		for range n {
+			ds = append(ds, request(leg, http.MethodPatch, "/repos/acme/widgets/git/refs/heads/"+branch, body))
+		}
+		return ds
+	}
+	gets := func(leg int, n int) []time.Duration {
+		ds := make([]time.Duration, 0, n)
+		for range n {
+			ds = append(ds, request(leg, http.MethodGet, "/repos/acme/widgets", nil))
+		}
+		return ds
+	}
+	for _, w := range []struct {
+		name string
+		n    int
+		do   func(leg, n int) []time.Duration
+	}{
+		{"push", writes, pushes},
+		{"rest-write", 5 * writes, restWrites},
+		{"get", 5 * writes, gets},
+	} {
+		w.do(0, 3) // connections made, caches warm
+		w.do(1, 3)
+		var ds [2][]time.Duration
+		per := max(1, w.n/rounds)
+		for round := range rounds {
+			for i := range 2 {
+				leg := (round + i) % 2
+				ds[leg] = append(ds[leg], w.do(leg, per)...)
+			}
+		}
+		p50, p99 := [2]time.Duration{}, [2]time.Duration{}
+		for leg := range 2 {
+			slices.Sort(ds[leg])
+			p50[leg], p99[leg] = ds[leg][(len(ds[leg])-1)/2], ds[leg][(len(ds[leg])-1)*99/100]
+		}
+		b.ReportMetric(float64(p50[1]-p50[0])/1e3, w.name+"-added-p50-µs")
+		b.ReportMetric(float64(p99[1]-p99[0])/1e3, w.name+"-added-p99-µs")
+		b.Logf("%s, %d each way in %d rounds: direct p50 %s p99 %s; through the proxy p50 %s p99 %s; the proxy adds p50 %s p99 %s",
+			w.name, len(ds[0]), rounds, p50[0].Round(time.Microsecond), p99[0].Round(time.Microsecond),
+			p50[1].Round(time.Microsecond), p99[1].Round(time.Microsecond),
+			(p50[1] - p50[0]).Round(time.Microsecond), (p99[1] - p99[0]).Round(time.Microsecond))
+	}
+	hwm := procStatusKB(b, serving, "VmHWM")
+	b.ReportMetric(float64(hwm)/1024, "proxy-VmHWM-MiB")
+	b.Logf("proxy peak RSS (VmHWM of the serving process) %.1f MiB; load average %s", float64(hwm)/1024, loadAverage())
+}
+
+// servingPID is the proxy's serving process: the only child of the
+// supervising process pid.
+func servingPID(t testing.TB, pid int) int {
+	t.Helper()
+	for range 100 {
+		if cs := childPIDs(pid); len(cs) == 1 {
+			return cs[0].pid
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the proxy (pid %d) has no single serving process", pid)
+	return 0
+}
+
+// procCPUTime is a process's user + system CPU time so far (/proc/PID/stat,
+// clock ticks of 10 ms).
+func procCPUTime(t testing.TB, pid int) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
+
+// benchEnvCount is a positive count from the environment, or def.
+func benchEnvCount(t testing.TB, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive count", name, v)
+	}
+	return n
+}
+
+// loadAverage is /proc/loadavg's first three fields.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
+}
+
+func fmtFloats(xs []float64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprintf("%.0f", x)
+	}
+	return strings.Join(s, "/")
 }
 
 func median(xs []float64) float64 {
