@@ -268,49 +268,11 @@ type tokenProxy struct {
 // hold a token.
 func startTokenProxy(t testing.TB, creds, dAddr, dCAFile, other string, resolve ...string) tokenProxy {
 	t.Helper()
-	bin, err := buildProxy()
-	if err != nil {
-		t.Fatal(err)
+	extra := []string{"-other-hosts", other}
+	for _, rv := range resolve {
+		extra = append(extra, "-resolve", rv)
 	}
-	dir := t.TempDir()
-	tp := tokenProxy{caFile: filepath.Join(dir, "ca.pem")}
-	logPath := filepath.Join(dir, "proxy.log")
-	watchLog(t, "github-token-proxy", logPath)
-	for attempt := 1; ; attempt++ {
-		tp.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		args := []string{"-listen", tp.addr, "-credentials", creds, "-ca-cert-out", tp.caFile,
-			"-upstream-ca", dCAFile, "-other-hosts", other,
-			"-margin", proxyMargin.String(), "-wait", proxyWait.String()}
-		for _, h := range githubtest.GitHubHosts {
-			args = append(args, "-resolve", h+"="+dAddr)
-		}
-		for _, rv := range resolve {
-			args = append(args, "-resolve", rv)
-		}
-		p := startProcess(t, "github-token-proxy", logPath, processEnv(), bin, args...)
-		t.Cleanup(func() { p.stop(t, 10*time.Second) })
-		ok := false
-		waitUntil(t, time.Now().Add(30*time.Second), 50*time.Millisecond, func() (bool, string) {
-			if p.exited() {
-				return true, ""
-			}
-			c, err := net.Dial("tcp", tp.addr)
-			if err != nil {
-				return false, "the proxy does not listen on " + tp.addr
-			}
-			c.Close()
-			_, err = os.Stat(tp.caFile)
-			ok = err == nil
-			return ok, "the proxy wrote no CA certificate to " + tp.caFile
-		})
-		if ok {
-			tp.proc = p
-			return tp
-		}
-		if attempt == 3 {
-			t.Fatalf("the proxy exited: %v (log %s)", p.err, logPath)
-		}
-	}
+	return startTokenProxyWith(t, creds, dAddr, dCAFile, "", extra...)
 }
 
 // fileToken is the token in credentials.json now ("" if none yet).

@@ -60,11 +60,12 @@ type scopeCase struct {
 	client, command, want, got string
 }
 
-// startTokenProxyWith is startTokenProxy with more flags (extra) and no
-// tunnelling choices of its own: it waits until the proxy listens and
-// has written wait (its CA certificate or its bundle, the last file it
-// writes). startTokenProxy in proxy_test.go is this with -other-hosts
-// and -resolve values.
+// startTokenProxyWith starts the proxy with github.com's hosts resolved
+// to the double, the margin and wait at the soak's scale, and more flags
+// (extra); it waits until the proxy listens and has written wait (its
+// CA certificate when "", or its bundle: the last file it writes).
+// startTokenProxy in proxy_test.go is this with -other-hosts and
+// -resolve values.
 func startTokenProxyWith(t testing.TB, creds, dAddr, dCAFile, wait string, extra ...string) tokenProxy {
 	t.Helper()
 	bin, err := buildProxy()
