@@ -247,19 +247,14 @@ type soak struct {
 	agentLogs         []string
 	outageAgentExited bool
 	// git through the token proxy (fetch, push)
-	gitEnv                     []string
-	gitDir                     string
-	rounds                     int
-	fetches, fetchOK, fetch503 int
-	fetchBad, fetchStreaks     int
-	fetchFailing               bool
-	fetchReasons               []string
-	pushes, pushOK, push503    int
-	pushBad, pushStreaks       int
-	pushFailing                bool
-	mainTries, mainRefused     int
-	main503, mainBad           int
-	mainMoved                  int
+	gitEnv                 []string
+	gitDir                 string
+	rounds                 int
+	fetched, pushed        gitTally
+	fetchReasons           []string
+	mainTries, mainRefused int
+	main503, mainBad       int
+	mainMoved              int
 	// results
 	gaps       []time.Duration
 	unrevoked  int
@@ -418,26 +413,7 @@ func (s *soak) push(round int) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pushes++
-	switch {
-	case err == nil:
-		s.pushOK++
-		s.pushFailing = false
-	case proxy503(msg):
-		s.push503++
-		if !s.pushFailing {
-			s.pushStreaks++
-		}
-		s.pushFailing = true
-		if len(s.fetchReasons) < 20 {
-			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: push: the proxy's 503: %s", now.Sub(s.start).Seconds(), msg))
-		}
-	default:
-		s.pushBad++
-		if len(s.fetchReasons) < 20 {
-			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: push failed: %v: %s", now.Sub(s.start).Seconds(), err, msg))
-		}
-	}
+	s.gitReason(now, "push", s.pushed.add(err, msg))
 }
 
 // pushMain pushes the clone's HEAD (a fast-forward of main, which GitHub
@@ -482,28 +458,45 @@ func (s *soak) fetch() {
 	out, errOut, err := runBounded(s.t, s.gitDir, s.gitEnv, "", proxyWait+30*time.Second, "git", "fetch", "--quiet", "origin")
 	now := time.Now()
 	s.mu.Lock()
-	s.fetches++
-	msg := strings.TrimSpace(out + errOut)
+	s.gitReason(now, "fetch", s.fetched.add(err, strings.TrimSpace(out+errOut)))
+	s.mu.Unlock()
+}
+
+// gitTally counts one kind of git operation through the proxy: each
+// succeeds, or fails with the proxy's 503 (a run of those must end in a
+// success), or fails otherwise.
+type gitTally struct {
+	n, ok, c503, bad, streaks int
+	failing                   bool // the last one failed with a 503
+}
+
+// add counts one operation that ended with err and printed msg, and
+// says why it failed ("" when it did not).
+func (g *gitTally) add(err error, msg string) string {
+	g.n++
 	switch {
 	case err == nil:
-		s.fetchOK++
-		s.fetchFailing = false
+		g.ok++
+		g.failing = false
+		return ""
 	case proxy503(msg):
-		s.fetch503++
-		if !s.fetchFailing {
-			s.fetchStreaks++
+		g.c503++
+		if !g.failing {
+			g.streaks++
 		}
-		s.fetchFailing = true
-		if len(s.fetchReasons) < 20 {
-			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: the proxy's 503: %s", now.Sub(s.start).Seconds(), msg))
-		}
+		g.failing = true
+		return "the proxy's 503: " + msg
 	default:
-		s.fetchBad++
-		if len(s.fetchReasons) < 20 {
-			s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: failed: %v: %s", now.Sub(s.start).Seconds(), err, msg))
-		}
+		g.bad++
+		return fmt.Sprintf("failed: %v: %s", err, msg)
 	}
-	s.mu.Unlock()
+}
+
+// gitReason keeps the first 20 reasons git operations failed (s.mu held).
+func (s *soak) gitReason(now time.Time, op, reason string) {
+	if reason != "" && len(s.fetchReasons) < 20 {
+		s.fetchReasons = append(s.fetchReasons, fmt.Sprintf("+%.1fs: %s: %s", now.Sub(s.start).Seconds(), op, reason))
+	}
 }
 
 var hclDuration = regexp.MustCompile(`= "([0-9]+(?:ms|s|m|h))"`)
@@ -945,7 +938,7 @@ func (s *soak) finish() {
 	s.event("%d tokens live at GitHub, %d leases: %d leaks, %d leases whose token is gone", s.liveAtEnd, s.leasesAtEnd, s.leaks, s.goneLeases)
 	s.mu.Lock()
 	git := fmt.Sprintf("git through the token proxy, %d rounds: %d of %d fetches and %d of %d pushes to %s succeeded (%d and %d the proxy's 503); %d of %d pushes to main refused (%d the proxy's 503), main moved %d times",
-		s.rounds, s.fetchOK, s.fetches, s.pushOK, s.pushes, soakBranch, s.fetch503, s.push503, s.mainRefused, s.mainTries, s.main503, s.mainMoved)
+		s.rounds, s.fetched.ok, s.fetched.n, s.pushed.ok, s.pushed.n, soakBranch, s.fetched.c503, s.pushed.c503, s.mainRefused, s.mainTries, s.main503, s.mainMoved)
 	s.mu.Unlock()
 	s.event("%s", git)
 	s.report()
@@ -998,13 +991,13 @@ func (s *soak) check() {
 	if s.helperGood == 0 {
 		t.Errorf("the credential helper never answered")
 	}
-	if s.fetchBad > 0 || s.fetchOK == 0 || s.fetchFailing {
+	if s.fetched.bad > 0 || s.fetched.ok == 0 || s.fetched.failing {
 		t.Errorf("git fetch through the proxy: %d of %d succeeded, %d failed otherwise than with the proxy's 503, the last failed: %v; %v",
-			s.fetchOK, s.fetches, s.fetchBad, s.fetchFailing, s.fetchReasons)
+			s.fetched.ok, s.fetched.n, s.fetched.bad, s.fetched.failing, s.fetchReasons)
 	}
-	if s.pushBad > 0 || s.pushOK == 0 || s.pushFailing {
+	if s.pushed.bad > 0 || s.pushed.ok == 0 || s.pushed.failing {
 		t.Errorf("git push to %s through the proxy: %d of %d succeeded with the branch moved, %d failed otherwise than with the proxy's 503, the last failed: %v; %v",
-			soakBranch, s.pushOK, s.pushes, s.pushBad, s.pushFailing, s.fetchReasons)
+			soakBranch, s.pushed.ok, s.pushed.n, s.pushed.bad, s.pushed.failing, s.fetchReasons)
 	}
 	if s.mainMoved > 0 || s.mainBad > 0 || s.mainRefused == 0 {
 		t.Errorf("git push to main through the proxy: %d tries, %d refused by the write scope, %d the proxy's 503, %d otherwise; main moved %d times; %v",
@@ -1072,8 +1065,8 @@ func (s *soak) report() {
 	row("rotations (tokens in the file)", "%d (%d)", len(s.tokens)-1, len(s.tokens))
 	row("mints at GitHub", "%d: %.1f per real hour", mints, float64(mints)/max(minutes, 1e-9))
 	row("credential helper calls", "%d: %d handed out a token with >= %d s left, %d refused, %d handed out a dying token", s.helperCalls, s.helperGood, soakHelperMargin, s.helperRefused, s.helperBad)
-	row("git fetches through the token proxy (every 3 s)", "%d: %d succeeded, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.fetches, s.fetchOK, s.fetch503, s.fetchStreaks, s.fetchBad)
-	row("git pushes through the token proxy to the session's branch "+soakBranch+" (every round, inside the write scope)", "%d: %d succeeded and moved the branch, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.pushes, s.pushOK, s.push503, s.pushStreaks, s.pushBad)
+	row("git fetches through the token proxy (every 3 s)", "%d: %d succeeded, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.fetched.n, s.fetched.ok, s.fetched.c503, s.fetched.streaks, s.fetched.bad)
+	row("git pushes through the token proxy to the session's branch "+soakBranch+" (every round, inside the write scope)", "%d: %d succeeded and moved the branch, %d failed with the proxy's 503 (in %d runs, each followed by a success), %d failed otherwise", s.pushed.n, s.pushed.ok, s.pushed.c503, s.pushed.streaks, s.pushed.bad)
 	row(fmt.Sprintf("git pushes through the token proxy to main (every %dth round from the first, outside the write scope)", soakMainEvery), "%d: %d refused by the proxy (git printed its reason), %d met the proxy's 503, %d otherwise; main moved %d times", s.mainTries, s.mainRefused, s.main503, s.mainBad, s.mainMoved)
 	row("Agent starts / exits", "%d / %d", s.agentStarts, len(s.agentExits))
 	row("Agent token max-TTL rollovers", "%d", s.rolloverSeen)
